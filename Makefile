@@ -1,0 +1,44 @@
+# The two commands a new user needs: `make run` and `make test`. Everything else is a helper.
+UV_VERSION := 0.13.9
+UV := python3 -m uv
+# After `setup`, run from the synced environment without re-checking it each time.
+RUN := $(UV) run --no-sync
+export UV_COMPILE_BYTECODE := 1
+export OMP_WAIT_POLICY := passive
+
+.PHONY: setup run test lint format raw docs bench clean
+
+setup: .venv/.synced
+
+.venv/.synced: uv.lock pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --compile-bytecode
+	@touch $@
+
+run: setup
+	$(RUN) lakehouse run
+
+test: setup lint
+	$(RUN) pytest
+
+lint: setup
+	$(RUN) ruff check ml tests
+	$(RUN) ruff format --check ml tests
+	$(RUN) mypy
+	cd dbt_project && LAKEHOUSE_WAREHOUSE=$(CURDIR)/data/build/lint.duckdb ../.venv/bin/sqlfluff lint models --processes 2
+
+format: setup
+	$(RUN) ruff format ml tests
+	$(RUN) ruff check --fix ml tests
+
+raw: setup
+	$(RUN) lakehouse land
+
+docs: setup
+	$(RUN) lakehouse docs
+
+bench: setup
+	$(RUN) python benchmarks/build_benchmark.py
+
+clean:
+	rm -rf data/build data/warehouse.duckdb dbt_project/target dbt_project/logs

@@ -1,0 +1,117 @@
+{#- Helpers for reading the landing zone (data/raw) file by file, line by line, and for deciding
+    which raw rows are quarantined. -#}
+
+{% macro raw_dir() -%}
+    {{- env_var('LAKEHOUSE_RAW_DIR', '../data/raw') -}}
+{%- endmacro %}
+
+{#- The file path as stored in the warehouse: relative to the landing zone, so that the same
+    files give the same rows on every machine. -#}
+{% macro relative_source_file(filename_column) -%}
+    replace({{ filename_column }}, '{{ raw_dir() }}/', '')
+{%- endmacro %}
+
+{#- Number the rows of a multi-file CSV scan by their line in their file (header = line 1).
+    DuckDB scans each file in order and row_number() over () follows the scan order
+    (preserve_insertion_order is on by default); tests/data/test_raw_reconciliation.py checks the
+    numbers against the files themselves. -#}
+{% macro csv_rows_with_lines(relation) -%}
+    with scanned as (
+        select
+            *,
+            row_number() over () as scan_position
+        from {{ relation }}
+    )
+
+    select
+        * exclude (filename, scan_position),
+        {{ relative_source_file('filename') }} as source_file,
+        scan_position - min(scan_position) over (partition by filename) + 2 as source_line
+    from scanned
+{%- endmacro %}
+
+{#- A raw text field as a value: the source systems write missing values as the string NA. -#}
+{% macro na_to_null(column) -%}
+    nullif(trim({{ column }}), 'NA')
+{%- endmacro %}
+
+{#- A raw text value parsed as one of the kinds the sources use, or NULL when it does not parse.
+    Stricter than a cast: '12.5' is not an integer (a cast would round it), 'nan' is not a
+    measurement, and a timestamp's UTC offset is applied whatever the session's time zone. -#}
+{% macro parse_value(text, kind) -%}
+    {%- if kind == 'integer' -%}
+        case when regexp_full_match({{ text }}, '[+-]?[0-9]{1,9}') then cast({{ text }} as integer) end
+    {%- elif kind == 'double' -%}
+        case when isfinite({{ dbt.safe_cast(text, 'double') }}) then {{ dbt.safe_cast(text, 'double') }} end
+    {%- elif kind == 'utc_timestamp' -%}
+        timezone('UTC', {{ dbt.safe_cast(text, 'timestamptz') }})
+    {%- elif kind == 'text' -%}
+        {{ text }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error('parse_value: unknown kind ' ~ kind) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Typed columns from raw fields. `fields` maps column -> kind (see parse_value). -#}
+{% macro parsed_fields(fields) -%}
+    {%- for column, kind in fields.items() %}
+        {{ parse_value(na_to_null(column), kind) }} as {{ column }},
+    {%- endfor %}
+{%- endmacro %}
+
+{#- One rejection reason per field that is absent, does not parse, or is NA where a value is
+    required; NULL where the field is fine. Every base model uses this so that one set of rules
+    decides what is quarantined. Reasons name the field and quote the value. -#}
+{% macro field_rejections(fields, required) -%}
+    {%- for column, kind in fields.items() %}
+        case
+            when {{ column }} is null
+                then 'missing field {{ column }} (empty, or absent from the file)'
+            when {{ na_to_null(column) }} is not null
+                and {{ parse_value(na_to_null(column), kind) }} is null
+                then 'unparseable {{ column }}: ''' || {{ column }} || ''' is not a valid {{ kind }}'
+            {%- if column in required %}
+            when {{ na_to_null(column) }} is null
+                then 'required field {{ column }} is NA'
+            {%- endif %}
+        end,
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The raw fields of a row as one JSON text, kept in quarantine so that a rejected row can be
+    inspected and replayed exactly as it arrived. -#}
+{% macro raw_record(columns) -%}
+    to_json(struct_pack(
+        {%- for column in columns %}
+        {{ column }} := {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ))::varchar
+{%- endmacro %}
+
+{#- The last step of every base model: `relation` has source_file, source_line and
+    field_rejection (reasons joined by '; ', or ''); rows whose key repeats a row kept earlier
+    are rejected as collisions. Call it after the last CTE, following a comma (the first row that passes the field rules wins, by file and
+    line), and all reasons become rejection_reason, NULL for rows that pass. -#}
+{% macro with_rejection_reason(relation, key_columns, key_name) -%}
+    {%- set key = key_columns | join(', ') -%}
+    {%- set kept_first = 'partition by ' ~ key ~ " order by field_rejection <> '', source_file, source_line" -%}
+    keyed as (
+        select
+            *,
+            row_number() over ({{ kept_first }}) as key_occurrence,
+            first_value(source_file || ' line ' || source_line) over ({{ kept_first }}) as key_first_seen_at
+        from {{ relation }}
+    )
+
+    select
+        * exclude (field_rejection, key_occurrence, key_first_seen_at),
+        nullif(concat_ws('; ',
+            nullif(field_rejection, ''),
+            case
+                when key_occurrence > 1
+                    and {% for column in key_columns %}{{ column }} is not null{{ ' and ' if not loop.last }}{% endfor %}
+                    then 'duplicate {{ key_name }}: same key as ' || key_first_seen_at
+            end
+        ), '') as rejection_reason
+    from keyed
+{%- endmacro %}

@@ -1,0 +1,185 @@
+{%- set fields = {
+    'year': 'integer', 'month': 'integer', 'day': 'integer',
+    'dep_time': 'integer', 'sched_dep_time': 'integer', 'dep_delay': 'integer',
+    'arr_time': 'integer', 'sched_arr_time': 'integer', 'arr_delay': 'integer',
+    'carrier': 'text', 'flight': 'integer', 'tailnum': 'text', 'origin': 'text', 'dest': 'text',
+    'air_time': 'integer', 'distance': 'integer', 'hour': 'integer', 'minute': 'integer',
+    'time_hour': 'utc_timestamp',
+} -%}
+{%- set required = [
+    'year', 'month', 'day', 'sched_dep_time', 'sched_arr_time', 'carrier', 'flight',
+    'origin', 'dest', 'distance', 'hour', 'minute', 'time_hour',
+] -%}
+
+with
+
+source as (
+    {{ csv_rows_with_lines(source('nycflights', 'flights')) }}
+),
+
+checked_fields as (
+    select
+        *,
+        concat_ws('; ', {{ field_rejections(fields, required) }} null) as field_rejection
+    from source
+),
+
+parsed as (
+    select
+        source_file,
+        source_line,
+        {{ raw_record(fields.keys()) }} as raw_record,
+        {{ parsed_fields(fields) }}
+        field_rejection
+    from checked_fields
+),
+
+airports as (
+    select * from {{ ref('stg_nycflights__airports') }}
+),
+
+located as (
+    select
+        parsed.*,
+        origin_airport.time_zone as origin_time_zone,
+        destination_airport.time_zone as dest_time_zone,
+        {{ dbt.safe_cast("year || '-' || month || '-' || day", 'date') }} as flight_date
+    from parsed
+    left join airports as origin_airport
+        on parsed.origin = origin_airport.airport_code
+    left join airports as destination_airport
+        on parsed.dest = destination_airport.airport_code
+),
+
+scheduled as (
+    select
+        *,
+        case
+            when {{ is_valid_hhmm('sched_dep_time') }}
+                then {{ local_clock_timestamp('flight_date', 'sched_dep_time') }}
+        end as scheduled_departure_local
+    from located
+),
+
+departure_folds as (
+    select
+        *,
+        {{ local_to_utc('scheduled_departure_local', 'origin_time_zone', 'earlier') }}
+            as departure_earlier_fold_utc,
+        {{ local_to_utc('scheduled_departure_local', 'origin_time_zone') }}
+            as departure_later_fold_utc
+    from scheduled
+),
+
+departures as (
+    select
+        * exclude (departure_earlier_fold_utc, departure_later_fold_utc),
+        -- time_hour, the source's own UTC hour of the scheduled departure, tells which of the
+        -- two instants a clock time in the repeated hour of the DST change means.
+        case
+            when {{ dbt.date_trunc('hour', 'departure_earlier_fold_utc') }} = time_hour
+                then departure_earlier_fold_utc
+            else departure_later_fold_utc
+        end as scheduled_departure_utc
+    from departure_folds
+),
+
+instants as (
+    select
+        *,
+        case
+            when dep_delay is not null
+                then {{ dbt.dateadd('minute', 'dep_delay', 'scheduled_departure_utc') }}
+        end as actual_departure_utc,
+        case
+            when {{ is_valid_hhmm('sched_arr_time') }}
+                then {{ next_clock_time_utc('scheduled_departure_utc', 'sched_arr_time', 'dest_time_zone') }}
+        end as scheduled_arrival_utc
+    from departures
+),
+
+arrivals as (
+    select
+        *,
+        case
+            when {{ is_valid_hhmm('arr_time') }} and dep_delay is not null
+                then {{ next_clock_time_utc(
+                    dbt.dateadd('minute', 'dep_delay', 'scheduled_departure_utc'),
+                    'arr_time', 'dest_time_zone') }}
+        end as actual_arrival_utc
+    from instants
+),
+
+checked_rows as (
+    select
+        * exclude (field_rejection),
+        concat_ws(
+            '; ',
+            nullif(field_rejection, ''),
+            case
+                when flight_date is null and year is not null and month is not null and day is not null
+                    then 'impossible date ' || year || '-' || month || '-' || day
+            end,
+            {%- for clock in ['sched_dep_time', 'dep_time', 'sched_arr_time', 'arr_time'] %}
+                case
+                    when {{ clock }} is not null and not {{ is_valid_hhmm(clock) }}
+                        then 'impossible clock time {{ clock }} ' || {{ clock }}
+                end,
+            {%- endfor %}
+            case
+                when hour * 100 + minute <> sched_dep_time
+                    then 'hour '
+                        || hour
+                        || ' and minute '
+                        || minute
+                        || ' disagree with sched_dep_time '
+                        || sched_dep_time
+            end,
+            case
+                when origin is not null and origin_time_zone is null
+                    then 'no time zone known for origin ' || origin
+            end,
+            case
+                when dest is not null and dest_time_zone is null
+                    then 'no time zone known for destination ' || dest
+            end,
+            case
+                when {{ dbt.date_trunc('hour', 'scheduled_departure_utc') }} <> time_hour
+                    then 'time_hour ' || time_hour || ' is not the UTC hour of the scheduled departure '
+                        || scheduled_departure_local || ' at ' || origin
+            end,
+            case
+                when (dep_time is null) <> (dep_delay is null)
+                    then 'dep_time and dep_delay disagree on whether the flight left'
+            end,
+            case
+                when ({{ hhmm_to_minutes('sched_dep_time') }} + dep_delay - {{ hhmm_to_minutes('dep_time') }}) % 1440
+                    <> 0
+                    then 'dep_delay '
+                        || dep_delay
+                        || ' disagrees with sched_dep_time '
+                        || sched_dep_time
+                        || ' and dep_time '
+                        || dep_time
+            end,
+            case
+                when ({{ hhmm_to_minutes('sched_arr_time') }} + arr_delay - {{ hhmm_to_minutes('arr_time') }}) % 1440
+                    <> 0
+                    then 'arr_delay '
+                        || arr_delay
+                        || ' disagrees with sched_arr_time '
+                        || sched_arr_time
+                        || ' and arr_time '
+                        || arr_time
+            end,
+            case when distance <= 0 then 'distance ' || distance || ' is not positive' end,
+            case when air_time <= 0 then 'air_time ' || air_time || ' is not positive' end
+        ) as field_rejection
+    from arrivals
+),
+
+{{ with_rejection_reason(
+    'checked_rows',
+    key_columns=['carrier', 'flight', 'origin', 'scheduled_departure_local'],
+    key_name='scheduled flight',
+) }}

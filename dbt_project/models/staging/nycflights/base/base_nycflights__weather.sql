@@ -1,0 +1,99 @@
+{%- set fields = {
+    'origin': 'text', 'year': 'integer', 'month': 'integer', 'day': 'integer', 'hour': 'integer',
+    'temp': 'double', 'dewp': 'double', 'humid': 'double', 'wind_dir': 'double',
+    'wind_speed': 'double', 'wind_gust': 'double', 'precip': 'double', 'pressure': 'double',
+    'visib': 'double', 'time_hour': 'utc_timestamp',
+} -%}
+
+with
+
+source as (
+    select * from {{ source('nycflights', 'weather') }}
+),
+
+lines as (
+    select
+        {{ relative_source_file('filename') }} as source_file,
+        unnest(generate_series(1, len(string_split(content, chr(10))))) as source_line,
+        unnest(string_split(content, chr(10))) as line_text
+    from source
+),
+
+records as (
+    select
+        source_file,
+        source_line,
+        line_text,
+        json_valid(line_text) and json_type(line_text) = 'OBJECT' as is_json_object
+    from lines
+    -- The newline that ends the last line leaves an empty string behind: not a record.
+    where trim(line_text) <> ''
+),
+
+unpacked as (
+    select
+        source_file,
+        source_line,
+        {%- for column in fields %}
+            case when is_json_object then json_extract_string(line_text, '$.{{ column }}') end as {{ column }},
+        {%- endfor %}
+        line_text,
+        is_json_object
+    from records
+),
+
+checked_fields as (
+    select
+        *,
+        case
+            when not is_json_object then 'line is not a JSON object'
+            else concat_ws('; ', {{ field_rejections(fields, required=['origin', 'time_hour']) }} null)
+        end as field_rejection
+    from unpacked
+),
+
+parsed as (
+    select
+        source_file,
+        source_line,
+        -- The line exactly as it arrived, readable even when it is not JSON.
+        line_text as raw_record,
+        {{ parsed_fields(fields) }}
+        field_rejection
+    from checked_fields
+),
+
+airports as (
+    select * from {{ ref('stg_nycflights__airports') }}
+),
+
+checked_rows as (
+    select
+        parsed.* exclude (field_rejection),
+        concat_ws(
+            '; ',
+            nullif(parsed.field_rejection, ''),
+            case
+                when parsed.origin is not null and airports.time_zone is null
+                    then 'no time zone known for origin ' || parsed.origin
+            end,
+            case
+                when {{ dbt.date_trunc('hour', 'parsed.time_hour') }} <> parsed.time_hour
+                    then 'time_hour ' || parsed.time_hour || ' is not on the hour'
+            end,
+            case
+                when {{ utc_to_local('parsed.time_hour', 'airports.time_zone') }} <> {{ dbt.dateadd(
+                        'hour', 'parsed.hour',
+                        dbt.safe_cast("parsed.year || '-' || parsed.month || '-' || parsed.day", 'timestamp')
+                    ) }}
+                    or parsed.hour not between 0 and 23
+                    then 'local date and hour ' || parsed.year || '-' || parsed.month || '-' || parsed.day
+                        || ' ' || parsed.hour || 'h disagree with time_hour ' || parsed.time_hour
+            end
+        ) as field_rejection
+    from parsed
+    left join airports
+        on parsed.origin = airports.airport_code
+),
+
+{{ with_rejection_reason('checked_rows', ['origin', 'time_hour'], 'observation hour') }}

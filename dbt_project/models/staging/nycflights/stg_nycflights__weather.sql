@@ -1,0 +1,48 @@
+{%- set measures = {
+    'temp': 'temperature_f', 'dewp': 'dew_point_f', 'humid': 'relative_humidity_pct',
+    'wind_dir': 'wind_direction_deg', 'wind_speed': 'wind_speed_mph', 'wind_gust': 'wind_gust_mph',
+    'precip': 'precipitation_in', 'pressure': 'pressure_mb', 'visib': 'visibility_mi',
+} -%}
+{%- set bounds = var('weather_physical_bounds') -%}
+
+with
+
+source as (
+    select * from {{ ref('base_nycflights__weather') }}
+    where rejection_reason is null
+),
+
+renamed as (
+    select
+        -- ids
+        origin as airport_code,
+
+        -- instants
+        time_hour as observed_hour_utc,
+        {{ dbt.dateadd('hour', 'hour', dbt.safe_cast("year || '-' || month || '-' || day", 'timestamp')) }}
+            as observed_hour_local,
+
+        -- measures: physically impossible readings become NULL, flagged below
+        {%- for raw, name in measures.items() %}
+            case when {{ raw }} between {{ bounds[name][0] }} and {{ bounds[name][1] }} then {{ raw }} end
+                as {{ name }},
+        {%- endfor %}
+
+        -- booleans
+        {%- for raw, name in measures.items() %}
+            coalesce({{ raw }} not between {{ bounds[name][0] }} and {{ bounds[name][1] }}, false)
+                as is_{{ name }}_out_of_range,
+        {%- endfor %}
+
+        -- lineage
+        source_file,
+        source_line
+    from source
+)
+
+select
+    *,
+    {%- for name in measures.values() %}
+        {{ 'or ' if not loop.first }}is_{{ name }}_out_of_range
+    {%- endfor %} as has_out_of_range_reading
+from renamed

