@@ -1,9 +1,9 @@
 {#- Post-hook on every mart: write it as Parquet under data/lake/ so that other engines (Spark,
     polars, pandas) read the published tables without DuckDB. Rows are ordered by the model's
-    `lake_order_by` config so the files are identical on every rebuild. -#}
+    `meta.lake_order_by` config so the files are identical on every rebuild. -#}
 {% macro export_to_lake() -%}
     {%- set lake_dir = env_var('LAKEHOUSE_LAKE_DIR', '../data/lake') -%}
-    {%- set order_by = config.get('lake_order_by') -%}
+    {%- set order_by = config.meta_get('lake_order_by') -%}
     copy (
         select * from {{ this }}
         {%- if order_by %} order by {{ order_by }}{% endif %}
