@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from lakehouse.config import paths
 from lakehouse.dbt import run_dbt
 
@@ -23,6 +24,7 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         warehouse=warehouse,
         raw_dir=paths().raw,
         lake_dir=root / "lake",
+        target_dir=root / "target",
     )
     return warehouse
 

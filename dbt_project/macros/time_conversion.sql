@@ -62,3 +62,12 @@
         else {{ local_to_utc(local_clock_timestamp(local_date, hhmm, 1), time_zone, 'earlier') }}
     end
 {%- endmacro %}
+
+{#- True when a published delay is not the difference of the two clock times it summarizes (the
+    clocks carry no date, so the comparison is modulo a day). -#}
+{% macro delay_disagrees_with_clocks(scheduled_hhmm, delay_minutes, actual_hhmm) -%}
+    (
+        {{ is_valid_hhmm(scheduled_hhmm) }} and {{ is_valid_hhmm(actual_hhmm) }}
+        and ({{ hhmm_to_minutes(scheduled_hhmm) }} + {{ delay_minutes }} - {{ hhmm_to_minutes(actual_hhmm) }}) % 1440 <> 0
+    )
+{%- endmacro %}

@@ -153,8 +153,7 @@ checked_rows as (
                     then 'dep_time and dep_delay disagree on whether the flight left'
             end,
             case
-                when ({{ hhmm_to_minutes('sched_dep_time') }} + dep_delay - {{ hhmm_to_minutes('dep_time') }}) % 1440
-                    <> 0
+                when {{ delay_disagrees_with_clocks('sched_dep_time', 'dep_delay', 'dep_time') }}
                     then 'dep_delay '
                         || dep_delay
                         || ' disagrees with sched_dep_time '
@@ -163,8 +162,7 @@ checked_rows as (
                         || dep_time
             end,
             case
-                when ({{ hhmm_to_minutes('sched_arr_time') }} + arr_delay - {{ hhmm_to_minutes('arr_time') }}) % 1440
-                    <> 0
+                when {{ delay_disagrees_with_clocks('sched_arr_time', 'arr_delay', 'arr_time') }}
                     then 'arr_delay '
                         || arr_delay
                         || ' disagrees with sched_arr_time '

@@ -24,7 +24,8 @@ records as (
         source_file,
         source_line,
         line_text,
-        json_valid(line_text) and json_type(line_text) = 'OBJECT' as is_json_object
+        -- json_type raises on text that is not JSON, so it is only asked of valid JSON.
+        coalesce(case when json_valid(line_text) then json_type(line_text) = 'OBJECT' end, false) as is_json_object
     from lines
     -- The newline that ends the last line leaves an empty string behind: not a record.
     where trim(line_text) <> ''
