@@ -52,27 +52,35 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Typed columns from raw fields. `fields` maps column -> kind (see parse_value). -#}
+{#- Each raw field parsed once, as <column>__value beside the raw text (see parse_value for the
+    kinds). `fields` maps column -> kind. -#}
 {% macro parsed_fields(fields) -%}
     {%- for column, kind in fields.items() %}
-        {{ parse_value(na_to_null(column), kind) }} as {{ column }},
+        {{ parse_value(na_to_null(column), kind) }} as {{ column }}__value,
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The parsed values under their own names. -#}
+{% macro typed_fields(fields) -%}
+    {%- for column in fields %}
+        {{ column }}__value as {{ column }},
     {%- endfor %}
 {%- endmacro %}
 
 {#- One rejection reason per field that is absent, does not parse, or is NA where a value is
-    required; NULL where the field is fine. Every base model uses this so that one set of rules
-    decides what is quarantined. Reasons name the field and quote the value. -#}
+    required; NULL where the field is fine. Reads the raw fields and their parsed_fields. Every
+    base model uses this so that one set of rules decides what is quarantined. Reasons name the
+    field and quote the value. -#}
 {% macro field_rejections(fields, required) -%}
     {%- for column, kind in fields.items() %}
         case
             when {{ column }} is null
                 then 'missing field {{ column }} (empty, or absent from the file)'
-            when {{ na_to_null(column) }} is not null
-                and {{ parse_value(na_to_null(column), kind) }} is null
+            when {{ na_to_null(column) }} is not null and {{ column }}__value is null
                 then 'unparseable {{ column }}: ''' || {{ column }} || ''' is not a valid {{ kind }}'
             {%- if column in required %}
-            when {{ na_to_null(column) }} is null
-                then 'required field {{ column }} is NA'
+                when {{ column }}__value is null
+                    then 'required field {{ column }} is NA'
             {%- endif %}
         end,
     {%- endfor %}

@@ -13,30 +13,19 @@
 {%- endmacro %}
 
 {#- A local date plus an hhmm clock time, as a local timestamp. -#}
-{% macro local_clock_timestamp(local_date, hhmm, extra_days=0) -%}
-    {{ dbt.dateadd('minute', hhmm_to_minutes(hhmm) ~ (' + ' ~ (1440 * extra_days) if extra_days else ''),
-        'cast(' ~ local_date ~ ' as timestamp)') }}
+{% macro local_clock_timestamp(local_date, hhmm) -%}
+    {{ dbt.dateadd('minute', hhmm_to_minutes(hhmm), 'cast(' ~ local_date ~ ' as timestamp)') }}
 {%- endmacro %}
 
-{#- Wall-clock time in a zone -> UTC instant. In the hour that repeats when clocks go back,
-    fold='later' gives the second (standard-time) instant and fold='earlier' the first; outside
-    that hour both give the one instant. A clock time skipped when clocks go forward maps forward. -#}
-{% macro local_to_utc(local_timestamp, time_zone, fold='later') -%}
-    {%- set later = adapter.dispatch('local_to_utc_later')(local_timestamp, time_zone) -%}
-    {%- if fold == 'later' -%}
-        {{ later }}
-    {%- else -%}
-        {%- set hour_before = dbt.dateadd('hour', -1, later) -%}
-        case
-            when {{ utc_to_local(hour_before, time_zone) }} = {{ local_timestamp }}
-                then {{ hour_before }}
-            else {{ later }}
-        end
-    {%- endif -%}
+{#- Wall-clock time in a zone -> UTC instant. In the hour that repeats when clocks go back this is
+    the later (standard-time) instant; earlier_fold_utc finds the first. A clock time skipped when
+    clocks go forward maps forward. -#}
+{% macro local_to_utc(local_timestamp, time_zone) -%}
+    {{ return(adapter.dispatch('local_to_utc')(local_timestamp, time_zone)) }}
 {%- endmacro %}
 
 {#- DuckDB (ICU) resolves a repeated local hour to its later instant. -#}
-{% macro duckdb__local_to_utc_later(local_timestamp, time_zone) -%}
+{% macro duckdb__local_to_utc(local_timestamp, time_zone) -%}
     timezone('UTC', timezone({{ time_zone }}, {{ local_timestamp }}))
 {%- endmacro %}
 
@@ -48,18 +37,14 @@
     timezone({{ time_zone }}, timezone('UTC', {{ utc_timestamp }}))
 {%- endmacro %}
 
-{#- The first instant at or after `after_utc` at which the clock in `time_zone` reads `hhmm`.
-    This is how a local arrival time, which carries no date, becomes an instant: the flight left
-    at `after_utc` and no flight here lasts a day. It covers midnight crossings, arrivals in
-    other zones and arrivals in the repeated hour of a DST change. -#}
-{% macro next_clock_time_utc(after_utc, hhmm, time_zone) -%}
-    {%- set local_date = 'cast(' ~ utc_to_local(after_utc, time_zone) ~ ' as date)' -%}
-    {%- set same_day_first = local_to_utc(local_clock_timestamp(local_date, hhmm), time_zone, 'earlier') -%}
-    {%- set same_day_last = local_to_utc(local_clock_timestamp(local_date, hhmm), time_zone) -%}
+{#- Given local_to_utc of a wall-clock time (the later instant), the first instant at which the
+    clock shows that time: an hour earlier inside the repeated hour of a DST change, otherwise
+    the same instant. -#}
+{% macro earlier_fold_utc(later_utc, local_timestamp, time_zone) -%}
     case
-        when {{ same_day_first }} >= {{ after_utc }} then {{ same_day_first }}
-        when {{ same_day_last }} >= {{ after_utc }} then {{ same_day_last }}
-        else {{ local_to_utc(local_clock_timestamp(local_date, hhmm, 1), time_zone, 'earlier') }}
+        when {{ utc_to_local(dbt.dateadd('hour', -1, later_utc), time_zone) }} = {{ local_timestamp }}
+            then {{ dbt.dateadd('hour', -1, later_utc) }}
+        else {{ later_utc }}
     end
 {%- endmacro %}
 
@@ -70,4 +55,17 @@
         {{ is_valid_hhmm(scheduled_hhmm) }} and {{ is_valid_hhmm(actual_hhmm) }}
         and ({{ hhmm_to_minutes(scheduled_hhmm) }} + {{ delay_minutes }} - {{ hhmm_to_minutes(actual_hhmm) }}) % 1440 <> 0
     )
+{%- endmacro %}
+
+{#- The first instant at or after `after_utc` at which the clock in `time_zone` shows
+    `clock_local` (a wall-clock time on the local date of `after_utc`), given local_to_utc of that
+    time on that date and on the next. This is how an arrival clock time, which carries no date,
+    becomes an instant: no flight here lasts a day. -#}
+{% macro first_instant_at_or_after(after_utc, same_day_later_utc, next_day_later_utc, clock_local, time_zone) -%}
+    {%- set same_day_first = earlier_fold_utc(same_day_later_utc, clock_local, time_zone) -%}
+    case
+        when {{ same_day_first }} >= {{ after_utc }} then {{ same_day_first }}
+        when {{ same_day_later_utc }} >= {{ after_utc }} then {{ same_day_later_utc }}
+        else {{ earlier_fold_utc(next_day_later_utc, dbt.dateadd('day', 1, clock_local), time_zone) }}
+    end
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{{ config(meta={'lake_order_by': 'flight_id'}) }}
+{{ config(meta={'lake_order_by': 'scheduled_departure_utc, flight_id'}) }}
 
 with
 

@@ -9,37 +9,36 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'airports')) }}
 ),
 
-checked as (
+parsed as (
     select
-        *,
-        concat_ws(
-            '; ',
-            {{ field_rejections(fields, required=['faa', 'name']) }}
-            case
-                when not regexp_full_match(trim(faa), '[A-Z0-9]{3,4}')
-                    then 'faa code ''' || faa || ''' is not 3-4 letters or digits'
-            end,
-            case
-                when not {{ parse_value(na_to_null('lat'), 'double') }} between -90 and 90
-                    or not {{ parse_value(na_to_null('lon'), 'double') }} between -180 and 180
-                    then 'coordinates out of range'
-            end,
-            case
-                when {{ na_to_null('tzone') }} not in (select zones.name from pg_timezone_names() as zones)
-                    then 'unknown time zone ''' || tzone || ''''
-            end
-        ) as field_rejection
+        {{ parsed_fields(fields) }}
+        *
     from source
 ),
 
-parsed as (
+checked as (
     select
         source_file,
         source_line,
         {{ raw_record(fields.keys()) }} as raw_record,
-        {{ parsed_fields(fields) }}
-        field_rejection
-    from checked
+        {{ typed_fields(fields) }}
+        concat_ws(
+            '; ',
+            {{ field_rejections(fields, required=['faa', 'name']) }}
+            case
+                when not regexp_full_match(faa__value, '[A-Z0-9]{3,4}')
+                    then 'faa code ''' || faa__value || ''' is not 3-4 letters or digits'
+            end,
+            case
+                when not lat__value between -90 and 90 or not lon__value between -180 and 180
+                    then 'coordinates out of range'
+            end,
+            case
+                when tzone__value not in (select zones.name from pg_timezone_names() as zones)
+                    then 'unknown time zone ''' || tzone__value || ''''
+            end
+        ) as field_rejection
+    from parsed
 ),
 
-{{ with_rejection_reason('parsed', ['faa'], 'airport code') }}
+{{ with_rejection_reason('checked', ['faa'], 'airport code') }}

@@ -17,21 +17,21 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'flights')) }}
 ),
 
-checked_fields as (
+parsed as (
     select
-        *,
-        concat_ws('; ', {{ field_rejections(fields, required) }} null) as field_rejection
+        {{ parsed_fields(fields) }}
+        *
     from source
 ),
 
-parsed as (
+checked_fields as (
     select
         source_file,
         source_line,
         {{ raw_record(fields.keys()) }} as raw_record,
-        {{ parsed_fields(fields) }}
-        field_rejection
-    from checked_fields
+        {{ typed_fields(fields) }}
+        concat_ws('; ', {{ field_rejections(fields, required) }} null) as field_rejection
+    from parsed
 ),
 
 airports as (
@@ -40,18 +40,20 @@ airports as (
 
 located as (
     select
-        parsed.*,
+        checked_fields.*,
         origin_airport.time_zone as origin_time_zone,
         destination_airport.time_zone as dest_time_zone,
-        {{ dbt.safe_cast("year || '-' || month || '-' || day", 'date') }} as flight_date
-    from parsed
+        {{ dbt.safe_cast("checked_fields.year || '-' || checked_fields.month || '-' || checked_fields.day", 'date') }}
+            as flight_date
+    from checked_fields
     left join airports as origin_airport
-        on parsed.origin = origin_airport.airport_code
+        on checked_fields.origin = origin_airport.airport_code
     left join airports as destination_airport
-        on parsed.dest = destination_airport.airport_code
+        on checked_fields.dest = destination_airport.airport_code
 ),
 
-scheduled as (
+-- Instants are computed in steps, each time-zone conversion once per row (they dominate the cost).
+scheduled_local as (
     select
         *,
         case
@@ -61,53 +63,74 @@ scheduled as (
     from located
 ),
 
-departure_folds as (
+departure_later_fold as (
     select
         *,
-        {{ local_to_utc('scheduled_departure_local', 'origin_time_zone', 'earlier') }}
-            as departure_earlier_fold_utc,
-        {{ local_to_utc('scheduled_departure_local', 'origin_time_zone') }}
-            as departure_later_fold_utc
-    from scheduled
+        {{ local_to_utc('scheduled_departure_local', 'origin_time_zone') }} as departure_later_fold_utc
+    from scheduled_local
 ),
 
 departures as (
     select
-        * exclude (departure_earlier_fold_utc, departure_later_fold_utc),
+        * exclude (departure_later_fold_utc),
         -- time_hour, the source's own UTC hour of the scheduled departure, tells which of the
         -- two instants a clock time in the repeated hour of the DST change means.
         case
-            when {{ dbt.date_trunc('hour', 'departure_earlier_fold_utc') }} = time_hour
-                then departure_earlier_fold_utc
+            when {{ dbt.date_trunc('hour', earlier_fold_utc(
+                'departure_later_fold_utc', 'scheduled_departure_local', 'origin_time_zone')) }} = time_hour
+                then {{ earlier_fold_utc('departure_later_fold_utc', 'scheduled_departure_local', 'origin_time_zone') }}
             else departure_later_fold_utc
         end as scheduled_departure_utc
-    from departure_folds
+    from departure_later_fold
 ),
 
-instants as (
+-- An arrival clock time carries no date: the arrival is the first instant at or after the
+-- departure at which the destination's clock shows it (no flight here lasts a day).
+arrival_clocks as (
     select
         *,
-        case
-            when dep_delay is not null
-                then {{ dbt.dateadd('minute', 'dep_delay', 'scheduled_departure_utc') }}
-        end as actual_departure_utc,
+        {{ dbt.dateadd('minute', 'dep_delay', 'scheduled_departure_utc') }} as actual_departure_utc,
         case
             when {{ is_valid_hhmm('sched_arr_time') }}
-                then {{ next_clock_time_utc('scheduled_departure_utc', 'sched_arr_time', 'dest_time_zone') }}
-        end as scheduled_arrival_utc
+                then {{ local_clock_timestamp(
+                    'cast(' ~ utc_to_local('scheduled_departure_utc', 'dest_time_zone') ~ ' as date)',
+                    'sched_arr_time') }}
+        end as scheduled_arrival_clock_local,
+        case
+            when {{ is_valid_hhmm('arr_time') }}
+                then {{ local_clock_timestamp(
+                    'cast(' ~ utc_to_local(dbt.dateadd('minute', 'dep_delay', 'scheduled_departure_utc'),
+                        'dest_time_zone') ~ ' as date)',
+                    'arr_time') }}
+        end as actual_arrival_clock_local
     from departures
+),
+
+arrival_later_folds as (
+    select
+        *,
+        {{ local_to_utc('scheduled_arrival_clock_local', 'dest_time_zone') }} as scheduled_arrival_same_day_utc,
+        {{ local_to_utc(dbt.dateadd('day', 1, 'scheduled_arrival_clock_local'), 'dest_time_zone') }}
+            as scheduled_arrival_next_day_utc,
+        {{ local_to_utc('actual_arrival_clock_local', 'dest_time_zone') }} as actual_arrival_same_day_utc,
+        {{ local_to_utc(dbt.dateadd('day', 1, 'actual_arrival_clock_local'), 'dest_time_zone') }}
+            as actual_arrival_next_day_utc
+    from arrival_clocks
 ),
 
 arrivals as (
     select
-        *,
-        case
-            when {{ is_valid_hhmm('arr_time') }} and dep_delay is not null
-                then {{ next_clock_time_utc(
-                    dbt.dateadd('minute', 'dep_delay', 'scheduled_departure_utc'),
-                    'arr_time', 'dest_time_zone') }}
-        end as actual_arrival_utc
-    from instants
+        * exclude (
+            scheduled_arrival_clock_local, scheduled_arrival_same_day_utc, scheduled_arrival_next_day_utc,
+            actual_arrival_clock_local, actual_arrival_same_day_utc, actual_arrival_next_day_utc
+        ),
+        {{ first_instant_at_or_after(
+            'scheduled_departure_utc', 'scheduled_arrival_same_day_utc', 'scheduled_arrival_next_day_utc',
+            'scheduled_arrival_clock_local', 'dest_time_zone') }} as scheduled_arrival_utc,
+        {{ first_instant_at_or_after(
+            'actual_departure_utc', 'actual_arrival_same_day_utc', 'actual_arrival_next_day_utc',
+            'actual_arrival_clock_local', 'dest_time_zone') }} as actual_arrival_utc
+    from arrival_later_folds
 ),
 
 checked_rows as (
@@ -128,12 +151,8 @@ checked_rows as (
             {%- endfor %}
             case
                 when hour * 100 + minute <> sched_dep_time
-                    then 'hour '
-                        || hour
-                        || ' and minute '
-                        || minute
-                        || ' disagree with sched_dep_time '
-                        || sched_dep_time
+                    then 'hour ' || hour || ' and minute ' || minute
+                        || ' disagree with sched_dep_time ' || sched_dep_time
             end,
             case
                 when origin is not null and origin_time_zone is null
@@ -154,21 +173,13 @@ checked_rows as (
             end,
             case
                 when {{ delay_disagrees_with_clocks('sched_dep_time', 'dep_delay', 'dep_time') }}
-                    then 'dep_delay '
-                        || dep_delay
-                        || ' disagrees with sched_dep_time '
-                        || sched_dep_time
-                        || ' and dep_time '
-                        || dep_time
+                    then 'dep_delay ' || dep_delay || ' disagrees with sched_dep_time ' || sched_dep_time
+                        || ' and dep_time ' || dep_time
             end,
             case
                 when {{ delay_disagrees_with_clocks('sched_arr_time', 'arr_delay', 'arr_time') }}
-                    then 'arr_delay '
-                        || arr_delay
-                        || ' disagrees with sched_arr_time '
-                        || sched_arr_time
-                        || ' and arr_time '
-                        || arr_time
+                    then 'arr_delay ' || arr_delay || ' disagrees with sched_arr_time ' || sched_arr_time
+                        || ' and arr_time ' || arr_time
             end,
             case when distance <= 0 then 'distance ' || distance || ' is not positive' end,
             case when air_time <= 0 then 'air_time ' || air_time || ' is not positive' end

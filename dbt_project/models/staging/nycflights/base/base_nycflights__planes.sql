@@ -10,33 +10,32 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'planes')) }}
 ),
 
-checked as (
+parsed as (
     select
-        *,
-        concat_ws(
-            '; ',
-            {{ field_rejections(fields, required=['tailnum']) }}
-            case
-                when {{ parse_value(na_to_null('year'), 'integer') }} not between 1900 and 2100
-                    then 'impossible year of manufacture ' || year
-            end,
-            case
-                when {{ parse_value(na_to_null('seats'), 'integer') }} < 0
-                    or {{ parse_value(na_to_null('engines'), 'integer') }} < 0
-                    then 'negative seats or engines'
-            end
-        ) as field_rejection
+        {{ parsed_fields(fields) }}
+        *
     from source
 ),
 
-parsed as (
+checked as (
     select
         source_file,
         source_line,
         {{ raw_record(fields.keys()) }} as raw_record,
-        {{ parsed_fields(fields) }}
-        field_rejection
-    from checked
+        {{ typed_fields(fields) }}
+        concat_ws(
+            '; ',
+            {{ field_rejections(fields, required=['tailnum']) }}
+            case
+                when year__value not between 1900 and 2100
+                    then 'impossible year of manufacture ' || year__value
+            end,
+            case
+                when seats__value < 0 or engines__value < 0
+                    then 'negative seats or engines'
+            end
+        ) as field_rejection
+    from parsed
 ),
 
-{{ with_rejection_reason('parsed', ['tailnum'], 'tail number') }}
+{{ with_rejection_reason('checked', ['tailnum'], 'tail number') }}

@@ -43,25 +43,25 @@ unpacked as (
     from records
 ),
 
-checked_fields as (
+parsed as (
     select
-        *,
-        case
-            when not is_json_object then 'line is not a JSON object'
-            else concat_ws('; ', {{ field_rejections(fields, required=['origin', 'time_hour']) }} null)
-        end as field_rejection
+        {{ parsed_fields(fields) }}
+        *
     from unpacked
 ),
 
-parsed as (
+checked_fields as (
     select
         source_file,
         source_line,
         -- The line exactly as it arrived, readable even when it is not JSON.
         line_text as raw_record,
-        {{ parsed_fields(fields) }}
-        field_rejection
-    from checked_fields
+        {{ typed_fields(fields) }}
+        case
+            when not is_json_object then 'line is not a JSON object'
+            else concat_ws('; ', {{ field_rejections(fields, required=['origin', 'time_hour']) }} null)
+        end as field_rejection
+    from parsed
 ),
 
 airports as (
@@ -70,31 +70,31 @@ airports as (
 
 checked_rows as (
     select
-        parsed.* exclude (field_rejection),
+        reading.* exclude (field_rejection),
         concat_ws(
             '; ',
-            nullif(parsed.field_rejection, ''),
+            nullif(reading.field_rejection, ''),
             case
-                when parsed.origin is not null and airports.time_zone is null
-                    then 'no time zone known for origin ' || parsed.origin
+                when reading.origin is not null and airports.time_zone is null
+                    then 'no time zone known for origin ' || reading.origin
             end,
             case
-                when {{ dbt.date_trunc('hour', 'parsed.time_hour') }} <> parsed.time_hour
-                    then 'time_hour ' || parsed.time_hour || ' is not on the hour'
+                when {{ dbt.date_trunc('hour', 'reading.time_hour') }} <> reading.time_hour
+                    then 'time_hour ' || reading.time_hour || ' is not on the hour'
             end,
             case
-                when {{ utc_to_local('parsed.time_hour', 'airports.time_zone') }} <> {{ dbt.dateadd(
-                        'hour', 'parsed.hour',
-                        dbt.safe_cast("parsed.year || '-' || parsed.month || '-' || parsed.day", 'timestamp')
+                when {{ utc_to_local('reading.time_hour', 'airports.time_zone') }} <> {{ dbt.dateadd(
+                        'hour', 'reading.hour',
+                        dbt.safe_cast("reading.year || '-' || reading.month || '-' || reading.day", 'timestamp')
                     ) }}
-                    or parsed.hour not between 0 and 23
-                    then 'local date and hour ' || parsed.year || '-' || parsed.month || '-' || parsed.day
-                        || ' ' || parsed.hour || 'h disagree with time_hour ' || parsed.time_hour
+                    or reading.hour not between 0 and 23
+                    then 'local date and hour ' || reading.year || '-' || reading.month || '-' || reading.day
+                        || ' ' || reading.hour || 'h disagree with time_hour ' || reading.time_hour
             end
         ) as field_rejection
-    from parsed
+    from checked_fields as reading
     left join airports
-        on parsed.origin = airports.airport_code
+        on reading.origin = airports.airport_code
 ),
 
 {{ with_rejection_reason('checked_rows', ['origin', 'time_hour'], 'observation hour') }}
