@@ -1,0 +1,100 @@
+"""What other engines and people read besides the DuckDB file: the Parquet lake, the semantic
+layer and the dbt docs."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from lakehouse.config import paths
+from lakehouse.dbt import dbt_environment, run_dbt
+
+pytestmark = pytest.mark.warehouse
+
+MARTS = [
+    "fct_flights",
+    "dim_airports",
+    "dim_carriers",
+    "dim_planes",
+    "dim_dates",
+    "agg_on_time_by_day_carrier_origin",
+    "agg_on_time_by_route",
+    "agg_on_time_by_hour",
+    "agg_delay_by_weather",
+]
+
+
+@pytest.mark.parametrize("mart", MARTS)
+def test_every_mart_is_in_the_lake_with_the_same_rows(
+    mart: str, lake_dir: Path, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    lake = pl.read_parquet(lake_dir / f"{mart}.parquet")
+    table = warehouse.sql(f"select * from {mart}").pl()
+    assert lake.columns == table.columns
+    assert lake.height == table.height > 0
+    # Same rows, whatever their order.
+    assert lake.sort(lake.columns).equals(table.sort(table.columns))
+
+
+def test_every_mart_and_column_is_described(built_warehouse: Path) -> None:
+    manifest = json.loads((built_warehouse.parent / "target" / "manifest.json").read_text())
+    undocumented = [
+        f"{node['name']}.{column}" if column else node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["name"] in MARTS
+        for column in [None, *node["columns"]]
+        if not (node["columns"][column]["description"] if column else node["description"]).strip()
+    ]
+    assert not undocumented
+
+
+def test_docs_generate_offline_into_one_self_contained_page(built_warehouse: Path) -> None:
+    root = built_warehouse.parent
+    run_dbt(
+        ["docs", "generate", "--static"],
+        project_dir=paths().dbt_project,
+        warehouse=built_warehouse,
+        raw_dir=paths().raw,
+        lake_dir=root / "lake",
+        target_dir=root / "target",
+    )
+    page = (root / "target" / "static_index.html").read_text()
+    assert "fct_flights" in page
+    assert "<script src=" not in page
+
+
+def test_semantic_layer_answers_offline(built_warehouse: Path, tmp_path: Path) -> None:
+    """`mf query` reads target/semantic_manifest.json under the project it runs in: give it a
+    copy of the project with the session's manifest, pointed at the session's warehouse."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(paths().dbt_project, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "target").mkdir()
+    shutil.copy(built_warehouse.parent / "target" / "semantic_manifest.json", project / "target")
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mf"),
+            "query",
+            "--metrics",
+            "flights,cancelled_flights",
+            "--group-by",
+            "carrier__carrier_name",
+            "--order",
+            "-flights",
+            "--limit",
+            "1",
+        ],
+        cwd=project,
+        env={**dbt_environment(built_warehouse, paths().raw, tmp_path / "lake"), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    last_line = result.stdout.strip().splitlines()[-1].split()
+    assert last_line[-2:] == ["58665", "686"], result.stdout
