@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import duckdb
 import typer
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
 from lakehouse import landing, pipeline
 from lakehouse.config import paths
@@ -31,3 +34,38 @@ def run() -> None:
         console.print(f"[red]pipeline stopped:[/red] {error}")
         raise typer.Exit(code=1) from error
     console.print(f"pipeline done in {time.perf_counter() - started:.1f} s; warehouse: {paths().warehouse}")
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="SQL to run against the published warehouse (read-only)."),
+    limit: int = typer.Option(50, help="Show at most this many rows."),
+) -> None:
+    """Run SQL on the published warehouse, read-only, and print the result as a table."""
+    warehouse = paths().warehouse
+    if not warehouse.exists():
+        console.print(f"[red]no warehouse at {warehouse}[/red]: run `make run` first")
+        raise typer.Exit(code=1)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        try:
+            relation = connection.sql(sql)
+        except duckdb.Error as error:
+            console.print(f"[red]query failed:[/red] {error}")
+            raise typer.Exit(code=1) from error
+        if relation is None:
+            return
+        rows = relation.limit(limit + 1).fetchall()
+        table = Table(*relation.columns, box=box.SIMPLE_HEAD)
+        for row in rows[:limit]:
+            table.add_row(*(_cell(value) for value in row))
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"(first {limit} rows; use --limit to see more)")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
