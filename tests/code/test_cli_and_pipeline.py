@@ -33,7 +33,8 @@ def test_query_reports_sql_errors_without_a_traceback(data_dir: Path) -> None:
     duckdb.connect(str(data_dir / "warehouse.duckdb")).close()
     result = CliRunner().invoke(app, ["query", "select missing_column"])
     assert result.exit_code == 1
-    assert "query failed" in result.output and "missing_column" in result.output
+    assert "query failed" in result.output
+    assert "missing_column" in result.output
 
 
 def test_publish_swaps_in_the_build_and_drops_stale_lake_files(data_dir: Path) -> None:

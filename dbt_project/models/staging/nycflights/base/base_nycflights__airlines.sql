@@ -6,28 +6,20 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'airlines')) }}
 ),
 
-parsed as (
-    select
-        {{ parsed_fields(fields) }}
-        *
-    from source
-),
+{{ parse_and_check_fields('source', fields, required=['carrier', 'name']) }},
 
 checked as (
     select
-        source_file,
-        source_line,
-        {{ raw_record(fields.keys()) }} as raw_record,
-        {{ typed_fields(fields) }}
+        * exclude (field_rejection),
         concat_ws(
             '; ',
-            {{ field_rejections(fields, required=['carrier', 'name']) }}
+            nullif(field_rejection, ''),
             case
-                when not regexp_full_match(carrier__value, '[A-Z0-9]{2}')
-                    then 'carrier code ''' || carrier__value || ''' is not 2 letters or digits'
+                when not regexp_full_match(carrier, '[A-Z0-9]{2}')
+                    then 'carrier code ''' || carrier || ''' is not 2 letters or digits'
             end
         ) as field_rejection
-    from parsed
+    from checked_fields
 ),
 
 {{ with_rejection_reason('checked', ['carrier'], 'carrier code') }}

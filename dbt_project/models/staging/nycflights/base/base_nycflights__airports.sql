@@ -9,36 +9,25 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'airports')) }}
 ),
 
-parsed as (
-    select
-        {{ parsed_fields(fields) }}
-        *
-    from source
-),
+{{ parse_and_check_fields('source', fields, required=['faa', 'name']) }},
 
 checked as (
     select
-        source_file,
-        source_line,
-        {{ raw_record(fields.keys()) }} as raw_record,
-        {{ typed_fields(fields) }}
+        * exclude (field_rejection),
         concat_ws(
             '; ',
-            {{ field_rejections(fields, required=['faa', 'name']) }}
+            nullif(field_rejection, ''),
             case
-                when not regexp_full_match(faa__value, '[A-Z0-9]{3,4}')
-                    then 'faa code ''' || faa__value || ''' is not 3-4 letters or digits'
+                when not regexp_full_match(faa, '[A-Z0-9]{3,4}')
+                    then 'faa code ''' || faa || ''' is not 3-4 letters or digits'
             end,
+            case when not lat between -90 and 90 or not lon between -180 and 180 then 'coordinates out of range' end,
             case
-                when not lat__value between -90 and 90 or not lon__value between -180 and 180
-                    then 'coordinates out of range'
-            end,
-            case
-                when tzone__value not in (select zones.name from pg_timezone_names() as zones)
-                    then 'unknown time zone ''' || tzone__value || ''''
+                when tzone not in (select zones.name from pg_timezone_names() as zones)
+                    then 'unknown time zone ''' || tzone || ''''
             end
         ) as field_rejection
-    from parsed
+    from checked_fields
 ),
 
 {{ with_rejection_reason('checked', ['faa'], 'airport code') }}

@@ -17,22 +17,7 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'flights')) }}
 ),
 
-parsed as (
-    select
-        {{ parsed_fields(fields) }}
-        *
-    from source
-),
-
-checked_fields as (
-    select
-        source_file,
-        source_line,
-        {{ raw_record(fields.keys()) }} as raw_record,
-        {{ typed_fields(fields) }}
-        concat_ws('; ', {{ field_rejections(fields, required) }} null) as field_rejection
-    from parsed
-),
+{{ parse_and_check_fields('source', fields, required) }},
 
 airports as (
     select * from {{ ref('stg_nycflights__airports') }}

@@ -43,26 +43,11 @@ unpacked as (
     from records
 ),
 
-parsed as (
-    select
-        {{ parsed_fields(fields) }}
-        *
-    from unpacked
-),
-
-checked_fields as (
-    select
-        source_file,
-        source_line,
-        -- The line exactly as it arrived, readable even when it is not JSON.
-        line_text as raw_record,
-        {{ typed_fields(fields) }}
-        case
-            when not is_json_object then 'line is not a JSON object'
-            else concat_ws('; ', {{ field_rejections(fields, required=['origin', 'time_hour']) }} null)
-        end as field_rejection
-    from parsed
-),
+-- The raw record is the line exactly as it arrived, readable even when it is not JSON.
+{{ parse_and_check_fields(
+    'unpacked', fields, required=['origin', 'time_hour'],
+    raw_record_expression='line_text', keep_columns=['is_json_object'],
+) }},
 
 airports as (
     select * from {{ ref('stg_nycflights__airports') }}
@@ -70,10 +55,14 @@ airports as (
 
 checked_rows as (
     select
-        reading.* exclude (field_rejection),
+        reading.* exclude (field_rejection, is_json_object), -- noqa: RF02
         concat_ws(
             '; ',
-            nullif(reading.field_rejection, ''),
+            -- A line that is not JSON has no fields to complain about.
+            case
+                when not reading.is_json_object then 'line is not a JSON object'
+                else nullif(reading.field_rejection, '')
+            end,
             case
                 when reading.origin is not null and airports.time_zone is null
                     then 'no time zone known for origin ' || reading.origin
