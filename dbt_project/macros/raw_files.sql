@@ -86,21 +86,23 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- The raw fields of a row as one JSON text, kept in quarantine so that a rejected row can be
-    inspected and replayed exactly as it arrived. -#}
-{% macro raw_record(columns) -%}
-    to_json(struct_pack(
+{#- The raw fields of a row, kept so that a rejected row can be inspected and replayed exactly
+    as it arrived. A struct until the end: it becomes JSON text only for rejected rows. -#}
+{% macro raw_fields(columns) -%}
+    struct_pack(
         {%- for column in columns %}
         {{ column }} := {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
-    ))::varchar
+    )
 {%- endmacro %}
 
-{#- The last step of every base model: `relation` has source_file, source_line and
-    field_rejection (reasons joined by '; ', or ''); rows whose key repeats a row kept earlier
-    are rejected as collisions. Call it after the last CTE, following a comma (the first row that passes the field rules wins, by file and
-    line), and all reasons become rejection_reason, NULL for rows that pass. -#}
-{% macro with_rejection_reason(relation, key_columns, key_name) -%}
+{#- The last step of every base model. `relation` has source_file, source_line, raw_fields and
+    field_rejection (reasons joined by '; ', or ''). Rows whose key repeats a row kept earlier
+    are rejected as collisions (the first row that passes the field rules wins, by file and
+    line); all reasons become rejection_reason, NULL for rows that pass, and rejected rows get
+    their raw_record (JSON text of the raw fields, or the raw line itself when `raw_is_text`).
+    Call it after the last CTE, following a comma. -#}
+{% macro with_rejection_reason(relation, key_columns, key_name, raw_is_text=false) -%}
     {%- set key = key_columns | join(', ') -%}
     {%- set kept_first = 'partition by ' ~ key ~ " order by field_rejection <> '', source_file, source_line" -%}
     keyed as (
@@ -109,26 +111,36 @@
             row_number() over ({{ kept_first }}) as key_occurrence,
             first_value(source_file || ' line ' || source_line) over ({{ kept_first }}) as key_first_seen_at
         from {{ relation }}
+    ),
+
+    rejected as (
+        select
+            * exclude (field_rejection, key_occurrence, key_first_seen_at),
+            nullif(concat_ws('; ',
+                nullif(field_rejection, ''),
+                case
+                    when key_occurrence > 1
+                        and {% for column in key_columns %}{{ column }} is not null{{ ' and ' if not loop.last }}{% endfor %}
+                        then 'duplicate {{ key_name }}: same key as ' || key_first_seen_at
+                end
+            ), '') as rejection_reason
+        from keyed
     )
 
     select
-        * exclude (field_rejection, key_occurrence, key_first_seen_at),
-        nullif(concat_ws('; ',
-            nullif(field_rejection, ''),
-            case
-                when key_occurrence > 1
-                    and {% for column in key_columns %}{{ column }} is not null{{ ' and ' if not loop.last }}{% endfor %}
-                    then 'duplicate {{ key_name }}: same key as ' || key_first_seen_at
-            end
-        ), '') as rejection_reason
-    from keyed
+        * exclude (raw_fields),
+        case
+            when rejection_reason is not null
+                then {{ 'raw_fields' if raw_is_text else 'cast(to_json(raw_fields) as varchar)' }}
+        end as raw_record
+    from rejected
 {%- endmacro %}
 
 {#- The first steps of every base model, as two CTEs after `relation` (raw text fields plus
     source_file and source_line): `parsed` adds each field's parsed value, `checked_fields` keeps
-    the typed fields, the raw row (`raw_record`, or the given expression) and the field-level
+    the typed fields, the raw row (`raw_fields`, or the given expression) and the field-level
     rejections, plus any `keep_columns` of `relation`. -#}
-{% macro parse_and_check_fields(relation, fields, required, raw_record_expression=none, keep_columns=[]) -%}
+{% macro parse_and_check_fields(relation, fields, required, raw_fields_expression=none, keep_columns=[]) -%}
     parsed as (
         select
             {{ parsed_fields(fields) }}
@@ -140,7 +152,7 @@
         select
             source_file,
             source_line,
-            {{ raw_record_expression or raw_record(fields.keys()) }} as raw_record,
+            {{ raw_fields_expression or raw_fields(fields.keys()) }} as raw_fields,
             {{ typed_fields(fields) }}
             {%- for column in keep_columns %}
                 {{ column }},

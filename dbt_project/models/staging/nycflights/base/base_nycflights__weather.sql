@@ -46,7 +46,7 @@ unpacked as (
 -- The raw record is the line exactly as it arrived, readable even when it is not JSON.
 {{ parse_and_check_fields(
     'unpacked', fields, required=['origin', 'time_hour'],
-    raw_record_expression='line_text', keep_columns=['is_json_object'],
+    raw_fields_expression='line_text', keep_columns=['is_json_object'],
 ) }},
 
 airports as (
@@ -86,4 +86,6 @@ checked_rows as (
         on reading.origin = airports.airport_code
 ),
 
-{{ with_rejection_reason('checked_rows', ['origin', 'time_hour'], 'observation hour') }}
+{{ with_rejection_reason(
+    'checked_rows', ['origin', 'time_hour'], 'observation hour', raw_is_text=true
+) }}
