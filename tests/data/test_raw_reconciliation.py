@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from lakehouse.config import paths
-from lakehouse.dbt import run_dbt
+from lakehouse.dbt import DbtError, run_dbt
 from lakehouse.landing import count_data_rows
 
 STAGED = {
@@ -163,3 +163,75 @@ def test_defective_rows_are_quarantined_with_file_line_and_rule(broken_warehouse
 def test_defective_landing_zone_still_reconciles(broken_raw: Path, broken_warehouse: Path) -> None:
     with duckdb.connect(str(broken_warehouse), read_only=True) as connection:
         assert_reconciles(broken_raw, connection)
+
+
+def _small_landing_zone(root: Path, flights_header: list[str], rows: list[list[str]]) -> Path:
+    """Reference tables, one weather file and one flights file written with the given columns."""
+    raw = root / "raw"
+    for table in ("planes", "airports", "airlines"):
+        (raw / table).mkdir(parents=True)
+        shutil.copy(paths().raw / table / f"{table}.csv", raw / table)
+    (raw / "weather/2013").mkdir(parents=True)
+    weather = (paths().raw / "weather/2013/weather_2013-01.jsonl").read_text().splitlines()[:50]
+    (raw / "weather/2013/weather_2013-01.jsonl").write_text("\n".join(weather) + "\n")
+    (raw / "flights/2013").mkdir(parents=True)
+    with gzip.open(raw / "flights/2013/flights_2013-01.csv.gz", "wt") as handle:
+        handle.write("\n".join(",".join(row) for row in [flights_header, *rows]) + "\n")
+    return raw
+
+
+def _bundled_january(limit: int) -> tuple[list[str], list[list[str]]]:
+    with gzip.open(paths().raw / "flights/2013/flights_2013-01.csv.gz", "rt") as handle:
+        header, *rows = handle.read().splitlines()[: limit + 1]
+    return header.split(","), [row.split(",") for row in rows]
+
+
+def _build_staging(raw: Path) -> Path:
+    root = raw.parent
+    run_dbt(
+        ["build", "--select", "+stg_nycflights__flights", "--exclude", "test_type:data"],
+        project_dir=paths().dbt_project,
+        warehouse=root / "warehouse.duckdb",
+        raw_dir=raw,
+        lake_dir=root / "lake",
+        target_dir=root / "target",
+    )
+    return root / "warehouse.duckdb"
+
+
+def test_a_month_file_with_its_columns_in_another_order_reads_by_name(tmp_path: Path) -> None:
+    header, rows = _bundled_january(100)
+    order = list(reversed(range(len(header))))
+    raw = _small_landing_zone(tmp_path, [header[i] for i in order], [[row[i] for i in order] for row in rows])
+    with duckdb.connect(str(_build_staging(raw)), read_only=True) as connection:
+        staged = connection.execute(
+            "select carrier_code, flight_number, dep_delay_minutes from stg_nycflights__flights "
+            "order by source_line"
+        ).fetchall()
+    at = {name: header.index(name) for name in ("carrier", "flight", "dep_delay")}
+    expected = [
+        (
+            row[at["carrier"]],
+            int(row[at["flight"]]),
+            None if row[at["dep_delay"]] == "NA" else int(row[at["dep_delay"]]),
+        )
+        for row in rows
+    ]
+    assert staged == expected
+
+
+def test_a_month_file_missing_a_column_stops_the_build_naming_file_and_column(tmp_path: Path) -> None:
+    header, rows = _bundled_january(100)
+    dropped = header.index("arr_delay")
+    raw = _small_landing_zone(
+        tmp_path,
+        header[:dropped] + header[dropped + 1 :],
+        [row[:dropped] + row[dropped + 1 :] for row in rows],
+    )
+    # A second month keeps every column, so the glob's schema has arr_delay.
+    with gzip.open(paths().raw / "flights/2013/flights_2013-02.csv.gz", "rt") as handle:
+        february = handle.read().splitlines()[:20]
+    with gzip.open(raw / "flights/2013/flights_2013-00.csv.gz", "wt") as handle:
+        handle.write("\n".join(february) + "\n")
+    with pytest.raises(DbtError, match=r"(?s)flights_2013-01\.csv\.gz.*arr_delay"):
+        _build_staging(raw)
