@@ -22,14 +22,14 @@ test: setup lint
 	$(RUN) pytest
 
 lint: setup
-	$(RUN) ruff check ml tests benchmarks benchmarks
-	$(RUN) ruff format --check ml tests benchmarks benchmarks
+	$(RUN) ruff check ml tests benchmarks
+	$(RUN) ruff format --check ml tests benchmarks
 	$(RUN) mypy
 	cd dbt_project && LAKEHOUSE_WAREHOUSE=$(CURDIR)/data/build/lint.duckdb ../.venv/bin/sqlfluff lint models --processes 2
 
 format: setup
-	$(RUN) ruff format ml tests benchmarks benchmarks
-	$(RUN) ruff check --fix ml tests benchmarks benchmarks
+	$(RUN) ruff format ml tests benchmarks
+	$(RUN) ruff check --fix ml tests benchmarks
 
 raw: setup
 	$(RUN) lakehouse land
