@@ -115,18 +115,23 @@ def broken_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return raw
 
 
-@pytest.fixture(scope="module")
-def broken_warehouse(broken_raw: Path) -> Path:
-    root = broken_raw.parent
+def _build(raw: Path, *selectors: str) -> Path:
+    """dbt build of the selected models (no data tests) on a landing zone; returns the warehouse."""
+    root = raw.parent
     run_dbt(
-        ["build", "--select", "+quarantine", "+staging", "--exclude", "test_type:data"],
+        ["build", "--select", *selectors, "--exclude", "test_type:data"],
         project_dir=paths().dbt_project,
         warehouse=root / "warehouse.duckdb",
-        raw_dir=broken_raw,
+        raw_dir=raw,
         lake_dir=root / "lake",
         target_dir=root / "target",
     )
     return root / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="module")
+def broken_warehouse(broken_raw: Path) -> Path:
+    return _build(broken_raw, "+quarantine", "+staging")
 
 
 def test_defective_rows_are_quarantined_with_file_line_and_rule(broken_warehouse: Path) -> None:
@@ -186,24 +191,11 @@ def _bundled_january(limit: int) -> tuple[list[str], list[list[str]]]:
     return header.split(","), [row.split(",") for row in rows]
 
 
-def _build_staging(raw: Path) -> Path:
-    root = raw.parent
-    run_dbt(
-        ["build", "--select", "+stg_nycflights__flights", "--exclude", "test_type:data"],
-        project_dir=paths().dbt_project,
-        warehouse=root / "warehouse.duckdb",
-        raw_dir=raw,
-        lake_dir=root / "lake",
-        target_dir=root / "target",
-    )
-    return root / "warehouse.duckdb"
-
-
 def test_a_month_file_with_its_columns_in_another_order_reads_by_name(tmp_path: Path) -> None:
     header, rows = _bundled_january(100)
     order = list(reversed(range(len(header))))
     raw = _small_landing_zone(tmp_path, [header[i] for i in order], [[row[i] for i in order] for row in rows])
-    with duckdb.connect(str(_build_staging(raw)), read_only=True) as connection:
+    with duckdb.connect(str(_build(raw, "+stg_nycflights__flights")), read_only=True) as connection:
         staged = connection.execute(
             "select carrier_code, flight_number, dep_delay_minutes from stg_nycflights__flights "
             "order by source_line"
@@ -234,4 +226,4 @@ def test_a_month_file_missing_a_column_stops_the_build_naming_file_and_column(tm
     with gzip.open(raw / "flights/2013/flights_2013-00.csv.gz", "wt") as handle:
         handle.write("\n".join(february) + "\n")
     with pytest.raises(DbtError, match=r"(?s)flights_2013-01\.csv\.gz.*arr_delay"):
-        _build_staging(raw)
+        _build(raw, "+stg_nycflights__flights")
