@@ -59,8 +59,9 @@ def build_warehouse(p: Paths) -> str:
 
 
 def publish(p: Paths) -> str:
-    """Swap the audited build in: one rename per file, so readers see the old or the new
-    warehouse, never a mix, and a reader holding the old file open does not block the swap."""
+    """Swap the build in: one rename per file, so readers see the old or the new warehouse, never
+    a mix, and a reader holding the old file open does not block the swap. The warehouse and the
+    Parquet files are renamed one after the other, not as one transaction."""
     p.warehouse.parent.mkdir(parents=True, exist_ok=True)
     p.lake.mkdir(parents=True, exist_ok=True)
     os.replace(p.build_warehouse, p.warehouse)
