@@ -13,7 +13,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Paths:
-    root: Path
     raw: Path
     warehouse: Path
     lake: Path
@@ -39,7 +38,6 @@ def paths() -> Paths:
     """Paths for this process, read from the environment at call time."""
     data = _path("LAKEHOUSE_DATA_DIR", REPO_ROOT / "data")
     return Paths(
-        root=REPO_ROOT,
         raw=_path("LAKEHOUSE_RAW_DIR", data / "raw"),
         warehouse=_path("LAKEHOUSE_PUBLISHED_WAREHOUSE", data / "warehouse.duckdb"),
         lake=_path("LAKEHOUSE_PUBLISHED_LAKE_DIR", data / "lake"),

@@ -1,5 +1,6 @@
-{#- Each staged flight with its stable id, aircraft, airports, carrier and the weather observed at
-    the origin in its scheduled departure hour, plus the on-time flags every mart shares. -#}
+{#- Each staged flight with its stable id, the on-time flags every mart shares, flags where a
+    reference row is missing, and the weather observed at the origin in its scheduled departure
+    hour. -#}
 {%- set on_time = var('on_time_threshold_minutes') -%}
 
 with
@@ -14,10 +15,6 @@ planes as (
 
 airports as (
     select * from {{ ref('stg_nycflights__airports') }}
-),
-
-airlines as (
-    select * from {{ ref('stg_nycflights__airlines') }}
 ),
 
 weather as (
@@ -63,17 +60,8 @@ select
     flights.arr_delay_minutes < {{ on_time }} as is_on_time_arrival,
     flights.tail_number is not null and planes.tail_number is null as is_plane_missing_from_registry,
     coalesce(dest_airport.is_missing_from_registry, true) as is_dest_missing_from_registry,
-    airlines.carrier_code is null as is_carrier_missing_from_registry,
 
-    -- context
-    airlines.carrier_name,
-    origin_airport.airport_name as origin_airport_name,
-    dest_airport.airport_name as dest_airport_name,
-    planes.year_manufactured as plane_year_manufactured,
-    planes.seat_count as plane_seat_count,
-    weather.is_observed as is_weather_observed,
-    weather.has_interpolated_value as has_interpolated_weather,
-    weather.has_out_of_range_reading as has_out_of_range_weather,
+    -- weather at the origin in the scheduled departure hour
     weather.temperature_f,
     weather.wind_speed_mph,
     weather.precipitation_in,
@@ -85,12 +73,8 @@ select
 from flights
 left join planes
     on flights.tail_number = planes.tail_number
-left join airports as origin_airport
-    on flights.origin_airport_code = origin_airport.airport_code
 left join airports as dest_airport
     on flights.dest_airport_code = dest_airport.airport_code
-left join airlines
-    on flights.carrier_code = airlines.carrier_code
 left join weather
     on
         flights.origin_airport_code = weather.airport_code
