@@ -161,3 +161,12 @@
         from parsed
     )
 {%- endmacro %}
+
+{#- The fields a raw source delivers and the ones a row needs, from the raw_sources var. -#}
+{% macro declared_fields(source_name) -%}
+    {{ return(var('raw_sources')[source_name]['fields']) }}
+{%- endmacro %}
+
+{% macro declared_required_fields(source_name) -%}
+    {{ return(var('raw_sources')[source_name]['required']) }}
+{%- endmacro %}

@@ -1,4 +1,5 @@
-{%- set fields = {'carrier': 'text', 'name': 'text'} -%}
+{%- set fields = declared_fields('airlines') -%}
+{%- set required = declared_required_fields('airlines') -%}
 
 with
 
@@ -6,7 +7,7 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'airlines')) }}
 ),
 
-{{ parse_and_check_fields('source', fields, required=['carrier', 'name']) }},
+{{ parse_and_check_fields('source', fields, required) }},
 
 checked as (
     select

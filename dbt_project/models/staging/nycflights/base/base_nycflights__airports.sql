@@ -1,7 +1,5 @@
-{%- set fields = {
-    'faa': 'text', 'name': 'text', 'lat': 'double', 'lon': 'double', 'alt': 'integer',
-    'tz': 'double', 'dst': 'text', 'tzone': 'text',
-} -%}
+{%- set fields = declared_fields('airports') -%}
+{%- set required = declared_required_fields('airports') -%}
 
 with
 
@@ -9,7 +7,7 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'airports')) }}
 ),
 
-{{ parse_and_check_fields('source', fields, required=['faa', 'name']) }},
+{{ parse_and_check_fields('source', fields, required) }},
 
 checked as (
     select

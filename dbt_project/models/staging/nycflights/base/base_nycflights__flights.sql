@@ -1,15 +1,5 @@
-{%- set fields = {
-    'year': 'integer', 'month': 'integer', 'day': 'integer',
-    'dep_time': 'integer', 'sched_dep_time': 'integer', 'dep_delay': 'integer',
-    'arr_time': 'integer', 'sched_arr_time': 'integer', 'arr_delay': 'integer',
-    'carrier': 'text', 'flight': 'integer', 'tailnum': 'text', 'origin': 'text', 'dest': 'text',
-    'air_time': 'integer', 'distance': 'integer', 'hour': 'integer', 'minute': 'integer',
-    'time_hour': 'utc_timestamp',
-} -%}
-{%- set required = [
-    'year', 'month', 'day', 'sched_dep_time', 'sched_arr_time', 'carrier', 'flight',
-    'origin', 'dest', 'distance', 'hour', 'minute', 'time_hour',
-] -%}
+{%- set fields = declared_fields('flights') -%}
+{%- set required = declared_required_fields('flights') -%}
 
 with
 

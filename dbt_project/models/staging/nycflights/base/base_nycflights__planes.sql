@@ -1,8 +1,5 @@
-{%- set fields = {
-    'tailnum': 'text', 'year': 'integer', 'type': 'text', 'manufacturer': 'text',
-    'model': 'text', 'engines': 'integer', 'seats': 'integer', 'speed': 'integer',
-    'engine': 'text',
-} -%}
+{%- set fields = declared_fields('planes') -%}
+{%- set required = declared_required_fields('planes') -%}
 
 with
 
@@ -10,7 +7,7 @@ source as (
     {{ csv_rows_with_lines(source('nycflights', 'planes')) }}
 ),
 
-{{ parse_and_check_fields('source', fields, required=['tailnum']) }},
+{{ parse_and_check_fields('source', fields, required) }},
 
 checked as (
     select

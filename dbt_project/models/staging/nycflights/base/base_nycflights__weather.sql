@@ -1,9 +1,5 @@
-{%- set fields = {
-    'origin': 'text', 'year': 'integer', 'month': 'integer', 'day': 'integer', 'hour': 'integer',
-    'temp': 'double', 'dewp': 'double', 'humid': 'double', 'wind_dir': 'double',
-    'wind_speed': 'double', 'wind_gust': 'double', 'precip': 'double', 'pressure': 'double',
-    'visib': 'double', 'time_hour': 'utc_timestamp',
-} -%}
+{%- set fields = declared_fields('weather') -%}
+{%- set required = declared_required_fields('weather') -%}
 
 with
 
@@ -45,7 +41,7 @@ unpacked as (
 
 -- The raw record is the line exactly as it arrived, readable even when it is not JSON.
 {{ parse_and_check_fields(
-    'unpacked', fields, required=['origin', 'time_hour'],
+    'unpacked', fields, required,
     raw_fields_expression='line_text', keep_columns=['is_json_object'],
 ) }},
 
