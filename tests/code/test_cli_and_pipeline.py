@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from lakehouse import pipeline
 from lakehouse.cli import app
 from lakehouse.config import paths
+from lakehouse.quality import new_run
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_publish_swaps_in_the_build_and_drops_stale_lake_files(data_dir: Path) -
         connection.execute("create table marker as select 'old' as version")
     reader = duckdb.connect(str(p.warehouse), read_only=True)
     try:
-        pipeline.publish(p)
+        pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
         assert reader.execute("select version from marker").fetchall() == [("old",)]
     finally:
         reader.close()
@@ -65,4 +66,4 @@ def test_publish_swaps_in_the_build_and_drops_stale_lake_files(data_dir: Path) -
 
 def test_check_raw_names_what_is_missing(data_dir: Path) -> None:
     with pytest.raises(pipeline.PipelineError, match="make raw"):
-        pipeline.check_raw(paths())
+        pipeline.check_raw(pipeline.PipelineRun(paths(), new_run("test")))

@@ -13,6 +13,7 @@ import pytest
 
 from lakehouse.config import paths
 from lakehouse.dbt import dbt_environment, run_dbt
+from lakehouse.pipeline import PipelineRun
 
 pytestmark = pytest.mark.warehouse
 
@@ -41,8 +42,8 @@ def test_every_mart_is_in_the_lake_with_the_same_rows(
     assert lake.sort(lake.columns).equals(table.sort(table.columns))
 
 
-def test_every_mart_and_column_is_described(built_warehouse: Path) -> None:
-    manifest = json.loads((built_warehouse.parent / "target" / "manifest.json").read_text())
+def test_every_mart_and_column_is_described(pipeline_run: PipelineRun) -> None:
+    manifest = json.loads((pipeline_run.paths.dbt_target / "manifest.json").read_text())
     undocumented = [
         f"{node['name']}.{column}" if column else node["name"]
         for node in manifest["nodes"].values()
@@ -53,28 +54,29 @@ def test_every_mart_and_column_is_described(built_warehouse: Path) -> None:
     assert not undocumented
 
 
-def test_docs_generate_offline_into_one_self_contained_page(built_warehouse: Path) -> None:
-    root = built_warehouse.parent
+def test_docs_generate_offline_into_one_self_contained_page(built_warehouse: Path, tmp_path: Path) -> None:
     run_dbt(
         ["docs", "generate", "--static"],
         project_dir=paths().dbt_project,
         warehouse=built_warehouse,
         raw_dir=paths().raw,
-        lake_dir=root / "lake",
-        target_dir=root / "target",
+        lake_dir=tmp_path / "lake",
+        target_dir=tmp_path / "target",
     )
-    page = (root / "target" / "static_index.html").read_text()
+    page = (tmp_path / "target" / "static_index.html").read_text()
     assert "fct_flights" in page
     assert "<script src=" not in page
 
 
-def test_semantic_layer_answers_offline(built_warehouse: Path, tmp_path: Path) -> None:
+def test_semantic_layer_answers_offline(
+    pipeline_run: PipelineRun, built_warehouse: Path, tmp_path: Path
+) -> None:
     """`mf query` reads target/semantic_manifest.json under the project it runs in: give it a
     copy of the project with the session's manifest, pointed at the session's warehouse."""
     project = tmp_path / "dbt_project"
     shutil.copytree(paths().dbt_project, project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "target").mkdir()
-    shutil.copy(built_warehouse.parent / "target" / "semantic_manifest.json", project / "target")
+    shutil.copy(pipeline_run.paths.dbt_target / "semantic_manifest.json", project / "target")
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "mf"),
@@ -98,3 +100,18 @@ def test_semantic_layer_answers_offline(built_warehouse: Path, tmp_path: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
     last_line = result.stdout.strip().splitlines()[-1].split()
     assert last_line[-2:] == ["58665", "686"], result.stdout
+
+
+def test_dbt_unit_tests_pass(built_warehouse: Path, tmp_path: Path) -> None:
+    """The pipeline leaves dbt's unit tests (SQL logic on fixed inputs) to the test suite."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    summary = run_dbt(
+        ["test", "--select", "test_type:unit"],
+        project_dir=paths().dbt_project,
+        warehouse=warehouse,
+        raw_dir=paths().raw,
+        lake_dir=tmp_path / "lake",
+        target_dir=tmp_path / "target",
+    )
+    assert summary.by_type.get("unit_test", 0) >= 6
