@@ -175,12 +175,12 @@ def _check_result(
     sample: list[Any] = list(
         result.get("partial_unexpected_index_list") or result.get("partial_unexpected_list") or []
     )
-    rows = (result.get("details") or {}).get("unexpected_rows")
-    if rows is not None:
-        sample = [dict(row) if not isinstance(row, dict) else row for row in list(rows)]
     unexpected = result.get("unexpected_count")
     observed = _observed(result)
+    # A query expectation reports the rows its query returned, and how many.
+    rows = (result.get("details") or {}).get("unexpected_rows")
     if rows is not None:
+        sample = [dict(row) for row in rows]
         unexpected = int(result.get("observed_value") or 0)
         observed = f"{unexpected} offending row(s)"
     return CheckResult(
