@@ -1,0 +1,443 @@
+"""Point-in-time features: what an operations desk knows about a flight at its decision time.
+
+Decision time T = scheduled departure - horizon. Every feature of a flight is computed from what
+was known at its T, by these rules (the only place they are written; the SQL below follows them
+and tests/data/test_leakage.py proves it):
+
+- The schedule of every flight (carrier, flight number, route, scheduled times, the tail number
+  assigned) and the reference tables (planes, airports, holidays) are known ahead: always.
+- A departure and its delay are known once the flight has left: actual departure < T.
+- A flight not gone 16 minutes after its scheduled time is known to be late from then on, so the
+  label "left more than 15 minutes late, or not at all" of any flight is settled at
+  min(actual departure, scheduled departure + 16 minutes).
+- Cancellations carry no time in the data, so a cancellation is never used as such before the
+  flight's outcome is known: a cancelled flight looks exactly like a flight still on the ground
+  (waiting, then overdue) and counts as "late" once 16 minutes past its scheduled time.
+- A flight's waiting on the ground is counted for three hours after its scheduled time at most,
+  so a cancelled flight and a very late one stay indistinguishable at T.
+- An arrival is known once the flight has landed (actual arrival < T); the features do not use
+  arrivals (the regression target is the arrival delay).
+- A weather row labelled hour H holds the observation taken up to about H:51 (precipitation
+  accumulated to then): it is known from H + 1 hour (`weather_lag_minutes`). Staging's readings are
+  used as observed: the hourly grid's interpolation looks at later hours and is not used here.
+- The tail number is the aircraft that finally flew: a swap decided after T is baked into the
+  aircraft features (the report treats them as optimistic).
+
+Features are computed in DuckDB SQL over the marts (`fct_flights`, `dim_planes`, `dim_dates`) and
+staged weather, with sort-based ASOF joins and running totals: no pairwise self-join, so the build
+scales with the number of flights. The same SQL serves training, batch scoring and a real-time
+caller (filter the result to one flight)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+# A departure more than this many minutes late counts as delayed (US DOT).
+LATE_AFTER_MINUTES = 15
+# How long a flight that has not left counts as waiting on the ground.
+WAITING_CAP_MINUTES = 180
+DEFAULT_HORIZON_MINUTES = 120
+# A weather row labelled hour H is complete at about H:51: known from H + 60 minutes.
+WEATHER_LAG_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Names of the model inputs, by the kind of knowledge they hold."""
+
+    categorical: tuple[str, ...]
+    schedule: tuple[str, ...]
+    aircraft: tuple[str, ...]
+    weather: tuple[str, ...]
+    live: tuple[str, ...]
+    history: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.categorical + self.schedule + self.aircraft + self.weather + self.live + self.history
+
+    @property
+    def schedule_only(self) -> tuple[str, ...]:
+        return self.categorical + self.schedule
+
+
+FEATURES = FeatureSet(
+    categorical=("carrier", "origin", "dest", "manufacturer"),
+    schedule=(
+        "distance_miles",
+        "scheduled_block_minutes",
+        "scheduled_hour_local",
+        "day_of_week",
+        "is_holiday",
+        "days_to_nearest_holiday",
+        "scheduled_departures_origin_hour",
+        "scheduled_departures_origin_day",
+        "scheduled_departures_nyc_hour",
+    ),
+    aircraft=(
+        "is_plane_unknown",
+        "plane_age_years",
+        "seat_count",
+        "engine_count",
+        "earlier_legs_today",
+        "minutes_since_previous_leg",
+        "previous_leg_dep_delay_minutes",
+        "is_previous_leg_overdue",
+    ),
+    weather=(
+        "weather_age_minutes",
+        "temperature_f",
+        "dew_point_f",
+        "relative_humidity_pct",
+        "wind_speed_mph",
+        "wind_gust_mph",
+        "precipitation_in",
+        "pressure_mb",
+        "visibility_mi",
+        "has_out_of_range_weather",
+        "temperature_change_3h",
+        "pressure_change_3h",
+        "visibility_change_3h",
+        "precipitation_3h_in",
+    ),
+    live=(
+        "origin_departures_60m",
+        "origin_mean_delay_60m",
+        "origin_departures_180m",
+        "origin_mean_delay_180m",
+        "origin_waiting",
+        "origin_overdue",
+        "nyc_departures_60m",
+        "nyc_mean_delay_60m",
+        "nyc_waiting",
+        "nyc_overdue",
+        "carrier_departures_180m",
+        "carrier_mean_delay_180m",
+        "carrier_overdue",
+    ),
+    history=(
+        "route_flights_known",
+        "route_delay_rate",
+        "carrier_flights_known",
+        "carrier_delay_rate",
+        "flight_number_flights_known",
+        "flight_number_delay_rate",
+        "origin_hour_flights_known",
+        "origin_hour_delay_rate",
+        "carrier_delay_rate_7d",
+        "origin_delay_rate_7d",
+    ),
+)
+
+# Columns that identify a row or hold its outcome: never model inputs.
+KEYS = ("flight_id", "scheduled_departure_utc", "decision_at_utc", "scheduled_departure_date")
+LABELS = ("is_delayed", "is_delayed_departed", "arr_delay_minutes", "is_cancelled")
+
+
+def _running_total(name: str, source: str, partition: list[str], at: str, measures: dict[str, str]) -> str:
+    """A CTE of running totals ordered by instant `at`. The default window frame (range, up to the
+    current row) gives rows with the same instant the same totals, so an ASOF match is exact."""
+    keys = ", ".join(partition)
+    over = f"partition by {keys} order by {at}" if partition else f"order by {at}"
+    totals = ",\n        ".join(
+        f"{expression} over ({over}) as {column}" for column, expression in measures.items()
+    )
+    selected = ", ".join([*partition, f"{at} as at_utc"])
+    return f"""{name} as (
+    select distinct
+        {selected},
+        {totals}
+    from {source}
+    where {at} is not null
+)"""
+
+
+def _as_of(alias: str, cte: str, partition: list[str], instant: str) -> str:
+    """The running totals of `cte` just before `instant` (strictly: what happened at T is not known at T)."""
+    conditions = [f"flight.{column} = {alias}.{column}" for column in partition]
+    conditions.append(f"{instant} > {alias}.at_utc")
+    return f"asof left join {cte} as {alias} on " + " and ".join(conditions)
+
+
+def _window(alias_now: str, alias_then: str, column: str) -> str:
+    """How much a running total grew between two ASOF matches (0 when nothing happened)."""
+    return f"coalesce({alias_now}.{column}, 0) - coalesce({alias_then}.{column}, 0)"
+
+
+def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MINUTES) -> str:
+    """The SELECT computing every flight's features and labels at its decision time."""
+    horizon = int(horizon_minutes)
+    lag = int(weather_lag_minutes)
+    late = LATE_AFTER_MINUTES
+    cap = WAITING_CAP_MINUTES
+    departures = {"departed": "count(*)", "delay_sum": "sum(dep_delay_minutes)"}
+    labels = {"known": "count(*)", "delayed": "sum(case when is_delayed then 1 else 0 end)"}
+    counted = {"n": "count(*)"}
+    ctes = [
+        f"""flights as (
+    select
+        flight_id,
+        carrier,
+        flight_number,
+        tailnum,
+        origin,
+        dest,
+        distance_miles,
+        scheduled_departure_date,
+        scheduled_departure_utc,
+        scheduled_departure_local,
+        scheduled_arrival_utc,
+        actual_departure_utc,
+        dep_delay_minutes,
+        arr_delay_minutes,
+        is_cancelled,
+        is_diverted,
+        is_plane_missing_from_registry,
+        scheduled_departure_utc - to_minutes({horizon}) as decision_at_utc,
+        hour(scheduled_departure_local) as scheduled_hour_local,
+        is_cancelled or dep_delay_minutes > {late} as is_delayed,
+        -- the label is settled when the flight leaves, or {late + 1} minutes after its schedule
+        least(
+            coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({late + 1})),
+            scheduled_departure_utc + to_minutes({late + 1})
+        ) as label_known_at_utc,
+        -- on the ground from its scheduled time until it leaves, counted for {cap} minutes at most
+        least(
+            greatest(coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({cap})),
+                scheduled_departure_utc),
+            scheduled_departure_utc + to_minutes({cap})
+        ) as stops_waiting_at_utc
+    from fct_flights
+)""",
+        """departed as (
+    select origin, carrier, actual_departure_utc, dep_delay_minutes
+    from flights
+    where actual_departure_utc is not null
+)""",
+        # Overdue from `late` minutes after the schedule until the flight stops waiting.
+        f"""ground as (
+    select
+        origin,
+        carrier,
+        scheduled_departure_utc,
+        stops_waiting_at_utc,
+        scheduled_departure_utc + to_minutes({late}) as overdue_from_utc,
+        greatest(stops_waiting_at_utc, scheduled_departure_utc + to_minutes({late})) as overdue_until_utc
+    from flights
+)""",
+        _running_total("origin_departed", "departed", ["origin"], "actual_departure_utc", departures),
+        _running_total("nyc_departed", "departed", [], "actual_departure_utc", departures),
+        _running_total("carrier_departed", "departed", ["carrier"], "actual_departure_utc", departures),
+        _running_total("origin_scheduled", "ground", ["origin"], "scheduled_departure_utc", counted),
+        _running_total("origin_left", "ground", ["origin"], "stops_waiting_at_utc", counted),
+        _running_total("origin_overdue_from", "ground", ["origin"], "overdue_from_utc", counted),
+        _running_total("origin_overdue_until", "ground", ["origin"], "overdue_until_utc", counted),
+        _running_total("nyc_scheduled", "ground", [], "scheduled_departure_utc", counted),
+        _running_total("nyc_left", "ground", [], "stops_waiting_at_utc", counted),
+        _running_total("nyc_overdue_from", "ground", [], "overdue_from_utc", counted),
+        _running_total("nyc_overdue_until", "ground", [], "overdue_until_utc", counted),
+        _running_total("carrier_overdue_from", "ground", ["carrier"], "overdue_from_utc", counted),
+        _running_total("carrier_overdue_until", "ground", ["carrier"], "overdue_until_utc", counted),
+        _running_total("route_labels", "flights", ["origin", "dest"], "label_known_at_utc", labels),
+        _running_total("carrier_labels", "flights", ["carrier"], "label_known_at_utc", labels),
+        _running_total(
+            "flight_number_labels", "flights", ["carrier", "flight_number"], "label_known_at_utc", labels
+        ),
+        _running_total(
+            "origin_hour_labels", "flights", ["origin", "scheduled_hour_local"], "label_known_at_utc", labels
+        ),
+        _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels),
+        # Weather as observed (staging), available from its hour + the lag.
+        f"""weather as (
+    select
+        airport_code as origin,
+        observed_hour_utc + to_minutes({lag}) as at_utc,
+        temperature_f,
+        dew_point_f,
+        relative_humidity_pct,
+        wind_speed_mph,
+        wind_gust_mph,
+        precipitation_in,
+        pressure_mb,
+        visibility_mi,
+        has_out_of_range_reading,
+        sum(precipitation_in) over (
+            partition by airport_code order by observed_hour_utc
+            range between interval 2 hour preceding and current row
+        ) as precipitation_3h_in
+    from stg_nycflights__weather
+)""",
+        # The aircraft's earlier departures from New York on the same local day (schedule: known).
+        """legs as (
+    select
+        flight_id,
+        row_number() over day_legs - 1 as earlier_legs_today,
+        lag(scheduled_departure_utc) over day_legs as previous_leg_scheduled_utc,
+        lag(actual_departure_utc) over day_legs as previous_leg_departed_utc,
+        lag(dep_delay_minutes) over day_legs as previous_leg_dep_delay_minutes
+    from flights
+    where tailnum is not null
+    window day_legs as (
+        partition by tailnum, scheduled_departure_date order by scheduled_departure_utc, flight_id
+    )
+)""",
+        """scheduled_load as (
+    select
+        flight_id,
+        count(*) over (partition by origin, scheduled_departure_date, scheduled_hour_local) as origin_hour,
+        count(*) over (partition by origin, scheduled_departure_date) as origin_day,
+        count(*) over (partition by scheduled_departure_date, scheduled_hour_local) as nyc_hour
+    from flights
+)""",
+    ]
+    t = "flight.decision_at_utc"
+    joins = [
+        "left join legs using (flight_id)",
+        "left join scheduled_load using (flight_id)",
+        "left join dim_planes as plane on flight.tailnum = plane.tailnum",
+        "left join dim_dates as day on flight.scheduled_departure_date = day.date_day",
+        _as_of("od_now", "origin_departed", ["origin"], t),
+        _as_of("od_60", "origin_departed", ["origin"], f"{t} - interval 60 minute"),
+        _as_of("od_180", "origin_departed", ["origin"], f"{t} - interval 180 minute"),
+        _as_of("nd_now", "nyc_departed", [], t),
+        _as_of("nd_60", "nyc_departed", [], f"{t} - interval 60 minute"),
+        _as_of("cd_now", "carrier_departed", ["carrier"], t),
+        _as_of("cd_180", "carrier_departed", ["carrier"], f"{t} - interval 180 minute"),
+        _as_of("os", "origin_scheduled", ["origin"], t),
+        _as_of("ol", "origin_left", ["origin"], t),
+        _as_of("oof", "origin_overdue_from", ["origin"], t),
+        _as_of("oou", "origin_overdue_until", ["origin"], t),
+        _as_of("ns", "nyc_scheduled", [], t),
+        _as_of("nl", "nyc_left", [], t),
+        _as_of("nof", "nyc_overdue_from", [], t),
+        _as_of("nou", "nyc_overdue_until", [], t),
+        _as_of("cof", "carrier_overdue_from", ["carrier"], t),
+        _as_of("cou", "carrier_overdue_until", ["carrier"], t),
+        _as_of("rl", "route_labels", ["origin", "dest"], t),
+        _as_of("cl", "carrier_labels", ["carrier"], t),
+        _as_of("fl", "flight_number_labels", ["carrier", "flight_number"], t),
+        _as_of("ohl", "origin_hour_labels", ["origin", "scheduled_hour_local"], t),
+        _as_of("cl_7d", "carrier_labels", ["carrier"], f"{t} - interval 7 day"),
+        _as_of("ol_now", "origin_labels", ["origin"], t),
+        _as_of("ol_7d", "origin_labels", ["origin"], f"{t} - interval 7 day"),
+        # weather.at_utc is the instant a row becomes known: the latest one at or before T
+        f"asof left join weather as wx on flight.origin = wx.origin and {t} >= wx.at_utc",
+        f"asof left join weather as wx_3h on flight.origin = wx_3h.origin "
+        f"and {t} - interval 3 hour >= wx_3h.at_utc",
+    ]
+
+    def mean_delay(now: str, then: str) -> str:
+        return f"({_window(now, then, 'delay_sum')}) / nullif({_window(now, then, 'departed')}, 0)"
+
+    def rate(now: str, then: str | None = None) -> str:
+        if then is None:
+            return f"{now}.delayed / nullif({now}.known, 0)"
+        return f"({_window(now, then, 'delayed')}) / nullif({_window(now, then, 'known')}, 0)"
+
+    columns = {
+        # keys, labels and what the split and the per-group metrics need
+        "flight_id": "flight.flight_id",
+        "scheduled_departure_utc": "flight.scheduled_departure_utc",
+        "scheduled_departure_date": "flight.scheduled_departure_date",
+        "decision_at_utc": t,
+        "is_delayed": "flight.is_delayed",
+        "is_delayed_departed": "case when not flight.is_cancelled then flight.is_delayed end",
+        "arr_delay_minutes": (
+            "case when not flight.is_cancelled and not flight.is_diverted then flight.arr_delay_minutes end"
+        ),
+        "is_cancelled": "flight.is_cancelled",
+        # schedule
+        "carrier": "flight.carrier",
+        "origin": "flight.origin",
+        "dest": "flight.dest",
+        "manufacturer": "plane.manufacturer",
+        "distance_miles": "flight.distance_miles",
+        "scheduled_block_minutes": (
+            "datediff('minute', flight.scheduled_departure_utc, flight.scheduled_arrival_utc)"
+        ),
+        "scheduled_hour_local": "flight.scheduled_hour_local",
+        "day_of_week": "isodow(flight.scheduled_departure_date)",
+        "is_holiday": "day.is_holiday",
+        "days_to_nearest_holiday": "day.days_to_nearest_holiday",
+        "scheduled_departures_origin_hour": "scheduled_load.origin_hour",
+        "scheduled_departures_origin_day": "scheduled_load.origin_day",
+        "scheduled_departures_nyc_hour": "scheduled_load.nyc_hour",
+        # aircraft
+        "is_plane_unknown": "flight.tailnum is null or flight.is_plane_missing_from_registry",
+        "plane_age_years": "year(flight.scheduled_departure_date) - plane.year_manufactured",
+        "seat_count": "plane.seat_count",
+        "engine_count": "plane.engine_count",
+        "earlier_legs_today": "legs.earlier_legs_today",
+        "minutes_since_previous_leg": (
+            "datediff('minute', legs.previous_leg_scheduled_utc, flight.scheduled_departure_utc)"
+        ),
+        "previous_leg_dep_delay_minutes": (
+            f"case when legs.previous_leg_departed_utc < {t} then legs.previous_leg_dep_delay_minutes end"
+        ),
+        "is_previous_leg_overdue": (
+            f"legs.previous_leg_scheduled_utc + interval {late} minute < {t} "
+            f"and not coalesce(legs.previous_leg_departed_utc < {t}, false)"
+        ),
+        # weather
+        "weather_age_minutes": f"datediff('minute', wx.at_utc, {t})",
+        "temperature_f": "wx.temperature_f",
+        "dew_point_f": "wx.dew_point_f",
+        "relative_humidity_pct": "wx.relative_humidity_pct",
+        "wind_speed_mph": "wx.wind_speed_mph",
+        "wind_gust_mph": "wx.wind_gust_mph",
+        "precipitation_in": "wx.precipitation_in",
+        "pressure_mb": "wx.pressure_mb",
+        "visibility_mi": "wx.visibility_mi",
+        "has_out_of_range_weather": "wx.has_out_of_range_reading",
+        "temperature_change_3h": "wx.temperature_f - wx_3h.temperature_f",
+        "pressure_change_3h": "wx.pressure_mb - wx_3h.pressure_mb",
+        "visibility_change_3h": "wx.visibility_mi - wx_3h.visibility_mi",
+        "precipitation_3h_in": "wx.precipitation_3h_in",
+        # live state at T
+        "origin_departures_60m": _window("od_now", "od_60", "departed"),
+        "origin_mean_delay_60m": mean_delay("od_now", "od_60"),
+        "origin_departures_180m": _window("od_now", "od_180", "departed"),
+        "origin_mean_delay_180m": mean_delay("od_now", "od_180"),
+        "origin_waiting": "coalesce(os.n, 0) - coalesce(ol.n, 0)",
+        "origin_overdue": "coalesce(oof.n, 0) - coalesce(oou.n, 0)",
+        "nyc_departures_60m": _window("nd_now", "nd_60", "departed"),
+        "nyc_mean_delay_60m": mean_delay("nd_now", "nd_60"),
+        "nyc_waiting": "coalesce(ns.n, 0) - coalesce(nl.n, 0)",
+        "nyc_overdue": "coalesce(nof.n, 0) - coalesce(nou.n, 0)",
+        "carrier_departures_180m": _window("cd_now", "cd_180", "departed"),
+        "carrier_mean_delay_180m": mean_delay("cd_now", "cd_180"),
+        "carrier_overdue": "coalesce(cof.n, 0) - coalesce(cou.n, 0)",
+        # history: outcomes settled before T
+        "route_flights_known": "coalesce(rl.known, 0)",
+        "route_delay_rate": rate("rl"),
+        "carrier_flights_known": "coalesce(cl.known, 0)",
+        "carrier_delay_rate": rate("cl"),
+        "flight_number_flights_known": "coalesce(fl.known, 0)",
+        "flight_number_delay_rate": rate("fl"),
+        "origin_hour_flights_known": "coalesce(ohl.known, 0)",
+        "origin_hour_delay_rate": rate("ohl"),
+        "carrier_delay_rate_7d": rate("cl", "cl_7d"),
+        "origin_delay_rate_7d": rate("ol_now", "ol_7d"),
+    }
+    select = ",\n    ".join(f"{expression} as {name}" for name, expression in columns.items())
+    return (
+        "with\n\n"
+        + ",\n\n".join(ctes)
+        + f"\n\nselect\n    {select}\nfrom flights as flight\n"
+        + "\n".join(joins)
+        + "\norder by flight.scheduled_departure_utc, flight.flight_id"
+    )
+
+
+def build_features(
+    connection: duckdb.DuckDBPyConnection,
+    horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
+    weather_lag_minutes: int = WEATHER_LAG_MINUTES,
+) -> pl.DataFrame:
+    """Every flight's features and labels at its decision time, from a warehouse connection."""
+    connection.execute("set enable_progress_bar = false")
+    frame: pl.DataFrame = connection.sql(feature_sql(horizon_minutes, weather_lag_minutes)).pl()
+    return frame
