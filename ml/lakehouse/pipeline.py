@@ -8,11 +8,13 @@ touched."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from lakehouse.quality import (
     save_run,
 )
 from lakehouse.quality_report import print_summary, write_report
+from lakehouse.registry import load_registry_into
 from lakehouse.suites import load_suites, run_suites
 
 
@@ -154,20 +157,43 @@ def quality_gate(run: PipelineRun) -> str:
     )
 
 
+@contextmanager
+def publishing(p: Paths) -> Iterator[None]:
+    """One publisher at a time (a build's publish, a training run's registry update)."""
+    p.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with open(p.warehouse.parent / ".publish.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def republish(p: Paths, update: Callable[[Path], object]) -> None:
+    """Change the published warehouse the only safe way: copy it, change the copy, swap it in.
+    Readers keep the file they opened; nobody waits for them."""
+    if not p.warehouse.exists():
+        raise PipelineError(f"no published warehouse at {p.warehouse}: run `make run` first")
+    staged = p.warehouse.with_name(f".{p.warehouse.name}.next")
+    with publishing(p):
+        shutil.copyfile(p.warehouse, staged)
+        update(staged)
+        os.replace(staged, p.warehouse)
+
+
 def publish(run: PipelineRun) -> str:
     """Swap the build in: one rename per file, so readers see the old or the new warehouse, never
     a mix, and a reader holding the old file open does not block the swap. The warehouse and the
-    Parquet files are renamed one after the other, not as one transaction."""
+    Parquet files are renamed one after the other, not as one transaction. The model registry's
+    tables travel with every build (they live in files, like the quality history)."""
     p = run.paths
-    p.warehouse.parent.mkdir(parents=True, exist_ok=True)
     p.lake.mkdir(parents=True, exist_ok=True)
-    os.replace(p.build_warehouse, p.warehouse)
-    published = {f.name for f in p.build_lake.glob("*.parquet")}
-    for name in sorted(published):
-        os.replace(p.build_lake / name, p.lake / name)
-    for stale in p.lake.glob("*.parquet"):
-        if stale.name not in published:
-            stale.unlink()
+    load_registry_into(p.build_warehouse, p.model_registry)
+    with publishing(p):
+        os.replace(p.build_warehouse, p.warehouse)
+        published = {f.name for f in p.build_lake.glob("*.parquet")}
+        for name in sorted(published):
+            os.replace(p.build_lake / name, p.lake / name)
+        for stale in p.lake.glob("*.parquet"):
+            if stale.name not in published:
+                stale.unlink()
     return f"{p.warehouse} and {len(published)} Parquet tables in {p.lake}"
 
 
