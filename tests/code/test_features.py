@@ -1,0 +1,126 @@
+"""The feature SQL on a hand-made warehouse whose right answers are known by hand."""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from lakehouse.features import FEATURES, build_features
+
+DAY = datetime(2013, 1, 10)
+
+
+def _at(hour: int, minute: int = 0) -> datetime:
+    return DAY + timedelta(hours=hour, minutes=minute)
+
+
+# (id, carrier, tail, origin, scheduled UTC, delay minutes or None when cancelled)
+FLIGHTS = [
+    ("F1", "UA", "N1", "EWR", _at(10), 5),
+    ("F2", "UA", "N1", "EWR", _at(10, 30), 70),
+    ("F3", "AA", "N2", "EWR", _at(12, 30), 0),
+    ("F4", "UA", "N3", "JFK", _at(12, 45), None),
+    ("F5", "UA", "N4", "EWR", _at(13), 2),
+]
+
+
+@pytest.fixture
+def small_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    rows = [
+        {
+            "flight_id": flight_id,
+            "carrier": carrier,
+            "flight_number": number,
+            "tailnum": tail,
+            "origin": origin,
+            "dest": "ORD",
+            "distance_miles": 719,
+            "scheduled_departure_date": DAY.date(),
+            "scheduled_departure_utc": scheduled,
+            "scheduled_departure_local": scheduled - timedelta(hours=5),
+            "scheduled_arrival_utc": scheduled + timedelta(hours=2),
+            "actual_departure_utc": None if delay is None else scheduled + timedelta(minutes=delay),
+            "dep_delay_minutes": delay,
+            "arr_delay_minutes": delay,
+            "is_cancelled": delay is None,
+            "is_diverted": False,
+            "is_plane_missing_from_registry": False,
+        }
+        for number, (flight_id, carrier, tail, origin, scheduled, delay) in enumerate(FLIGHTS, start=1)
+    ]
+    flights = pl.DataFrame(rows)  # noqa: F841 (read by DuckDB below)
+    weather = pl.DataFrame(  # noqa: F841
+        {
+            "airport_code": ["EWR", "EWR", "EWR"],
+            "observed_hour_utc": [_at(8), _at(9), _at(10)],
+            "temperature_f": [50.0, 60.0, 70.0],
+            "dew_point_f": [40.0, 40.0, 40.0],
+            "relative_humidity_pct": [50.0, 50.0, 50.0],
+            "wind_speed_mph": [5.0, 5.0, 5.0],
+            "wind_gust_mph": [None, None, None],
+            "precipitation_in": [0.0, 0.1, 0.2],
+            "pressure_mb": [1010.0, 1012.0, 1014.0],
+            "visibility_mi": [10.0, 10.0, 10.0],
+            "has_out_of_range_reading": [False, False, False],
+        }
+    )
+    connection.execute("create table fct_flights as select * from flights")
+    connection.execute("create table stg_nycflights__weather as select * from weather")
+    connection.execute(
+        "create table dim_planes as select tailnum, 'BOEING' as manufacturer, 2000 as year_manufactured, "
+        "150 as seat_count, 2 as engine_count from flights"
+    )
+    connection.execute(
+        "create table dim_dates as select date '2013-01-10' as date_day, false as is_holiday, "
+        "10 as days_to_nearest_holiday"
+    )
+    return connection
+
+
+def _row(frame: pl.DataFrame, flight_id: str) -> dict[str, object]:
+    return frame.filter(pl.col("flight_id") == flight_id).row(0, named=True)
+
+
+def test_live_state_counts_only_what_happened_before_the_decision_time(
+    small_warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    features = build_features(small_warehouse, horizon_minutes=120)
+    f3 = _row(features, "F3")  # T = 10:30: F1 left at 10:05, F2 (10:30) is not yet due
+    assert f3["decision_at_utc"] == _at(10, 30)
+    assert (f3["origin_departures_60m"], f3["origin_mean_delay_60m"]) == (1, 5.0)
+    assert (f3["origin_waiting"], f3["origin_overdue"]) == (0, 0)
+    f5 = _row(features, "F5")  # T = 11:00: F2 is 30 minutes overdue, F4 (JFK, 12:45) not due
+    assert (f5["origin_waiting"], f5["origin_overdue"], f5["nyc_waiting"]) == (1, 1, 1)
+    # F2's label (late) is settled 16 minutes after its schedule (10:46), before F5's T.
+    assert (f5["carrier_flights_known"], f5["carrier_delay_rate"]) == (2, 0.5)
+    assert (f3["carrier_flights_known"], f3["carrier_delay_rate"]) == (0, None)
+
+
+def test_weather_is_used_from_one_hour_after_its_label(small_warehouse: duckdb.DuckDBPyConnection) -> None:
+    f3 = _row(build_features(small_warehouse, horizon_minutes=120), "F3")  # T = 10:30
+    assert (f3["temperature_f"], f3["weather_age_minutes"]) == (60.0, 30)
+    assert f3["pressure_change_3h"] is None  # nothing known 3 hours before
+    leaky = _row(build_features(small_warehouse, horizon_minutes=120, weather_lag_minutes=0), "F3")
+    assert leaky["temperature_f"] == 70.0
+
+
+def test_the_aircraft_previous_leg_is_known_only_once_it_left(
+    small_warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    at_two_hours = _row(build_features(small_warehouse, horizon_minutes=120), "F2")  # T = 08:30
+    assert (at_two_hours["earlier_legs_today"], at_two_hours["minutes_since_previous_leg"]) == (1, 30)
+    assert at_two_hours["previous_leg_dep_delay_minutes"] is None
+    at_ten_minutes = _row(build_features(small_warehouse, horizon_minutes=10), "F2")  # T = 10:20
+    assert at_ten_minutes["previous_leg_dep_delay_minutes"] == 5
+
+
+def test_labels_and_every_declared_feature_are_present(small_warehouse: duckdb.DuckDBPyConnection) -> None:
+    features = build_features(small_warehouse)
+    assert set(FEATURES.all) <= set(features.columns)
+    assert _row(features, "F4")["is_delayed"] is True  # cancelled counts as delayed
+    assert _row(features, "F4")["is_delayed_departed"] is None
+    assert _row(features, "F2")["is_delayed"] is True
+    assert _row(features, "F1")["is_delayed"] is False

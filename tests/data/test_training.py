@@ -1,0 +1,79 @@
+"""`lakehouse train` end to end on the real warehouse (a small tuning budget): the side-by-side
+models, the report, the registry and its tables, and the champion rule on a second run."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lakehouse.config import TrainingConfig
+from lakehouse.experiment import TrainingRun, run_training
+from lakehouse.pipeline import PipelineRun
+from lakehouse.registry import load_model
+
+pytestmark = pytest.mark.warehouse
+
+SMALL = TrainingConfig(
+    trials=2, cv_last_train_months=(8,), other_horizons_minutes=(60,), bootstrap_samples=50
+)
+
+
+@pytest.fixture(scope="module")
+def trained(
+    pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[TrainingRun, object]:
+    root = tmp_path_factory.mktemp("training")
+    shutil.copy(pipeline_run.paths.warehouse, root / "warehouse.duckdb")
+    p = dataclasses.replace(pipeline_run.paths, warehouse=root / "warehouse.duckdb", models=root / "models")
+    return run_training(p, SMALL, ["classification", "regression"], lambda message: None), p
+
+
+def test_the_models_stand_side_by_side_and_the_data_engineering_pays(
+    trained: tuple[TrainingRun, object],
+) -> None:
+    run, _ = trained
+    classification = {m.name: m.metrics["test"] for m in run.results[0].models}
+    assert list(classification)[:4] == ["prior", "linear", "lightgbm_schedule", "lightgbm_all_features"]
+    assert classification["prior"]["roc_auc"] == 0.5
+    final = run.results[0].final.metrics["test"]["roc_auc"]
+    assert classification["lightgbm_schedule"]["roc_auc"] + 0.05 < final < 0.82  # above 0.82: review leakage
+    regression = {m.name: m.metrics["test"] for m in run.results[1].models}
+    assert run.results[1].final.metrics["test"]["rmse"] < regression["mean"]["rmse"]
+    assert run.horizons[1]["horizon_minutes"] == 60
+
+
+def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, object]) -> None:
+    run, p = trained
+    assert run.report.exists()
+    for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "residuals.png"):
+        assert (run.report.parent / plot).stat().st_size > 1000
+    page = run.report.read_text()
+    assert "lightgbm_schedule" in page
+    assert "bootstrap" in page
+    assert [e.is_promoted for e in run.entries] == [True, True]
+    saved = load_model(Path(run.entries[0].artifact_dir))
+    assert saved.features == run.results[0].final.features
+    with duckdb.connect(str(p.warehouse), read_only=True) as connection:  # type: ignore[attr-defined]
+        registered = connection.execute(
+            "select task, is_promoted from ml.model_registry order by task"
+        ).fetchall()
+        metrics = connection.execute("select count(distinct segment_kind) from ml.model_metrics").fetchall()
+    assert registered == [("classification", True), ("regression", True)]
+    assert metrics[0][0] >= 5  # overall, carrier, origin, month, bootstrap, variant
+
+
+def test_a_second_run_is_judged_against_the_champion_on_the_same_rows(
+    trained: tuple[TrainingRun, object],
+) -> None:
+    first, p = trained
+    config = dataclasses.replace(SMALL, trials=1, other_horizons_minutes=(), seed=7)
+    second = run_training(p, config, ["regression"], lambda message: None)  # type: ignore[arg-type]
+    (entry,) = second.entries
+    assert entry.champion_model_id == first.entries[1].model_id
+    assert entry.champion_validation_value is not None
+    assert entry.is_promoted == (entry.validation_value < entry.champion_validation_value)
+    assert "champion" in entry.decision_reason
