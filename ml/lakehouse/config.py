@@ -88,7 +88,7 @@ class TrainingConfig:
     test_months: tuple[int, ...] = (12,)
     # Expanding-window folds for tuning: train on months 1..k, validate on month k + 1.
     cv_last_train_months: tuple[int, ...] = (7, 8)
-    trials: int = 8
+    trials: int = 6
     # A guard, not the budget: with it hit, the number of trials (and so the model) depends on speed.
     tuning_timeout_seconds: int = 240
     num_threads: int = 2

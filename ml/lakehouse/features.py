@@ -112,6 +112,7 @@ FEATURES = FeatureSet(
         "origin_overdue",
         "nyc_departures_60m",
         "nyc_mean_delay_60m",
+        "nyc_mean_delay_180m",
         "nyc_waiting",
         "nyc_overdue",
         "carrier_departures_180m",
@@ -129,6 +130,9 @@ FEATURES = FeatureSet(
         "origin_hour_delay_rate",
         "carrier_delay_rate_7d",
         "origin_delay_rate_7d",
+        "origin_delay_rate_3h",
+        "nyc_delay_rate_3h",
+        "carrier_delay_rate_3h",
     ),
 )
 
@@ -196,7 +200,6 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         is_cancelled,
         is_diverted,
         is_plane_missing_from_registry,
-        scheduled_departure_utc - to_minutes({horizon}) as decision_at_utc,
         hour(scheduled_departure_local) as scheduled_hour_local,
         is_cancelled or dep_delay_minutes > {late} as is_delayed,
         -- the label is settled when the flight leaves, or {late + 1} minutes after its schedule
@@ -211,6 +214,13 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
             scheduled_departure_utc + to_minutes({cap})
         ) as stops_waiting_at_utc
     from fct_flights
+)""",
+        f"""probes as (
+    select
+        *,
+        {horizon} as horizon_minutes,
+        scheduled_departure_utc - to_minutes({horizon}) as decision_at_utc
+    from flights
 )""",
         """departed as (
     select origin, carrier, actual_departure_utc, dep_delay_minutes
@@ -250,6 +260,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
             "origin_hour_labels", "flights", ["origin", "scheduled_hour_local"], "label_known_at_utc", labels
         ),
         _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels),
+        _running_total("nyc_labels", "flights", [], "label_known_at_utc", labels),
         # Weather as observed (staging), available from its hour + the lag.
         f"""weather as (
     select
@@ -304,6 +315,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         _as_of("od_180", "origin_departed", ["origin"], f"{t} - interval 180 minute"),
         _as_of("nd_now", "nyc_departed", [], t),
         _as_of("nd_60", "nyc_departed", [], f"{t} - interval 60 minute"),
+        _as_of("nd_180", "nyc_departed", [], f"{t} - interval 180 minute"),
         _as_of("cd_now", "carrier_departed", ["carrier"], t),
         _as_of("cd_180", "carrier_departed", ["carrier"], f"{t} - interval 180 minute"),
         _as_of("os", "origin_scheduled", ["origin"], t),
@@ -323,6 +335,10 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         _as_of("cl_7d", "carrier_labels", ["carrier"], f"{t} - interval 7 day"),
         _as_of("ol_now", "origin_labels", ["origin"], t),
         _as_of("ol_7d", "origin_labels", ["origin"], f"{t} - interval 7 day"),
+        _as_of("ol_3h", "origin_labels", ["origin"], f"{t} - interval 3 hour"),
+        _as_of("cl_3h", "carrier_labels", ["carrier"], f"{t} - interval 3 hour"),
+        _as_of("nl_now", "nyc_labels", [], t),
+        _as_of("nl_3h", "nyc_labels", [], f"{t} - interval 3 hour"),
         # weather.at_utc is the instant a row becomes known: the latest one at or before T
         f"asof left join weather as wx on flight.origin = wx.origin and {t} >= wx.at_utc",
         f"asof left join weather as wx_3h on flight.origin = wx_3h.origin "
@@ -342,6 +358,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "flight_id": "flight.flight_id",
         "scheduled_departure_utc": "flight.scheduled_departure_utc",
         "scheduled_departure_date": "flight.scheduled_departure_date",
+        "horizon_minutes": "flight.horizon_minutes",
         "decision_at_utc": t,
         "is_delayed": "flight.is_delayed",
         "is_delayed_departed": "case when not flight.is_cancelled then flight.is_delayed end",
@@ -405,6 +422,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "origin_overdue": "coalesce(oof.n, 0) - coalesce(oou.n, 0)",
         "nyc_departures_60m": _window("nd_now", "nd_60", "departed"),
         "nyc_mean_delay_60m": mean_delay("nd_now", "nd_60"),
+        "nyc_mean_delay_180m": mean_delay("nd_now", "nd_180"),
         "nyc_waiting": "coalesce(ns.n, 0) - coalesce(nl.n, 0)",
         "nyc_overdue": "coalesce(nof.n, 0) - coalesce(nou.n, 0)",
         "carrier_departures_180m": _window("cd_now", "cd_180", "departed"),
@@ -421,12 +439,15 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "origin_hour_delay_rate": rate("ohl"),
         "carrier_delay_rate_7d": rate("cl", "cl_7d"),
         "origin_delay_rate_7d": rate("ol_now", "ol_7d"),
+        "origin_delay_rate_3h": rate("ol_now", "ol_3h"),
+        "nyc_delay_rate_3h": rate("nl_now", "nl_3h"),
+        "carrier_delay_rate_3h": rate("cl", "cl_3h"),
     }
     select = ",\n    ".join(f"{expression} as {name}" for name, expression in columns.items())
     return (
         "with\n\n"
         + ",\n\n".join(ctes)
-        + f"\n\nselect\n    {select}\nfrom flights as flight\n"
+        + f"\n\nselect\n    {select}\nfrom probes as flight\n"
         + "\n".join(joins)
         + "\norder by flight.scheduled_departure_utc, flight.flight_id"
     )

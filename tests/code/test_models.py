@@ -24,7 +24,7 @@ def _frame(rows: int = 3000, seed: int = 0) -> pl.DataFrame:
     data["carrier"] = rng.choice(["UA", "AA", "DL"], rows)
     data["origin"] = rng.choice(["EWR", "JFK", "LGA"], rows)
     data["dest"] = rng.choice(["ORD", "ATL"], rows)
-    data["manufacturer"] = rng.choice(["BOEING", None], rows)
+    data["manufacturer"] = ["BOEING" if known else None for known in rng.random(rows) > 0.3]
     signal = 1.5 * np.asarray(data["origin_mean_delay_60m"]) + (np.asarray(data["carrier"]) == "UA")
     data["is_delayed"] = signal + rng.normal(size=rows) > 1.0
     data["scheduled_departure_date"] = [date(2013, 1 + i % 12, 1 + i % 28) for i in range(rows)]
