@@ -6,7 +6,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test lint format raw docs bench bench-gate clean
+.PHONY: setup run test lint format raw docs bench bench-gate bench-features clean
 
 setup: .venv/.synced
 
@@ -42,6 +42,9 @@ bench: setup
 
 bench-gate: setup
 	$(RUN) python benchmarks/gate_benchmark.py
+
+bench-features: setup
+	$(RUN) python benchmarks/feature_benchmark.py
 
 clean:
 	rm -rf data/build data/warehouse.duckdb data/quality dbt_project/target dbt_project/logs

@@ -3,6 +3,7 @@ tasks, the evaluation beyond the side-by-side table, the report, the registry an
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -263,7 +264,7 @@ def run_training(p: Paths, config: TrainingConfig, tasks: list[Task], progress: 
                 created_at=created,
                 artifact_dir=str(directory),
                 features=",".join(final.features),
-                params=str(sorted(final.params.items())),
+                params=json.dumps(final.params, sort_keys=True),
                 threshold=final.threshold,
                 data_fingerprint=fingerprint,
                 code_version=version,

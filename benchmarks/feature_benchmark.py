@@ -1,0 +1,79 @@
+"""How long the point-in-time feature build takes and how much memory it needs, by scale.
+
+Uses the warehouses gate_benchmark.py builds and caches (1x = the bundled data, 10x and 100x =
+synthetic copies of 2013), runs `lakehouse.features.feature_sql` in a fresh process per scale with
+DuckDB writing the result to Parquet (the frame is not pulled into Python), and reads that
+process's peak memory from wait4(). Not run by the tests: timings are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from build_benchmark import DEFAULT_WORKDIR, REPO_ROOT
+from gate_benchmark import build
+
+MIB = 1024**2
+
+
+def child(warehouse: Path, output: Path, memory_limit: str) -> int:
+    import duckdb
+
+    from lakehouse.features import DEFAULT_HORIZON_MINUTES, feature_sql
+
+    started = time.perf_counter()
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        connection.execute("set enable_progress_bar = false")
+        connection.execute(f"set memory_limit = '{memory_limit}'")
+        connection.execute(f"copy ({feature_sql(DEFAULT_HORIZON_MINUTES)}) to '{output}' (format parquet)")
+        rows = connection.execute(f"select count(*) from read_parquet('{output}')").fetchall()[0][0]
+    print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="1,10")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--memory-limit", default="8GB", help="DuckDB's memory_limit for the build")
+    parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child[0], args.child[1], args.memory_limit)
+    print(f"\n{'scale':>5} {'flights':>12} {'seconds':>8} {'flights/s':>10} {'peak MiB':>9}")
+    for scale in [int(s) for s in args.scales.split(",")]:
+        _, warehouse = build(scale, args.workdir.resolve())
+        output = warehouse.parent / "features.parquet"
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--memory-limit",
+            args.memory_limit,
+            "--child",
+            str(warehouse),
+            str(output),
+        ]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=REPO_ROOT)
+        assert process.stdout is not None
+        out = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            print(f"{scale:>4}x failed")
+            continue
+        figures = json.loads(out.decode().strip().splitlines()[-1])
+        print(
+            f"{scale:>4}x {figures['rows']:>12,} {figures['seconds']:8.1f} "
+            f"{figures['rows'] / figures['seconds']:10,.0f} {usage.ru_maxrss * 1024 / MIB:9.0f}"
+        )
+        output.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
