@@ -159,11 +159,20 @@ def _running_total(name: str, source: str, partition: list[str], at: str, measur
 )"""
 
 
-def _as_of(alias: str, cte: str, partition: list[str], instant: str) -> str:
-    """The running totals of `cte` just before `instant` (strictly: what happened at T is not known at T)."""
+def _as_of(
+    alias: str, cte: str, partition: list[str], instant: str, inclusive: bool = False
+) -> tuple[str, str]:
+    """A lookup of the last row of `cte` before `instant` (strictly, unless `inclusive`: what
+    happens at T is not known at T), as a CTE over the narrow `keys` rows and the join that
+    brings it to the flights. Narrow rows keep the ASOF joins' sorts small."""
     conditions = [f"flight.{column} = {alias}.{column}" for column in partition]
-    conditions.append(f"{instant} > {alias}.at_utc")
-    return f"asof left join {cte} as {alias} on " + " and ".join(conditions)
+    conditions.append(f"{instant} {'>=' if inclusive else '>'} {alias}.at_utc")
+    lookup = f"""lookup_{alias} as (
+    select flight.flight_id, {alias}.*
+    from keys as flight
+    asof left join {cte} as {alias} on {" and ".join(conditions)}
+)"""
+    return lookup, f"left join lookup_{alias} as {alias} on flight.flight_id = {alias}.flight_id"
 
 
 def _window(alias_now: str, alias_then: str, column: str) -> str:
@@ -221,6 +230,10 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         {horizon} as horizon_minutes,
         scheduled_departure_utc - to_minutes({horizon}) as decision_at_utc
     from flights
+)""",
+        """keys as (
+    select flight_id, origin, carrier, dest, flight_number, scheduled_hour_local, decision_at_utc
+    from probes
 )""",
         """departed as (
     select origin, carrier, actual_departure_utc, dep_delay_minutes
@@ -340,10 +353,12 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         _as_of("nl_now", "nyc_labels", [], t),
         _as_of("nl_3h", "nyc_labels", [], f"{t} - interval 3 hour"),
         # weather.at_utc is the instant a row becomes known: the latest one at or before T
-        f"asof left join weather as wx on flight.origin = wx.origin and {t} >= wx.at_utc",
-        f"asof left join weather as wx_3h on flight.origin = wx_3h.origin "
-        f"and {t} - interval 3 hour >= wx_3h.at_utc",
+        _as_of("wx", "weather", ["origin"], t, inclusive=True),
+        _as_of("wx_3h", "weather", ["origin"], f"{t} - interval 3 hour", inclusive=True),
     ]
+    for lookup, _ in (j for j in joins if isinstance(j, tuple)):
+        ctes.append(lookup)
+    join_clauses = [j if isinstance(j, str) else j[1] for j in joins]
 
     def mean_delay(now: str, then: str) -> str:
         return f"({_window(now, then, 'delay_sum')}) / nullif({_window(now, then, 'departed')}, 0)"
@@ -448,7 +463,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "with\n\n"
         + ",\n\n".join(ctes)
         + f"\n\nselect\n    {select}\nfrom probes as flight\n"
-        + "\n".join(joins)
+        + "\n".join(join_clauses)
         + "\norder by flight.scheduled_departure_utc, flight.flight_id"
     )
 
