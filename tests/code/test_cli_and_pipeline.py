@@ -67,3 +67,28 @@ def test_publish_swaps_in_the_build_and_drops_stale_lake_files(data_dir: Path) -
 def test_check_raw_names_what_is_missing(data_dir: Path) -> None:
     with pytest.raises(pipeline.PipelineError, match="make raw"):
         pipeline.check_raw(pipeline.PipelineRun(paths(), new_run("test")))
+
+
+def test_republish_changes_a_copy_and_swaps_it_in_without_disturbing_readers(data_dir: Path) -> None:
+    p = paths()
+    with duckdb.connect(str(p.warehouse)) as connection:
+        connection.execute("create table marker as select 'old' as version")
+    reader = duckdb.connect(str(p.warehouse), read_only=True)
+    try:
+
+        def update(copy: Path) -> None:
+            with duckdb.connect(str(copy)) as connection:
+                connection.execute("update marker set version = 'new'")
+
+        pipeline.republish(p, update)
+        assert reader.execute("select version from marker").fetchall() == [("old",)]
+    finally:
+        reader.close()
+    with duckdb.connect(str(p.warehouse), read_only=True) as connection:
+        assert connection.execute("select version from marker").fetchall() == [("new",)]
+    assert sorted(f.name for f in p.warehouse.parent.iterdir() if f.name.endswith(".next")) == []
+
+
+def test_republish_needs_a_published_warehouse(data_dir: Path) -> None:
+    with pytest.raises(pipeline.PipelineError, match="make run"):
+        pipeline.republish(paths(), lambda copy: None)
