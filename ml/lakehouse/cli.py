@@ -195,7 +195,7 @@ def evaluate() -> None:
 def docs() -> None:
     """Generate the dbt docs of the published warehouse as one self-contained HTML page."""
     p = paths()
-    target = p.dbt_project / "target"
+    target = p.dbt_target
     try:
         run_dbt(
             ["docs", "generate", "--static"],

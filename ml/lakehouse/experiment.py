@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from lakehouse.pipeline import republish
 from lakehouse.report import table_html, write_report
 from lakehouse.train import (
     SELECTION_METRIC,
+    Progress,
     Task,
     TaskResult,
     fit_lightgbm,
@@ -35,8 +35,6 @@ from lakehouse.train import (
     task_rows,
     train_task,
 )
-
-Progress = Callable[[str], None]
 
 
 @dataclass
