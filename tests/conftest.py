@@ -1,6 +1,7 @@
-"""Shared fixtures. The real pipeline (landing-zone check, dbt build, quality gate, publish) runs
-once per test session on the bundled raw data, into a temporary data folder: tests never touch
-data/, so they can run while someone queries the real warehouse."""
+"""Shared fixtures. The real pipeline (landing-zone check, dbt build, quality gate, training with a
+quick budget, scoring, prediction marts, publish) runs once per test session on the bundled raw
+data, into a temporary data folder: tests never touch data/, so they can run while someone
+queries the real warehouse."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from lakehouse.pipeline import PipelineRun, run_pipeline
 
 @contextmanager
 def lakehouse_environment(data_dir: Path, raw_dir: Path) -> Iterator[None]:
-    """Point every path of the pipeline at `data_dir` (raw files from `raw_dir`) for a while."""
+    """Point every path of the pipeline at `data_dir` (raw files from `raw_dir`) for a while, and
+    train with the quick budget."""
     variables = {
         "LAKEHOUSE_DATA_DIR": str(data_dir),
         "LAKEHOUSE_RAW_DIR": str(raw_dir),
         "LAKEHOUSE_DBT_TARGET_DIR": str(data_dir / "dbt_target"),
+        "LAKEHOUSE_TRAINING_BUDGET": "quick",
     }
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)

@@ -21,9 +21,11 @@ from lakehouse import landing, pipeline
 from lakehouse.config import TrainingConfig, paths
 from lakehouse.dbt import DbtError, run_dbt
 from lakehouse.experiment import run_training
+from lakehouse.features import read_features
 from lakehouse.quality import gate_message, load_history_into, new_run, recent_runs, save_run
 from lakehouse.quality_report import print_summary, write_report
-from lakehouse.registry import current_champion
+from lakehouse.registry import current_champion, data_fingerprint, load_registry_into
+from lakehouse.score import ScoringError, score_champions
 from lakehouse.suites import load_suites, run_suites
 from lakehouse.train import TASKS, Task
 
@@ -40,15 +42,33 @@ def land() -> None:
 
 
 @app.command()
-def run() -> None:
-    """Run the pipeline: check the landing zone, build the warehouse, audit it, publish it."""
+def run(
+    retrain: Annotated[
+        bool, typer.Option(help="Train even when the champions were trained on the same features and code.")
+    ] = False,
+) -> None:
+    """Run the pipeline: check the landing zone, build the warehouse, audit it, train (or reuse the
+    champions), score every flight, build and audit the prediction marts, publish."""
     started = time.perf_counter()
     try:
-        pipeline.run_pipeline(console)
+        done = pipeline.run_pipeline(console, retrain=retrain)
     except pipeline.PipelineError as error:
         console.print(f"[red]pipeline stopped:[/red] {escape(str(error))}")
+        console.print("the published warehouse is unchanged; fix the cause and run again")
         raise typer.Exit(code=1) from error
-    console.print(f"pipeline done in {time.perf_counter() - started:.1f} s; warehouse: {paths().warehouse}")
+    p = done.paths
+    summary = Table(box=box.SIMPLE_HEAD, title=f"pipeline done in {time.perf_counter() - started:.1f} s")
+    summary.add_column("step")
+    summary.add_column("seconds", justify="right")
+    for step in done.steps:
+        summary.add_row(step.name, f"{step.seconds:.1f}")
+    console.print(summary)
+    console.print(f"warehouse: {p.warehouse} (version {p.current.resolve().name}); lake: {p.lake}")
+    console.print(f"quality report: {done.report}")
+    for task in TASKS:
+        champion = current_champion(p.model_registry, task, done.config.horizon_minutes)
+        if champion:
+            console.print(f"{task} champion {champion['model_id']}: report {champion['report_path']}")
 
 
 @app.command()
@@ -153,7 +173,9 @@ def train(
             if not message.split(": ")[-1].startswith("trial"):
                 bar.console.print(f"  {time.perf_counter() - started:6.1f} s  {escape(message)}")
 
-        run = run_training(p, config, tasks, progress)
+        run = run_training(p, config, tasks, progress, p.warehouse)
+        progress("registry tables into the published warehouse")
+        pipeline.republish(p, lambda warehouse, _lake: load_registry_into(warehouse, p.model_registry))
     metrics = pl.read_parquet(p.model_registry / f"{run.run_id}.metrics.parquet")
     for name in tasks:
         for split in ("validation", "test"):
@@ -167,6 +189,36 @@ def train(
         )
     console.print(f"report: {run.report}")
     console.print(f"trained in {run.seconds:.0f} s; models in {p.model_runs / run.run_id}")
+
+
+@app.command()
+def score() -> None:
+    """Score every flight with each task's champion, write ml.predictions, rebuild and audit the
+    prediction marts, and publish them (a copy of the published warehouse, switched in whole)."""
+    p = paths()
+    if not p.warehouse.exists():
+        console.print(f"[red]no warehouse at {p.warehouse}[/red]: run `make run` first")
+        raise typer.Exit(code=1)
+    started = time.perf_counter()
+    run = pipeline.PipelineRun(p, new_run(str(p.warehouse)))
+    run.features = read_features(p.warehouse, run.config.horizon_minutes)
+    run.fingerprint = data_fingerprint(run.features)
+    try:
+        scored = score_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
+
+        def update(warehouse: Path, lake: Path) -> None:
+            assert run.features is not None
+            pipeline.load_ml_tables_into(warehouse, p, run.features)
+            console.print(pipeline.build_prediction_marts(run, warehouse, lake))
+
+        pipeline.republish(p, update)
+    except (ScoringError, DbtError, pipeline.PipelineError) as error:
+        console.print(f"[red]scoring stopped:[/red] {escape(str(error))}")
+        raise typer.Exit(code=1) from error
+    for s in scored:
+        verb = "scored" if s.rescored else "kept (same model, same features)"
+        console.print(f"{s.task}: {s.rows:,} flights {verb} by {s.model_id}")
+    console.print(f"published in {time.perf_counter() - started:.1f} s: {p.warehouse}")
 
 
 @app.command()

@@ -51,6 +51,27 @@ class Paths:
         """A folder per training run: model files, preprocessing, report."""
         return self.models / "runs"
 
+    @property
+    def predictions(self) -> Path:
+        """One Parquet file per scoring model version (replaced when it re-scores)."""
+        return self.models / "predictions"
+
+    @property
+    def prediction_expectations(self) -> Path:
+        """The suites of the tables scoring writes and the marts built on them."""
+        return self.expectations / "predictions"
+
+    @property
+    def published_versions(self) -> Path:
+        """Each publish moves a checked warehouse and its lake into a folder here."""
+        return self.warehouse.parent / "published"
+
+    @property
+    def current(self) -> Path:
+        """The symlink naming the published version: switching it publishes, in one rename.
+        `warehouse` and `lake` are symlinks through it."""
+        return self.warehouse.parent / "current"
+
 
 def _path(variable: str, default: Path) -> Path:
     value = os.environ.get(variable)
@@ -62,8 +83,8 @@ def paths() -> Paths:
     data = _path("LAKEHOUSE_DATA_DIR", REPO_ROOT / "data")
     return Paths(
         raw=_path("LAKEHOUSE_RAW_DIR", data / "raw"),
-        warehouse=_path("LAKEHOUSE_PUBLISHED_WAREHOUSE", data / "warehouse.duckdb"),
-        lake=_path("LAKEHOUSE_PUBLISHED_LAKE_DIR", data / "lake"),
+        warehouse=data / "warehouse.duckdb",
+        lake=data / "lake",
         build=_path("LAKEHOUSE_BUILD_DIR", data / "build"),
         quality=_path("LAKEHOUSE_QUALITY_DIR", data / "quality"),
         models=_path("LAKEHOUSE_MODELS_DIR", data / "models"),
@@ -95,3 +116,16 @@ class TrainingConfig:
     bootstrap_samples: int = 500
     # Permutation importance at or below this (validation AUC or RMSE change) drops a feature.
     selection_min_importance: float = 0.0
+
+    @classmethod
+    def from_environment(cls) -> TrainingConfig:
+        """The defaults, or with LAKEHOUSE_TRAINING_BUDGET=quick a small budget for a quick run
+        (the tests): fewer trials, one tuning fold, one other horizon, fewer bootstrap samples."""
+        budget = os.environ.get("LAKEHOUSE_TRAINING_BUDGET", "default")
+        if budget == "quick":
+            return cls(
+                trials=2, cv_last_train_months=(8,), other_horizons_minutes=(60,), bootstrap_samples=50
+            )
+        if budget != "default":
+            raise ValueError(f"LAKEHOUSE_TRAINING_BUDGET must be `default` or `quick`, not {budget!r}")
+        return cls()

@@ -10,15 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import polars as pl
 
 from lakehouse import registry
 from lakehouse.config import Paths, TrainingConfig
 from lakehouse.evaluate import day_block_bootstrap_auc, score_groups
-from lakehouse.features import FEATURES, build_features
-from lakehouse.pipeline import republish
+from lakehouse.features import FEATURES, read_features
 from lakehouse.report import table_html, write_report
 from lakehouse.train import (
     SELECTION_METRIC,
@@ -47,11 +45,6 @@ class TrainingRun:
     horizons: list[dict[str, Any]]
 
 
-def _features(warehouse: Path, horizon: int) -> pl.DataFrame:
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        return build_features(connection, horizon)
-
-
 def _metric_rows(
     run_id: str, task: str, model: str, split: str, kind: str, segment: str, values: dict[str, float]
 ) -> list[dict[str, Any]]:
@@ -70,15 +63,27 @@ def _metric_rows(
     ]
 
 
-def run_training(p: Paths, config: TrainingConfig, tasks: list[Task], progress: Progress) -> TrainingRun:
+def run_training(
+    p: Paths,
+    config: TrainingConfig,
+    tasks: list[Task],
+    progress: Progress,
+    warehouse: Path,
+    frame: pl.DataFrame | None = None,
+) -> TrainingRun:
+    """Train on `warehouse`'s features (or `frame`, when the caller has built them already) and
+    append the run to the registry files; putting the registry into a warehouse is the caller's."""
     started = time.perf_counter()
     created = datetime.now(UTC)
     run_id = f"{created:%Y%m%dT%H%M%SZ}"
     run_dir = p.model_runs / run_id
-    progress(f"features at T = departure - {config.horizon_minutes} min")
-    frame = _features(p.warehouse, config.horizon_minutes)
+    if frame is None:
+        progress(f"features at T = departure - {config.horizon_minutes} min")
+        frame = read_features(warehouse, config.horizon_minutes)
     fingerprint = registry.data_fingerprint(frame)
     version = registry.code_version()
+    signature = registry.training_signature(config)
+    train_dates = split_by_month(frame, config)["train"]["scheduled_departure_date"]
     results: list[TaskResult] = []
     frames: dict[str, dict[str, pl.DataFrame]] = {}
     metric_rows: list[dict[str, Any]] = []
@@ -212,7 +217,7 @@ def run_training(p: Paths, config: TrainingConfig, tasks: list[Task], progress: 
                     "optimistic.",
                 )
             )
-            horizons = _other_horizons(p, config, final.features, final.params, progress)
+            horizons = _other_horizons(warehouse, config, final.features, final.params, progress)
             horizons.insert(
                 0,
                 {
@@ -235,19 +240,31 @@ def run_training(p: Paths, config: TrainingConfig, tasks: list[Task], progress: 
         metric = SELECTION_METRIC[task]
         champion = registry.current_champion(p.model_registry, task, config.horizon_minutes)
         champion_value = None
+        note = ""
         if champion is not None:
             saved = registry.load_model(Path(champion["artifact_dir"]))
             validation = splits["validation"]
-            champion_value = score(
-                task,
-                labels(validation, task),
-                predict(saved.booster, saved.pre, validation, task),
-                saved.threshold,
-                result.prior,
-            )[metric]
+            if set(saved.features) <= set(validation.columns):
+                champion_value = score(
+                    task,
+                    labels(validation, task),
+                    predict(saved.booster, saved.pre, validation, task),
+                    saved.threshold,
+                    result.prior,
+                )[metric]
+            else:
+                # The champion reads a feature that no longer exists: it can only be compared on
+                # the validation value it recorded (its own run's rows).
+                champion_value = float(champion["validation_value"])
+                missing = sorted(set(saved.features) - set(validation.columns))
+                note = (
+                    f" (the champion reads removed features {', '.join(missing)}: compared on the "
+                    "validation value it recorded)"
+                )
         promoted, reason = registry.decide(
             final.metrics["validation"][metric], champion_value, higher_is_better(task), metric
         )
+        reason += note
         extra.append(
             f"<h3>Champion decision</h3><p>{'Promoted' if promoted else 'Not promoted'}: {reason}.</p>"
         )
@@ -266,6 +283,9 @@ def run_training(p: Paths, config: TrainingConfig, tasks: list[Task], progress: 
                 threshold=final.threshold,
                 data_fingerprint=fingerprint,
                 code_version=version,
+                training_signature=signature,
+                train_start_date=train_dates.min(),  # type: ignore[arg-type]
+                train_end_date=train_dates.max(),  # type: ignore[arg-type]
                 validation_metric=metric,
                 validation_value=final.metrics["validation"][metric],
                 test_value=final.metrics["test"][metric],
@@ -279,13 +299,11 @@ def run_training(p: Paths, config: TrainingConfig, tasks: list[Task], progress: 
     progress("report")
     report = write_report(run_dir / "report", run_id, config.horizon_minutes, results, frames, sections)
     registry.save_entries(p.model_registry, run_id, entries, pl.DataFrame(metric_rows))
-    progress("registry tables into the published warehouse")
-    republish(p, lambda warehouse: registry.load_registry_into(warehouse, p.model_registry))
     return TrainingRun(run_id, results, entries, report, time.perf_counter() - started, horizons)
 
 
 def _other_horizons(
-    p: Paths, config: TrainingConfig, features: list[str], params: dict[str, Any], progress: Progress
+    warehouse: Path, config: TrainingConfig, features: list[str], params: dict[str, Any], progress: Progress
 ) -> list[dict[str, Any]]:
     """The final classifier's recipe refitted at shorter horizons (more is known at T)."""
     rows = []
@@ -293,7 +311,7 @@ def _other_horizons(
         progress(f"classification at T = departure - {horizon} min")
         splits = {
             k: task_rows(v, "classification")
-            for k, v in split_by_month(_features(p.warehouse, horizon), config).items()
+            for k, v in split_by_month(read_features(warehouse, horizon), config).items()
         }
         pre = make_preprocessor(splits["train"], features)
         model = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", params)

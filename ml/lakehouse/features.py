@@ -31,6 +31,7 @@ caller (filter the result to one flight)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -477,3 +478,9 @@ def build_features(
     connection.execute("set enable_progress_bar = false")
     frame: pl.DataFrame = connection.sql(feature_sql(horizon_minutes, weather_lag_minutes)).pl()
     return frame
+
+
+def read_features(warehouse: Path, horizon_minutes: int = DEFAULT_HORIZON_MINUTES) -> pl.DataFrame:
+    """`build_features` on a read-only connection to a warehouse file."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return build_features(connection, horizon_minutes)

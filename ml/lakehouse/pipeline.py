@@ -2,9 +2,16 @@
 
 Write, audit, publish: the build goes to `data/build/`, three auditors check it (the landing
 zone's files before dbt, dbt's tests during the build, the Great Expectations suites after it),
-every result is recorded whatever the outcome, and only a build without a critical failure is
-swapped in. A refused build stays in `data/build/` for inspection; the published warehouse is not
-touched."""
+every result is recorded whatever the outcome, and only a build without a critical failure goes
+on. The models are trained on that build (or the champions reused when nothing they depend on
+changed), every flight is scored into it, dbt builds the prediction marts on top and their suites
+check them; then the whole build is published at once. A refused build stays in `data/build/` for
+inspection; the published warehouse is not touched.
+
+Publishing moves the build's warehouse and lake into a new folder `data/published/<version>/`
+and switches the symlink `data/current` to it: one rename, so a reader (or a crash) sees the old
+version or the new one, never a warehouse from one build beside Parquet files of another.
+`data/warehouse.duckdb` and `data/lake` are symlinks through `data/current`."""
 
 from __future__ import annotations
 
@@ -16,11 +23,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
 from rich.markup import escape
 
+from lakehouse import registry
 from lakehouse.checks import (
     CheckResult,
     RawFile,
@@ -29,8 +39,10 @@ from lakehouse.checks import (
     inspect_raw_files,
     raw_file_checks,
 )
-from lakehouse.config import Paths, paths
+from lakehouse.config import Paths, TrainingConfig, paths
 from lakehouse.dbt import DbtError, run_dbt
+from lakehouse.experiment import TrainingRun, run_training
+from lakehouse.features import read_features
 from lakehouse.quality import (
     ValidationRun,
     gate_message,
@@ -41,8 +53,9 @@ from lakehouse.quality import (
     save_run,
 )
 from lakehouse.quality_report import print_summary, write_report
-from lakehouse.registry import load_registry_into
+from lakehouse.score import load_scoring_tables_into, score_champions
 from lakehouse.suites import load_suites, run_suites
+from lakehouse.train import TASKS
 
 
 @dataclass(frozen=True)
@@ -62,8 +75,14 @@ class PipelineRun:
 
     paths: Paths
     validation: ValidationRun
+    config: TrainingConfig = field(default_factory=TrainingConfig.from_environment)
+    # Train even when the champions were trained on the same features with the same code.
+    retrain: bool = False
     raw_files: dict[str, list[RawFile]] = field(default_factory=dict)
     report: Path | None = None
+    features: pl.DataFrame | None = None
+    fingerprint: str = ""
+    training: TrainingRun | None = None
     steps: list[StepResult] = field(default_factory=list)
 
 
@@ -92,21 +111,19 @@ def _dbt_results(target: Path) -> tuple[dict[str, object], dict[str, object]]:
     return read("run_results.json"), read("manifest.json")
 
 
-def build_warehouse(run: PipelineRun) -> str:
-    """dbt build of every layer into a fresh build warehouse (never the published one)."""
+def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Path) -> str:
+    """dbt build of a selection; its tests' results join the run's validation either way."""
     p = run.paths
-    if p.build.exists():
-        shutil.rmtree(p.build)
     target = p.dbt_target
     # dbt's unit tests check the SQL logic, not the data: they run in `make test` (CI), as dbt
     # recommends, and stay out of the production build.
     try:
         summary = run_dbt(
-            ["build", "--exclude", "resource_type:unit_test"],
+            ["build", *selection, "--exclude", "resource_type:unit_test"],
             project_dir=p.dbt_project,
-            warehouse=p.build_warehouse,
+            warehouse=warehouse,
             raw_dir=p.raw,
-            lake_dir=p.build_lake,
+            lake_dir=lake,
             target_dir=target,
         )
     except DbtError as error:
@@ -130,31 +147,102 @@ def build_warehouse(run: PipelineRun) -> str:
     return summary.describe()
 
 
-def record(run: PipelineRun) -> Path:
-    """Keep the run's results (history, build warehouse) and write its report."""
+def build_warehouse(run: PipelineRun) -> str:
+    """dbt build of every layer but the prediction marts into a fresh build warehouse (never the
+    published one)."""
     p = run.paths
+    if p.build.exists():
+        shutil.rmtree(p.build)
+    return _dbt_build(run, ["--exclude", "tag:ml"], p.build_warehouse, p.build_lake)
+
+
+def record(run: PipelineRun, warehouse: Path | None = None) -> Path:
+    """Keep the run's results (history, the warehouse being checked) and write its report. A run
+    that audits twice rewrites its own history file with everything it has found so far."""
+    p = run.paths
+    warehouse = warehouse or p.build_warehouse
     save_run(run.validation, p.validation_history)
-    if p.build_warehouse.exists():
-        load_history_into(p.build_warehouse, p.validation_history)
+    if warehouse.exists():
+        load_history_into(warehouse, p.validation_history)
     run.report = write_report(run.validation, recent_runs(p.validation_history), p.quality_reports)
     return run.report
+
+
+def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
+    suites = load_suites(suites_dir)
+    expectations = run_suites(warehouse, suites)
+    run.validation.results.extend(expectations)
+    report = record(run, warehouse)
+    if message := gate_message(run.validation.results):
+        raise PipelineError(f"{message}\nreport: {report}")
+    return (
+        f"{len(expectations)} expectations in {len(suites)} suites passed; {len(run.validation.results)} "
+        f"checks in this run so far, {len(run.validation.warnings)} warnings; report: {report}"
+    )
 
 
 def quality_gate(run: PipelineRun) -> str:
     """Great Expectations over the build; critical failures stop the run before publishing."""
     p = run.paths
     load_raw_files_into(p.build_warehouse, run.raw_files)
-    suites = load_suites(p.expectations)
-    expectations = run_suites(p.build_warehouse, suites)
-    run.validation.results.extend(expectations)
-    report = record(run)
-    if message := gate_message(run.validation.results):
-        raise PipelineError(f"{message}\nreport: {report}")
-    warnings = run.validation.warnings
-    return (
-        f"{len(run.validation.results)} checks passed ({len(expectations)} expectations in {len(suites)} "
-        f"suites, dbt tests, raw files); {len(warnings)} warnings; report: {report}"
+    return _audit(run, p.build_warehouse, p.expectations)
+
+
+def train_or_reuse(run: PipelineRun) -> str:
+    """Train on the audited build, unless the latest model of each task was trained on exactly
+    these features (data fingerprint) with the same code, settings and libraries (training
+    signature): training again would give the same models."""
+    p, config = run.paths, run.config
+    run.features = read_features(p.build_warehouse, config.horizon_minutes)
+    run.fingerprint = registry.data_fingerprint(run.features)
+    signature = registry.training_signature(config)
+    latest = {task: registry.latest_entry(p.model_registry, task, config.horizon_minutes) for task in TASKS}
+    unchanged = all(registry.is_trained_on(e, run.fingerprint, signature) for e in latest.values())
+    if unchanged and not run.retrain:
+        models = ", ".join(str(e["model_id"]) for e in latest.values() if e)
+        return f"reused {models}: trained on these features (fingerprint {run.fingerprint}) with this code"
+    training = run_training(
+        p, config, list(TASKS), lambda message: None, p.build_warehouse, frame=run.features
     )
+    run.training = training
+    verdicts = "; ".join(
+        f"{e.task} {'promoted' if e.is_promoted else 'not promoted'} ({e.decision_reason})"
+        for e in training.entries
+    )
+    return f"trained run {training.run_id} in {training.seconds:.0f} s: {verdicts}; report: {training.report}"
+
+
+def score(run: PipelineRun) -> str:
+    """Every flight scored by each task's champion; ml tables into the build."""
+    p = run.paths
+    assert run.features is not None, "the train step builds the features"
+    scored = score_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
+    rows = load_ml_tables_into(p.build_warehouse, p, run.features)
+    return (
+        "; ".join(
+            f"{s.task}: {s.rows:,} flights by {s.model_id}"
+            + ("" if s.rescored else " (kept: same model, same features)")
+            for s in scored
+        )
+        + f"; ml.predictions: {rows:,} rows"
+    )
+
+
+def load_ml_tables_into(warehouse: Path, p: Paths, features: pl.DataFrame) -> int:
+    """The tables the prediction marts read: features, predictions, the registry."""
+    rows = load_scoring_tables_into(warehouse, p.predictions, features)
+    registry.load_registry_into(warehouse, p.model_registry)
+    return rows
+
+
+def build_prediction_marts(run: PipelineRun, warehouse: Path, lake: Path) -> str:
+    """dbt builds the marts on the predictions, then their suites audit them."""
+    built = _dbt_build(run, ["--select", "tag:ml"], warehouse, lake)
+    return f"{built}; {_audit(run, warehouse, run.paths.prediction_expectations)}"
+
+
+def prediction_marts(run: PipelineRun) -> str:
+    return build_prediction_marts(run, run.paths.build_warehouse, run.paths.build_lake)
 
 
 @contextmanager
@@ -166,48 +254,80 @@ def publishing(p: Paths) -> Iterator[None]:
         yield
 
 
-def republish(p: Paths, update: Callable[[Path], object]) -> None:
-    """Change the published warehouse the only safe way: copy it, change the copy, swap it in.
-    Readers keep the file they opened; nobody waits for them."""
+def _new_version(p: Paths) -> Path:
+    version = p.published_versions / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    version.mkdir(parents=True)
+    return version
+
+
+def _symlink(path: Path, target: str) -> None:
+    """Make `path` a symlink to `target` in one rename (replacing a file or a link)."""
+    staged = path.with_name(f".{path.name}.link")
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(target)
+    if path.is_dir() and not path.is_symlink():
+        # A data folder from before versioned publishing: its lake moves aside, once.
+        shutil.rmtree(path)
+    os.replace(staged, path)
+
+
+def _switch(p: Paths, version: Path) -> None:
+    """Publish `version`: the one rename readers can observe, then the stable links and the
+    cleanup. Keeps the previous version (a reader may still have it open)."""
+    previous = p.current.resolve() if p.current.is_symlink() else None
+    _symlink(p.current, str(version.relative_to(p.current.parent)))
+    for path in (p.warehouse, p.lake):
+        if not path.is_symlink():
+            _symlink(path, f"{p.current.name}/{path.name}")
+    for old in p.published_versions.iterdir():
+        if old.resolve() not in {version.resolve(), previous}:
+            shutil.rmtree(old)
+
+
+def republish(p: Paths, update: Callable[[Path, Path], object]) -> None:
+    """Change the published warehouse the only safe way: copy it and its lake into a new version,
+    change the copy (`update(warehouse, lake)`), switch to it. Readers keep the file they opened;
+    nobody waits for them. When `update` fails, nothing is published."""
     if not p.warehouse.exists():
         raise PipelineError(f"no published warehouse at {p.warehouse}: run `make run` first")
-    staged = p.warehouse.with_name(f".{p.warehouse.name}.next")
     with publishing(p):
-        shutil.copyfile(p.warehouse, staged)
-        update(staged)
-        os.replace(staged, p.warehouse)
+        version = _new_version(p)
+        try:
+            shutil.copyfile(p.warehouse, version / "warehouse.duckdb")
+            shutil.copytree(p.lake, version / "lake")
+            update(version / "warehouse.duckdb", version / "lake")
+        except BaseException:
+            shutil.rmtree(version)
+            raise
+        _switch(p, version)
 
 
 def publish(run: PipelineRun) -> str:
-    """Swap the build in: one rename per file, so readers see the old or the new warehouse, never
-    a mix, and a reader holding the old file open does not block the swap. The warehouse and the
-    Parquet files are renamed one after the other, not as one transaction. The model registry's
-    tables travel with every build (they live in files, like the quality history)."""
+    """Move the audited build (warehouse and lake) into a new version and switch to it."""
     p = run.paths
-    p.lake.mkdir(parents=True, exist_ok=True)
-    load_registry_into(p.build_warehouse, p.model_registry)
     with publishing(p):
-        os.replace(p.build_warehouse, p.warehouse)
-        published = {f.name for f in p.build_lake.glob("*.parquet")}
-        for name in sorted(published):
-            os.replace(p.build_lake / name, p.lake / name)
-        for stale in p.lake.glob("*.parquet"):
-            if stale.name not in published:
-                stale.unlink()
-    return f"{p.warehouse} and {len(published)} Parquet tables in {p.lake}"
+        version = _new_version(p)
+        os.replace(p.build_warehouse, version / "warehouse.duckdb")
+        os.replace(p.build_lake, version / "lake")
+        _switch(p, version)
+    tables = len(list(p.lake.glob("*.parquet")))
+    return f"{p.warehouse} and {tables} Parquet tables in {p.lake} (version {version.name})"
 
 
 STEPS: list[tuple[str, Callable[[PipelineRun], str]]] = [
     ("raw files", check_raw),
     ("dbt build", build_warehouse),
     ("quality gate", quality_gate),
+    ("train", train_or_reuse),
+    ("score", score),
+    ("ml marts", prediction_marts),
     ("publish", publish),
 ]
 
 
-def run_pipeline(console: Console) -> PipelineRun:
+def run_pipeline(console: Console, retrain: bool = False) -> PipelineRun:
     p = paths()
-    run = PipelineRun(p, new_run(str(p.build_warehouse)))
+    run = PipelineRun(p, new_run(str(p.build_warehouse)), retrain=retrain)
     for name, step in STEPS:
         started = time.perf_counter()
         try:
@@ -223,6 +343,6 @@ def run_pipeline(console: Console) -> PipelineRun:
         seconds = time.perf_counter() - started
         console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
         run.steps.append(StepResult(name, seconds, detail))
-        if step is quality_gate:
+        if step is prediction_marts:
             print_summary(console, run.validation, run.report)
     return run

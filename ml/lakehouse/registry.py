@@ -14,7 +14,8 @@ import json
 import os
 import subprocess
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import duckdb
 import lightgbm as lgb
 import polars as pl
 
-from lakehouse.config import REPO_ROOT
+from lakehouse.config import REPO_ROOT, TrainingConfig
 from lakehouse.preprocess import Preprocessor
 
 
@@ -86,6 +87,23 @@ def code_version() -> str:
         return "files:" + digest.hexdigest()[:12]
 
 
+# The modules whose code decides what a model is; the rest (CLI, report, pipeline) does not.
+MODEL_MODULES = ("features.py", "preprocess.py", "train.py")
+MODEL_LIBRARIES = ("lightgbm", "scikit-learn", "optuna", "numpy", "polars", "duckdb")
+
+
+def training_signature(config: TrainingConfig) -> str:
+    """What, besides the data, a trained model depends on: the training settings, the code of the
+    feature, preprocessing and training modules, and the versions of the libraries that fit it.
+    Same signature and same data fingerprint: training again would give the same model."""
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
+    for name in MODEL_MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    for library in MODEL_LIBRARIES:
+        digest.update(f"{library}=={metadata.version(library)}".encode())
+    return digest.hexdigest()[:16]
+
+
 def data_fingerprint(frame: pl.DataFrame) -> str:
     """A hash of every value the models saw (rows in a fixed order)."""
     hashes = frame.sort("flight_id").hash_rows(seed=0)
@@ -106,6 +124,9 @@ class RegistryEntry:
     threshold: float
     data_fingerprint: str
     code_version: str
+    training_signature: str
+    train_start_date: date
+    train_end_date: date
     validation_metric: str
     validation_value: float
     test_value: float
@@ -121,15 +142,35 @@ def _read(directory: Path, kind: str) -> pl.DataFrame:
     return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
 
 
-def current_champion(registry: Path, task: str, horizon_minutes: int) -> dict[str, Any] | None:
-    """The latest promoted entry of a task and horizon."""
+def _latest(registry: Path, task: str, horizon_minutes: int, promoted_only: bool) -> dict[str, Any] | None:
     entries = _read(registry, "models")
     if entries.is_empty():
         return None
-    promoted = entries.filter(
-        pl.col("is_promoted") & (pl.col("task") == task) & (pl.col("horizon_minutes") == horizon_minutes)
+    chosen = entries.filter(
+        (pl.col("task") == task)
+        & (pl.col("horizon_minutes") == horizon_minutes)
+        & (pl.col("is_promoted") | (not promoted_only))
     ).sort("created_at")
-    return promoted.row(-1, named=True) if promoted.height else None
+    return chosen.row(-1, named=True) if chosen.height else None
+
+
+def current_champion(registry: Path, task: str, horizon_minutes: int) -> dict[str, Any] | None:
+    """The latest promoted entry of a task and horizon."""
+    return _latest(registry, task, horizon_minutes, promoted_only=True)
+
+
+def latest_entry(registry: Path, task: str, horizon_minutes: int) -> dict[str, Any] | None:
+    """The latest trained model of a task and horizon, promoted or not."""
+    return _latest(registry, task, horizon_minutes, promoted_only=False)
+
+
+def is_trained_on(entry: dict[str, Any] | None, fingerprint: str, signature: str) -> bool:
+    """Was this model trained on these features with this code and configuration?"""
+    return (
+        entry is not None
+        and entry.get("data_fingerprint") == fingerprint
+        and entry.get("training_signature") == signature
+    )
 
 
 def decide(
@@ -147,9 +188,10 @@ def decide(
 
 
 def save_entries(registry: Path, run_id: str, entries: list[RegistryEntry], metrics: pl.DataFrame) -> None:
-    """Append the run's entries and metrics (each file written whole, then renamed)."""
+    """Append the run's entries and metrics (each file written whole, then renamed). The entries
+    go last: a run is registered when its models file exists."""
     registry.mkdir(parents=True, exist_ok=True)
-    for kind, frame in (("models", pl.DataFrame([asdict(e) for e in entries])), ("metrics", metrics)):
+    for kind, frame in (("metrics", metrics), ("models", pl.DataFrame([asdict(e) for e in entries]))):
         path = registry / f"{run_id}.{kind}.parquet"
         partial = path.with_suffix(".partial")
         frame.write_parquet(partial)

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from lakehouse import pipeline
 from lakehouse.cli import app
-from lakehouse.config import paths
+from lakehouse.config import Paths, paths
 from lakehouse.quality import new_run
 
 
@@ -38,30 +38,55 @@ def test_query_reports_sql_errors_without_a_traceback(data_dir: Path) -> None:
     assert "missing_column" in result.output
 
 
-def test_publish_swaps_in_the_build_and_drops_stale_lake_files(data_dir: Path) -> None:
-    p = paths()
+def _marker(warehouse: Path) -> list[tuple[str]]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute("select version from marker").fetchall()  # type: ignore[return-value]
+
+
+def _build(p: Paths, version: str, lake_files: dict[str, str]) -> None:
     p.build_lake.mkdir(parents=True)
-    p.lake.mkdir(parents=True)
     with duckdb.connect(str(p.build_warehouse)) as connection:
-        connection.execute("create table marker as select 'new' as version")
-    (p.build_lake / "fct_flights.parquet").write_bytes(b"new")
-    (p.lake / "fct_flights.parquet").write_bytes(b"old")
-    (p.lake / "dropped_mart.parquet").write_bytes(b"old")
-    (p.lake / ".gitignore").write_text("*\n")
-    # A reader holding the old warehouse open does not block the swap and keeps its snapshot.
-    with duckdb.connect(str(p.warehouse)) as connection:
-        connection.execute("create table marker as select 'old' as version")
+        connection.execute(f"create table marker as select '{version}' as version")
+    for name, content in lake_files.items():
+        (p.build_lake / name).write_text(content)
+
+
+def test_publish_switches_warehouse_and_lake_together_and_keeps_one_previous_version(
+    data_dir: Path,
+) -> None:
+    p = paths()
+    _build(p, "first", {"fct_flights.parquet": "first", "dropped_mart.parquet": "first"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    assert p.warehouse.is_symlink()
+    assert p.lake.is_symlink()
+    assert _marker(p.warehouse) == [("first",)]
+    # A reader holding the old warehouse open does not block the switch and keeps its snapshot.
     reader = duckdb.connect(str(p.warehouse), read_only=True)
     try:
-        pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
-        assert reader.execute("select version from marker").fetchall() == [("old",)]
+        for version in ("second", "third"):
+            _build(p, version, {"fct_flights.parquet": version})
+            pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+        assert reader.execute("select version from marker").fetchall() == [("first",)]
     finally:
         reader.close()
-    with duckdb.connect(str(p.warehouse), read_only=True) as connection:
-        assert connection.execute("select version from marker").fetchall() == [("new",)]
-    assert sorted(f.name for f in p.lake.iterdir()) == [".gitignore", "fct_flights.parquet"]
-    assert (p.lake / "fct_flights.parquet").read_bytes() == b"new"
+    assert _marker(p.warehouse) == [("third",)]
+    assert sorted(f.name for f in p.lake.iterdir()) == ["fct_flights.parquet"]
+    assert (p.lake / "fct_flights.parquet").read_text() == "third"
     assert not p.build_warehouse.exists()
+    # the current version and the one before it
+    assert len(list(p.published_versions.iterdir())) == 2
+
+
+def test_publish_takes_over_a_data_folder_from_before_versions(data_dir: Path) -> None:
+    p = paths()
+    p.lake.mkdir(parents=True)
+    (p.lake / "old.parquet").write_text("old")
+    with duckdb.connect(str(p.warehouse)) as connection:
+        connection.execute("create table marker as select 'old' as version")
+    _build(p, "new", {"new.parquet": "new"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    assert _marker(p.warehouse) == [("new",)]
+    assert sorted(f.name for f in p.lake.iterdir()) == ["new.parquet"]
 
 
 def test_check_raw_names_what_is_missing(data_dir: Path) -> None:
@@ -69,26 +94,44 @@ def test_check_raw_names_what_is_missing(data_dir: Path) -> None:
         pipeline.check_raw(pipeline.PipelineRun(paths(), new_run("test")))
 
 
-def test_republish_changes_a_copy_and_swaps_it_in_without_disturbing_readers(data_dir: Path) -> None:
+def test_republish_changes_a_copy_and_switches_to_it_without_disturbing_readers(data_dir: Path) -> None:
     p = paths()
-    with duckdb.connect(str(p.warehouse)) as connection:
-        connection.execute("create table marker as select 'old' as version")
+    _build(p, "old", {"fct_flights.parquet": "old"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
     reader = duckdb.connect(str(p.warehouse), read_only=True)
     try:
 
-        def update(copy: Path) -> None:
+        def update(copy: Path, lake: Path) -> None:
             with duckdb.connect(str(copy)) as connection:
                 connection.execute("update marker set version = 'new'")
+            (lake / "fct_flights.parquet").write_text("new")
 
         pipeline.republish(p, update)
         assert reader.execute("select version from marker").fetchall() == [("old",)]
     finally:
         reader.close()
-    with duckdb.connect(str(p.warehouse), read_only=True) as connection:
-        assert connection.execute("select version from marker").fetchall() == [("new",)]
-    assert sorted(f.name for f in p.warehouse.parent.iterdir() if f.name.endswith(".next")) == []
+    assert _marker(p.warehouse) == [("new",)]
+    assert (p.lake / "fct_flights.parquet").read_text() == "new"
+
+
+def test_republish_publishes_nothing_when_the_update_fails(data_dir: Path) -> None:
+    p = paths()
+    _build(p, "old", {"fct_flights.parquet": "old"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    before = p.current.resolve()
+
+    def update(copy: Path, lake: Path) -> None:
+        with duckdb.connect(str(copy)) as connection:
+            connection.execute("update marker set version = 'half-done'")
+        raise RuntimeError("scoring failed")
+
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        pipeline.republish(p, update)
+    assert p.current.resolve() == before
+    assert _marker(p.warehouse) == [("old",)]
+    assert list(p.published_versions.iterdir()) == [before]
 
 
 def test_republish_needs_a_published_warehouse(data_dir: Path) -> None:
     with pytest.raises(pipeline.PipelineError, match="make run"):
-        pipeline.republish(paths(), lambda copy: None)
+        pipeline.republish(paths(), lambda copy, lake: None)

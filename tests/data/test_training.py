@@ -1,5 +1,6 @@
-"""`lakehouse train` end to end on the real warehouse (a small tuning budget): the side-by-side
-models, the report, the registry and its tables, and the champion rule on a second run."""
+"""Training end to end on the real warehouse, as the session's pipeline run did it (the quick
+budget): the side-by-side models, the report, the registry and its tables, and the champion rule
+on a second run."""
 
 from __future__ import annotations
 
@@ -10,30 +11,22 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lakehouse.config import TrainingConfig
+from lakehouse.config import Paths, TrainingConfig
 from lakehouse.experiment import TrainingRun, run_training
 from lakehouse.pipeline import PipelineRun
 from lakehouse.registry import load_model
 
 pytestmark = pytest.mark.warehouse
 
-SMALL = TrainingConfig(
-    trials=2, cv_last_train_months=(8,), other_horizons_minutes=(60,), bootstrap_samples=50
-)
-
 
 @pytest.fixture(scope="module")
-def trained(
-    pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[TrainingRun, object]:
-    root = tmp_path_factory.mktemp("training")
-    shutil.copy(pipeline_run.paths.warehouse, root / "warehouse.duckdb")
-    p = dataclasses.replace(pipeline_run.paths, warehouse=root / "warehouse.duckdb", models=root / "models")
-    return run_training(p, SMALL, ["classification", "regression"], lambda message: None), p
+def trained(pipeline_run: PipelineRun) -> tuple[TrainingRun, Paths]:
+    assert pipeline_run.training is not None, "a pipeline run with no registry trains"
+    return pipeline_run.training, pipeline_run.paths
 
 
 def test_the_models_stand_side_by_side_and_the_data_engineering_pays(
-    trained: tuple[TrainingRun, object],
+    trained: tuple[TrainingRun, Paths],
 ) -> None:
     run, _ = trained
     classification = {m.name: m.metrics["test"] for m in run.results[0].models}
@@ -46,7 +39,7 @@ def test_the_models_stand_side_by_side_and_the_data_engineering_pays(
     assert run.horizons[1]["horizon_minutes"] == 60
 
 
-def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, object]) -> None:
+def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, Paths]) -> None:
     run, p = trained
     assert run.report.exists()
     for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "residuals.png"):
@@ -57,7 +50,7 @@ def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, obj
     assert [e.is_promoted for e in run.entries] == [True, True]
     saved = load_model(Path(run.entries[0].artifact_dir))
     assert saved.features == run.results[0].final.features
-    with duckdb.connect(str(p.warehouse), read_only=True) as connection:  # type: ignore[attr-defined]
+    with duckdb.connect(str(p.warehouse), read_only=True) as connection:
         registered = connection.execute(
             "select task, is_promoted from ml.model_registry order by task"
         ).fetchall()
@@ -67,11 +60,15 @@ def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, obj
 
 
 def test_a_second_run_is_judged_against_the_champion_on_the_same_rows(
-    trained: tuple[TrainingRun, object],
+    trained: tuple[TrainingRun, Paths], tmp_path: Path
 ) -> None:
-    first, p = trained
-    config = dataclasses.replace(SMALL, trials=1, other_horizons_minutes=(), seed=7)
-    second = run_training(p, config, ["regression"], lambda message: None)  # type: ignore[arg-type]
+    first, session = trained
+    # on a copy of the registry: the session's champions stay what the pipeline made them
+    shutil.copytree(session.models, tmp_path / "models")
+    p = dataclasses.replace(session, models=tmp_path / "models")
+    quick = TrainingConfig.from_environment()
+    config = dataclasses.replace(quick, trials=1, other_horizons_minutes=(), seed=7)
+    second = run_training(p, config, ["regression"], lambda message: None, p.warehouse)
     (entry,) = second.entries
     assert entry.champion_model_id == first.entries[1].model_id
     assert entry.champion_validation_value is not None
