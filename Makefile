@@ -6,7 +6,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test lint format raw docs bench bench-gate bench-features clean
+.PHONY: setup run test lint format raw docs bench bench-gate bench-features bench-scoring clean
 
 setup: .venv/.synced
 
@@ -46,5 +46,8 @@ bench-gate: setup
 bench-features: setup
 	$(RUN) python benchmarks/feature_benchmark.py
 
+bench-scoring: setup
+	$(RUN) python benchmarks/scoring_benchmark.py
+
 clean:
-	rm -rf data/build data/warehouse.duckdb data/quality dbt_project/target dbt_project/logs
+	rm -rf data/build data/warehouse.duckdb data/lake data/current data/published data/quality dbt_project/target dbt_project/logs

@@ -90,7 +90,7 @@ def paths() -> Paths:
         models=_path("LAKEHOUSE_MODELS_DIR", data / "models"),
         dbt_project=REPO_ROOT / "dbt_project",
         dbt_target=_path("LAKEHOUSE_DBT_TARGET_DIR", REPO_ROOT / "dbt_project" / "target"),
-        expectations=REPO_ROOT / "expectations",
+        expectations=_path("LAKEHOUSE_EXPECTATIONS_DIR", REPO_ROOT / "expectations"),
     )
 
 

@@ -119,11 +119,24 @@ filled as (
     from neighbours
 ),
 
+-- The sums run in a fixed order: a parallel sum of doubles differs in its last bits from one
+-- build to the next, and a rebuild of unchanged data must give the same table, bit for bit.
+airport_statistics as (
+    select
+        {%- for measure in measures %}
+            avg({{ measure }} order by weather_hour_utc) as {{ measure }}_mean,
+            stddev_samp({{ measure }} order by weather_hour_utc) as {{ measure }}_std,
+        {%- endfor %}
+        airport_code
+    from filled
+    group by airport_code
+),
+
 standardized as (
     select
         {%- for measure in measures %}
-            (filled.{{ measure }} - avg(filled.{{ measure }}) over by_airport)
-            / nullif(stddev_samp(filled.{{ measure }}) over by_airport, 0) as {{ measure }}_zscore,
+            (filled.{{ measure }} - airport_statistics.{{ measure }}_mean)
+            / nullif(airport_statistics.{{ measure }}_std, 0) as {{ measure }}_zscore,
         {%- endfor %}
         {{ utc_to_local('filled.weather_hour_utc', 'airports.time_zone') }} as weather_hour_local,
         (
@@ -135,7 +148,8 @@ standardized as (
     from filled
     inner join airports
         on filled.airport_code = airports.airport_code
-    window by_airport as (partition by filled.airport_code)
+    inner join airport_statistics
+        on filled.airport_code = airport_statistics.airport_code
 )
 
 select * from standardized

@@ -1,0 +1,145 @@
+"""The pipeline as one run: a rerun with nothing changed reproduces every table, and a pipeline
+killed in the middle of any step leaves the published warehouse as it was (or, past publish's
+switch, wholly the new one); the next run starts cleanly and publishes the same tables.
+
+The kills run on a 5% sample of the flights (every month, all other sources whole; the suite's
+monthly volume bounds lowered to match), so that the nine killed runs stay cheap; the rerun check
+runs on the session's real data."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import lakehouse_environment, run_quietly
+from lakehouse.config import Paths, paths
+from lakehouse.pipeline import STEPS, PipelineRun
+
+pytestmark = pytest.mark.warehouse
+
+KILLER = Path(__file__).with_name("pipeline_killer.py")
+# Grows by one run per run, by design (the quality history).
+HISTORY_TABLES = {"quality.validation_results"}
+
+
+def table_checksums(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of every row, per table and view."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_schema || '.' || table_name from information_schema.tables order by 1"
+        ).fetchall()
+        return {
+            name: connection.execute(f"select count(*), sum(hash(t)::hugeint) from {name} as t").fetchone()  # type: ignore[misc]
+            for (name,) in tables
+            if name not in HISTORY_TABLES
+        }
+
+
+def lake_digests(lake: Path) -> dict[str, str]:
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(lake.glob("*.parquet"))}
+
+
+def published_state(p: Paths) -> tuple[str, str, dict[str, str]]:
+    """Which version is published, the bytes of its warehouse, and its lake."""
+    warehouse = hashlib.sha256(p.warehouse.read_bytes()).hexdigest()
+    return p.current.resolve().name, warehouse, lake_digests(p.lake)
+
+
+def copy_data_folder(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("build", "dbt_target"))
+
+
+def test_a_rerun_with_nothing_changed_reproduces_every_table(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    first = pipeline_run.paths
+    copy_data_folder(first.warehouse.parent, tmp_path / "data")
+    second = run_quietly(tmp_path / "data", first.raw)
+    assert second.training is None, "same features, same code: the champions are reused"
+    assert second.paths.current.resolve().name != first.current.resolve().name
+    before, after = table_checksums(first.warehouse), table_checksums(second.paths.warehouse)
+    assert {"ml.predictions", "main.fct_flight_predictions", "main.model_performance_daily"} <= set(after)
+    assert after == before
+    assert lake_digests(second.paths.lake) == lake_digests(first.lake)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, PipelineRun, PipelineRun]]:
+    """Raw files with every 20th flight, a first pipeline run on them (it trains) and a second
+    (it reuses the champions): the runs the kills are timed by."""
+    root = tmp_path_factory.mktemp("sample")
+    raw = root / "raw"
+    shutil.copytree(paths().raw, raw)
+    for path in sorted(raw.glob("flights/*/*.csv.gz")):
+        with gzip.open(path, "rt") as handle:
+            header, *rows = handle.read().splitlines()
+        path.write_bytes(gzip.compress(("\n".join([header, *rows[::20]]) + "\n").encode(), mtime=0))
+    expectations = root / "expectations"
+    shutil.copytree(paths().expectations, expectations)
+    volume = expectations / "stg_nycflights__flights.yml"
+    volume.write_text(volume.read_text().replace("not between 20000 and 35000", "not between 1000 and 1750"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAKEHOUSE_EXPECTATIONS_DIR", str(expectations))
+        yield raw, root / "data", run_quietly(root / "data", raw), run_quietly(root / "data", raw)
+
+
+def _kill(data: Path, raw: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    with lakehouse_environment(data, raw):
+        return subprocess.run(
+            [sys.executable, str(KILLER), *arguments],
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            start_new_session=True,
+            timeout=600,
+        )
+
+
+KILLS = [
+    *((name, "after", None) for name, _ in STEPS if name != "publish"),
+    # publish: after the warehouse moved into the new version, after the lake followed, after the switch
+    ("publish", "rename", "1"),
+    ("publish", "rename", "2"),
+    ("publish", "rename", "3"),
+]
+
+
+def test_a_run_killed_in_any_step_leaves_the_published_warehouse_whole(
+    sample: tuple[Path, Path, PipelineRun, PipelineRun],
+) -> None:
+    raw, data, first, second = sample
+    assert first.training is not None
+    assert second.training is None
+    # halfway through each step as the second run timed it, the training step as the first did
+    seconds = {step.name: step.seconds for step in second.steps}
+    seconds["train"] = next(step.seconds for step in first.steps if step.name == "train")
+    checksums = table_checksums(first.paths.warehouse)
+    for name, how, amount in KILLS:
+        before = published_state(first.paths)
+        argument = amount or f"{seconds[name] / 2:.2f}"
+        extra = ["--retrain"] if name == "train" else []
+        result = _kill(data, raw, name, how, argument, *extra)
+        assert result.returncode == -signal.SIGKILL, f"{name}: not killed\n{result.stdout}\n{result.stderr}"
+        assert f"✓ {name}" not in result.stdout, f"{name} finished before the kill: {result.stdout}"
+        after = published_state(first.paths)
+        if (name, amount) == ("publish", "3"):
+            # killed after the switch: the new version is published, whole
+            assert after[0] != before[0]
+        else:
+            assert after == before, f"killed in {name} ({how} {argument}): the published files changed"
+        assert table_checksums(first.paths.warehouse) == checksums, name
+    # The next run starts cleanly, publishes the same tables and cleans up the leftovers.
+    final = run_quietly(data, raw)
+    assert final.training is None
+    assert table_checksums(final.paths.warehouse) == checksums
+    assert len(list(final.paths.published_versions.iterdir())) == 2
