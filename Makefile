@@ -25,7 +25,7 @@ lint: setup
 	$(RUN) ruff check ml tests benchmarks
 	$(RUN) ruff format --check ml tests benchmarks
 	$(RUN) mypy
-	cd dbt_project && LAKEHOUSE_WAREHOUSE=$$(mktemp -d)/warehouse.duckdb ../.venv/bin/sqlfluff lint models --processes 2
+	cd dbt_project && LAKEHOUSE_WAREHOUSE=$$(mktemp -d)/warehouse.duckdb ../.venv/bin/sqlfluff lint models tests/ml --processes 2
 
 format: setup
 	$(RUN) ruff format ml tests benchmarks

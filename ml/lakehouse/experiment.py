@@ -83,7 +83,7 @@ def run_training(
     fingerprint = registry.data_fingerprint(frame)
     version = registry.code_version()
     signature = registry.training_signature(config)
-    train_dates = split_by_month(frame, config)["train"]["scheduled_departure_date"]
+    windows = {name: rows["scheduled_departure_date"] for name, rows in split_by_month(frame, config).items()}
     results: list[TaskResult] = []
     frames: dict[str, dict[str, pl.DataFrame]] = {}
     metric_rows: list[dict[str, Any]] = []
@@ -284,8 +284,10 @@ def run_training(
                 data_fingerprint=fingerprint,
                 code_version=version,
                 training_signature=signature,
-                train_start_date=train_dates.min(),  # type: ignore[arg-type]
-                train_end_date=train_dates.max(),  # type: ignore[arg-type]
+                train_start_date=windows["train"].min(),  # type: ignore[arg-type]
+                train_end_date=windows["train"].max(),  # type: ignore[arg-type]
+                validation_start_date=windows["validation"].min(),  # type: ignore[arg-type]
+                validation_end_date=windows["validation"].max(),  # type: ignore[arg-type]
                 validation_metric=metric,
                 validation_value=final.metrics["validation"][metric],
                 test_value=final.metrics["test"][metric],

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -125,8 +125,12 @@ class RegistryEntry:
     data_fingerprint: str
     code_version: str
     training_signature: str
+    # The scheduled departure dates the model was fitted on, and those it was tuned and chosen on:
+    # its scores there are in-sample, not a measure of how it does on new flights.
     train_start_date: date
     train_end_date: date
+    validation_start_date: date
+    validation_end_date: date
     validation_metric: str
     validation_value: float
     test_value: float
@@ -210,4 +214,19 @@ def load_registry_into(warehouse: Path, registry: Path) -> bool:
                 f"create or replace table ml.{table} as "
                 f"select * from read_parquet('{registry / f'*.{kind}.parquet'}', union_by_name = true)"
             )
+        # Entries written before a field existed: the field is NULL for them, and the column is
+        # there even when no file has it yet.
+        for name, kind in _ENTRY_COLUMN_TYPES.items():
+            connection.execute(f"alter table ml.model_registry add column if not exists {name} {kind}")
     return True
+
+
+_SQL_TYPES = {
+    "str": "varchar",
+    "int": "integer",
+    "float": "double",
+    "bool": "boolean",
+    "date": "date",
+    "datetime": "timestamp with time zone",
+}
+_ENTRY_COLUMN_TYPES = {f.name: _SQL_TYPES[str(f.type).removesuffix(" | None")] for f in fields(RegistryEntry)}

@@ -13,7 +13,15 @@ from lakehouse.config import TrainingConfig
 from lakehouse.evaluate import choose_threshold, classification_metrics, day_block_bootstrap_auc
 from lakehouse.features import FEATURES
 from lakehouse.preprocess import Preprocessor
-from lakehouse.registry import RegistryEntry, current_champion, decide, load_model, save_entries, save_model
+from lakehouse.registry import (
+    RegistryEntry,
+    current_champion,
+    decide,
+    load_model,
+    load_registry_into,
+    save_entries,
+    save_model,
+)
 from lakehouse.score import (
     PREDICTION_SCHEMA,
     ScoringError,
@@ -125,6 +133,8 @@ def _entry(run_id: str, task: str, artifact: Path, hours: int) -> RegistryEntry:
         training_signature="code",
         train_start_date=date(2013, 1, 1),
         train_end_date=date(2013, 9, 30),
+        validation_start_date=date(2013, 10, 1),
+        validation_end_date=date(2013, 11, 30),
         validation_metric="roc_auc",
         validation_value=0.7,
         test_value=0.7,
@@ -268,3 +278,20 @@ def test_scoring_without_a_champion_says_what_to_do(tmp_path: Path) -> None:
     frame = pl.DataFrame({"horizon_minutes": [120]})
     with pytest.raises(ScoringError, match="lakehouse train"):
         score_champions(tmp_path / "registry", tmp_path / "predictions", frame, "x")
+
+
+def test_the_registry_table_has_every_field_even_for_entries_written_before_it(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    _register(registry, "run1", TASKS, tmp_path / "m")
+    old = pl.read_parquet(registry / "run1.models.parquet").drop(
+        "validation_start_date", "training_signature"
+    )
+    old.write_parquet(registry / "run1.models.parquet")
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert load_registry_into(warehouse, registry)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            "select count(*), count(validation_start_date), count(training_signature), "
+            "count(validation_end_date) from ml.model_registry"
+        ).fetchone()
+    assert rows == (2, 0, 0, 2)

@@ -38,15 +38,19 @@ def test_the_bundled_data_passes_every_critical_expectation(pipeline_run: Pipeli
     assert pipeline_run.report.exists()
 
 
-def test_every_staging_model_and_mart_has_a_suite(warehouse: duckdb.DuckDBPyConnection) -> None:
-    checked = {suite.table for suite in load_suites(paths().expectations)}
+def test_every_staging_model_mart_and_ml_table_has_a_suite(warehouse: duckdb.DuckDBPyConnection) -> None:
+    p = paths()
+    checked = {suite.table for suite in load_suites(p.expectations) + load_suites(p.prediction_expectations)}
     relations = {
-        name
-        for (name,) in warehouse.execute(
-            "select table_name from information_schema.tables where table_schema = 'main' "
-            "and regexp_matches(table_name, '^(stg|fct|dim|agg)_')"
+        name if schema == "main" else f"{schema}.{name}"
+        for (schema, name) in warehouse.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema = 'ml' "
+            "or (table_schema = 'main' and regexp_matches(table_name, '^(stg|fct|dim|agg)_'))"
         ).fetchall()
     }
+    for mart in ("model_performance_daily", "feature_drift", "data_quality_feedback"):
+        relations.add(mart)
     assert relations - checked == set()
 
 
