@@ -1,3 +1,5 @@
+import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -74,6 +76,45 @@ def test_publish_switches_warehouse_and_lake_together_and_keeps_one_previous_ver
     assert (p.lake / "fct_flights.parquet").read_text() == "third"
     assert not p.build_warehouse.exists()
     # the current version and the one before it
+    assert len(list(p.published_versions.iterdir())) == 2
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing catches it, no cleanup runs after it."""
+
+
+@pytest.mark.parametrize("renames_before_the_kill", [1, 2, 3])
+def test_a_publish_killed_after_any_rename_leaves_one_whole_version_published(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, renames_before_the_kill: int
+) -> None:
+    p = paths()
+    _build(p, "old", {"fct_flights.parquet": "old"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    _build(p, "new", {"fct_flights.parquet": "new"})
+    replace = os.replace
+    done = 0
+
+    def rename_then_die(source: Path, target: Path) -> None:
+        nonlocal done
+        replace(source, target)
+        done += 1
+        if done == renames_before_the_kill:
+            raise Killed
+
+    monkeypatch.setattr(os, "replace", rename_then_die)
+    with pytest.raises(Killed):
+        pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    monkeypatch.undo()
+    # the warehouse and the lake always come from the same build: the old one until the switch
+    # (the third rename), the new one after it
+    (version,) = _marker(p.warehouse)[0]
+    assert version == ("old" if renames_before_the_kill < 3 else "new")
+    assert (p.lake / "fct_flights.parquet").read_text() == version
+    # the next publish starts cleanly and leaves the current version and the one before it
+    shutil.rmtree(p.build)
+    _build(p, "next", {"fct_flights.parquet": "next"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    assert _marker(p.warehouse) == [("next",)]
     assert len(list(p.published_versions.iterdir())) == 2
 
 

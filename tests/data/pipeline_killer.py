@@ -1,8 +1,7 @@
-"""`lakehouse run`, killed partway through one step (SIGKILL to its whole process group, dbt
+"""`lakehouse run`, killed SECONDS into one step (SIGKILL to its whole process group, dbt
 included): the crash tests/data/test_pipeline_recovery.py recovers from.
 
-    python pipeline_killer.py STEP after SECONDS [--retrain]   kill SECONDS into STEP
-    python pipeline_killer.py publish rename N                 kill right after publish's N-th rename
+    python pipeline_killer.py STEP SECONDS [--retrain]
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from rich.console import Console
 
@@ -31,28 +29,10 @@ def after_seconds(step: Callable[[pipeline.PipelineRun], str], seconds: float) -
     return armed
 
 
-def after_renames(step: Callable[[pipeline.PipelineRun], str], renames: int) -> Callable[..., str]:
-    replace = os.replace
-
-    def counting(*args: Any, **kwargs: Any) -> None:
-        nonlocal renames
-        replace(*args, **kwargs)
-        renames -= 1
-        if renames == 0:
-            kill()
-
-    def armed(run: pipeline.PipelineRun) -> str:
-        os.replace = counting
-        return step(run)
-
-    return armed
-
-
 def main() -> None:
-    name, how, amount = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    arm = after_seconds if how == "after" else after_renames
+    name, seconds = sys.argv[1], float(sys.argv[2])
     pipeline.STEPS[:] = [
-        (step_name, arm(step, amount) if step_name == name else step)  # type: ignore[arg-type]
+        (step_name, after_seconds(step, seconds) if step_name == name else step)
         for step_name, step in pipeline.STEPS
     ]
     pipeline.run_pipeline(Console(), retrain="--retrain" in sys.argv)
