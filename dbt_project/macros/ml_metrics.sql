@@ -72,12 +72,15 @@
 
 {#- The features of ml.flight_features by kind, read from the table itself (scoring writes text
     for a categorical feature and a double for every other one): the Python package's feature
-    list stays the one declaration. Empty while dbt parses. -#}
+    list stays the one declaration. The table is named directly, not through source(), which a
+    unit test replaces with its fixture (whose columns dbt takes from this same table). Empty
+    while dbt parses, or before the first scoring. -#}
 {% macro ml_feature_columns(kind) -%}
     {%- set keys = ['flight_id', 'horizon_minutes', 'decision_at_utc', 'scheduled_departure_date'] -%}
     {%- set names = [] -%}
+    {%- set table = api.Relation.create(database=target.database, schema='ml', identifier='flight_features') -%}
     {%- if execute -%}
-        {%- for column in adapter.get_columns_in_relation(source('ml', 'flight_features')) -%}
+        {%- for column in adapter.get_columns_in_relation(table) -%}
             {%- if column.name not in keys and column.is_string() == (kind == 'categorical') -%}
                 {%- do names.append(column.name) -%}
             {%- endif -%}

@@ -15,8 +15,10 @@ and tests/data/test_leakage.py proves it):
   (waiting, then overdue) and counts as "late" once 16 minutes past its scheduled time.
 - A flight's waiting on the ground is counted for three hours after its scheduled time at most,
   so a cancelled flight and a very late one stay indistinguishable at T.
-- An arrival is known once the flight has landed (actual arrival < T); the features do not use
-  arrivals (the regression target is the arrival delay).
+- An arrival is known once the flight has landed (actual arrival < T); its delay with it. A
+  flight diverted elsewhere has no arrival delay and counts as not landed. Only the aircraft
+  features use arrivals (its previous leg's); a flight's own arrival (the regression target) comes
+  after its own departure, so after T.
 - A weather row labelled hour H holds the observation taken up to about H:51 (precipitation
   accumulated to then): it is known from H + 1 hour (`weather_lag_minutes`). Staging's readings are
   used as observed: the hourly grid's interpolation looks at later hours and is not used here.
@@ -87,6 +89,8 @@ FEATURES = FeatureSet(
         "minutes_since_previous_leg",
         "previous_leg_dep_delay_minutes",
         "is_previous_leg_overdue",
+        "previous_leg_arr_delay_minutes",
+        "aircraft_return_slack_minutes",
     ),
     weather=(
         "weather_age_minutes",
@@ -205,6 +209,8 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         scheduled_departure_local,
         scheduled_arrival_utc,
         actual_departure_utc,
+        -- landed at its destination (a diverted flight has no arrival delay: not counted as landed)
+        case when arr_delay_minutes is not null then actual_arrival_utc end as actual_arrival_utc,
         dep_delay_minutes,
         arr_delay_minutes,
         is_cancelled,
@@ -302,7 +308,11 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         row_number() over day_legs - 1 as earlier_legs_today,
         lag(scheduled_departure_utc) over day_legs as previous_leg_scheduled_utc,
         lag(actual_departure_utc) over day_legs as previous_leg_departed_utc,
-        lag(dep_delay_minutes) over day_legs as previous_leg_dep_delay_minutes
+        lag(dep_delay_minutes) over day_legs as previous_leg_dep_delay_minutes,
+        lag(actual_arrival_utc) over day_legs as previous_leg_arrived_utc,
+        lag(arr_delay_minutes) over day_legs as previous_leg_arr_delay_minutes,
+        lag(datediff('minute', scheduled_departure_utc, scheduled_arrival_utc)) over day_legs
+            as previous_leg_block_minutes
     from flights
     where tailnum is not null
     window day_legs as (
@@ -413,6 +423,23 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "is_previous_leg_overdue": (
             f"legs.previous_leg_scheduled_utc + interval {late} minute < {t} "
             f"and not coalesce(legs.previous_leg_departed_utc < {t}, false)"
+        ),
+        "previous_leg_arr_delay_minutes": (
+            f"case when legs.previous_leg_arrived_utc < {t} then legs.previous_leg_arr_delay_minutes end"
+        ),
+        # Minutes between the aircraft's expected return to New York and this flight's scheduled
+        # departure, the return assumed as long as the previous leg's scheduled block: from the
+        # previous leg's arrival if it landed before T, else from its departure if it left before
+        # T, else from its scheduled departure or T, whichever is later (it has not left by T).
+        "aircraft_return_slack_minutes": (
+            "datediff('minute', case"
+            f" when legs.previous_leg_arrived_utc < {t}"
+            " then legs.previous_leg_arrived_utc + to_minutes(legs.previous_leg_block_minutes)"
+            f" when legs.previous_leg_departed_utc < {t}"
+            " then legs.previous_leg_departed_utc + to_minutes(2 * legs.previous_leg_block_minutes)"
+            f" else greatest(legs.previous_leg_scheduled_utc, {t})"
+            " + to_minutes(2 * legs.previous_leg_block_minutes)"
+            " end, flight.scheduled_departure_utc)"
         ),
         # weather
         "weather_age_minutes": f"datediff('minute', wx.at_utc, {t})",

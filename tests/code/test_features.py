@@ -23,7 +23,11 @@ FLIGHTS = [
     ("F3", "AA", "N2", "EWR", _at(12, 30), 0),
     ("F4", "UA", "N3", "JFK", _at(12, 45), None),
     ("F5", "UA", "N4", "EWR", _at(13), 2),
+    ("F6", "UA", "N1", "EWR", _at(16), 0),
 ]
+# Every flight is scheduled to take 2 hours and makes up 10 minutes of its departure delay en route.
+BLOCK = timedelta(hours=2)
+MADE_UP_MINUTES = 10
 
 
 @pytest.fixture
@@ -41,10 +45,13 @@ def small_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
             "scheduled_departure_date": DAY.date(),
             "scheduled_departure_utc": scheduled,
             "scheduled_departure_local": scheduled - timedelta(hours=5),
-            "scheduled_arrival_utc": scheduled + timedelta(hours=2),
+            "scheduled_arrival_utc": scheduled + BLOCK,
             "actual_departure_utc": None if delay is None else scheduled + timedelta(minutes=delay),
+            "actual_arrival_utc": (
+                None if delay is None else scheduled + BLOCK + timedelta(minutes=delay - MADE_UP_MINUTES)
+            ),
             "dep_delay_minutes": delay,
-            "arr_delay_minutes": delay,
+            "arr_delay_minutes": None if delay is None else delay - MADE_UP_MINUTES,
             "is_cancelled": delay is None,
             "is_diverted": False,
             "is_plane_missing_from_registry": False,
@@ -115,6 +122,21 @@ def test_the_aircraft_previous_leg_is_known_only_once_it_left(
     assert at_two_hours["previous_leg_dep_delay_minutes"] is None
     at_ten_minutes = _row(build_features(small_warehouse, horizon_minutes=10), "F2")  # T = 10:20
     assert at_ten_minutes["previous_leg_dep_delay_minutes"] == 5
+
+
+def test_the_aircraft_previous_leg_arrival_is_known_only_once_it_landed(
+    small_warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """F6 (16:00) follows F2 on N1: F2 scheduled 10:30, left 11:40, landed 13:30 (60 minutes late);
+    the aircraft is expected back one block (2 hours) after landing, two blocks after leaving."""
+
+    def f6(horizon: int) -> tuple[object, object]:
+        row = _row(build_features(small_warehouse, horizon_minutes=horizon), "F6")
+        return row["previous_leg_arr_delay_minutes"], row["aircraft_return_slack_minutes"]
+
+    assert f6(120) == (60, 30)  # T = 14:00: landed; back at 15:30
+    assert f6(180) == (None, 20)  # T = 13:00: in the air; back at 11:40 + 4 hours
+    assert f6(300) == (None, 60)  # T = 11:00: not gone yet; back at T + 4 hours at the earliest
 
 
 def test_labels_and_every_declared_feature_are_present(small_warehouse: duckdb.DuckDBPyConnection) -> None:

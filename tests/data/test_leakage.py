@@ -41,21 +41,26 @@ def _hhmm_plus(hhmm: int, minutes: int) -> int:
     return total // 60 * 100 + total % 60
 
 
-def _known_at_cutoff(
-    warehouse: Path,
-) -> dict[tuple[str, int], tuple[datetime, datetime | None, datetime | None]]:
-    """(file, line) -> scheduled departure, actual departure and actual arrival (UTC)."""
+Instants = tuple[datetime, datetime | None, datetime | None, datetime]
+
+
+def _known_at_cutoff(warehouse: Path) -> dict[tuple[str, int], Instants]:
+    """(file, line) -> scheduled departure, actual departure, actual arrival and scheduled arrival
+    (UTC)."""
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         rows = connection.execute(
             "select source_file, source_line, scheduled_departure_utc, actual_departure_utc, "
-            "actual_arrival_utc from fct_flights"
+            "actual_arrival_utc, scheduled_arrival_utc from fct_flights"
         ).fetchall()
-    return {(file, line): (scheduled, departed, arrived) for file, line, scheduled, departed, arrived in rows}
+    return {
+        (file, line): (scheduled, departed, arrived, scheduled_arrival)
+        for file, line, scheduled, departed, arrived, scheduled_arrival in rows
+    }
 
 
 def _rewrite_flights(
     raw: Path,
-    instants: dict[tuple[str, int], tuple[datetime, datetime | None, datetime | None]],
+    instants: dict[tuple[str, int], Instants],
     rng: random.Random,
 ) -> int:
     """Randomize every departure and arrival not known at the cut-off, keeping each row valid."""
@@ -68,7 +73,7 @@ def _rewrite_flights(
         rewritten = [header]
         for number, line in enumerate(lines, start=2):
             fields = line.split(",")
-            scheduled, departed, arrived = instants[(relative, number)]
+            scheduled, departed, arrived, scheduled_arrival = instants[(relative, number)]
             departure_known = departed is not None and departed < CUTOFF
             arrival_known = arrived is not None and arrived < CUTOFF
             # A flight still on the ground at C departs at a random time after C, or never. (Older
@@ -85,7 +90,12 @@ def _rewrite_flights(
                     fields[at["dep_time"]] = str(_hhmm_plus(int(fields[at["sched_dep_time"]]), delay))
                     arrival_known = False
             if not arrival_known and fields[at["dep_delay"]] != "NA":
-                arrival_delay = rng.randint(-30, 240)
+                # An arrival not made by C lands after C (staging puts the arrival clock at the
+                # first instant after the departure: a departure rewritten to after C lands after C).
+                earliest = -30
+                if departure_known:
+                    earliest = max(earliest, int((CUTOFF - scheduled_arrival).total_seconds() // 60) + 1)
+                arrival_delay = max(earliest, rng.randint(-30, 240))
                 fields[at["arr_delay"]] = str(arrival_delay)
                 fields[at["arr_time"]] = str(_hhmm_plus(int(fields[at["sched_arr_time"]]), arrival_delay))
                 fields[at["air_time"]] = str(rng.randint(20, 600))

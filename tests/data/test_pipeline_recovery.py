@@ -1,10 +1,9 @@
-"""The pipeline as one run: a rerun with nothing changed reproduces every table, and a pipeline
-killed in the middle of any step leaves the published warehouse as it was (or, past publish's
-switch, wholly the new one); the next run starts cleanly and publishes the same tables.
+"""The pipeline as one run: a rerun with nothing changed reproduces every table and lake file, a
+pipeline killed in the middle of any step leaves the published warehouse as it was, the next run
+starts cleanly and publishes the same tables, and `lakehouse score` republishes the predictions.
 
-The kills run on a 5% sample of the flights (every month, all other sources whole; the suite's
-monthly volume bounds lowered to match), so that the killed runs stay cheap; the rerun check runs
-on the session's real data."""
+These run on a 5% sample of the flights (every month, all other sources whole; the suite's
+monthly volume bounds lowered to match), so that the many runs stay cheap."""
 
 from __future__ import annotations
 
@@ -16,12 +15,15 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from conftest import lakehouse_environment, run_quietly
+from lakehouse.cli import app
 from lakehouse.config import Paths, paths
 from lakehouse.pipeline import STEPS, PipelineRun
 
@@ -55,28 +57,22 @@ def published_state(p: Paths) -> tuple[str, str, dict[str, str]]:
     return p.current.resolve().name, warehouse, lake_digests(p.lake)
 
 
-def copy_data_folder(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("build", "dbt_target"))
-
-
-def test_a_rerun_with_nothing_changed_reproduces_every_table(
-    pipeline_run: PipelineRun, tmp_path: Path
-) -> None:
-    first = pipeline_run.paths
-    copy_data_folder(first.warehouse.parent, tmp_path / "data")
-    second = run_quietly(tmp_path / "data", first.raw)
-    assert second.training is None, "same features, same code: the champions are reused"
-    assert second.paths.current.resolve().name != first.current.resolve().name
-    before, after = table_checksums(first.warehouse), table_checksums(second.paths.warehouse)
-    assert {"ml.predictions", "main.fct_flight_predictions", "main.model_performance_daily"} <= set(after)
-    assert after == before
-    assert lake_digests(second.paths.lake) == lake_digests(first.lake)
+@dataclass(frozen=True)
+class Sample:
+    raw: Path
+    data: Path
+    first: PipelineRun
+    # what the first run published (its files are replaced by the second run's)
+    first_version: str
+    first_checksums: dict[str, tuple[int, int]]
+    first_lake: dict[str, str]
+    second: PipelineRun
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, PipelineRun, PipelineRun]]:
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
     """Raw files with every 20th flight, a first pipeline run on them (it trains) and a second
-    (it reuses the champions): the runs the kills are timed by."""
+    (it reuses the champions)."""
     root = tmp_path_factory.mktemp("sample")
     raw = root / "raw"
     shutil.copytree(paths().raw, raw)
@@ -90,7 +86,30 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pat
     volume.write_text(volume.read_text().replace("not between 20000 and 35000", "not between 1000 and 1750"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LAKEHOUSE_EXPECTATIONS_DIR", str(expectations))
-        yield raw, root / "data", run_quietly(root / "data", raw), run_quietly(root / "data", raw)
+        first = run_quietly(root / "data", raw)
+        yield Sample(
+            raw=raw,
+            data=root / "data",
+            first=first,
+            first_version=first.paths.current.resolve().name,
+            first_checksums=table_checksums(first.paths.warehouse),
+            first_lake=lake_digests(first.paths.lake),
+            second=run_quietly(root / "data", raw),
+        )
+
+
+def test_a_rerun_with_nothing_changed_reproduces_every_table_and_lake_file(
+    sample: Sample,
+) -> None:
+    assert sample.first.training is not None
+    second = sample.second
+    assert second.training is None, "same features, same code: the champions are reused"
+    assert "kept" in next(step.detail for step in second.steps if step.name == "score")
+    assert second.paths.current.resolve().name != sample.first_version
+    checksums = table_checksums(second.paths.warehouse)
+    assert {"ml.predictions", "main.fct_flight_predictions", "main.model_performance_daily"} <= set(checksums)
+    assert checksums == sample.first_checksums
+    assert lake_digests(second.paths.lake) == sample.first_lake
 
 
 def _kill(data: Path, raw: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -111,15 +130,12 @@ KILLED_STEPS = [name for name, _ in STEPS if name != "publish"]
 
 
 def test_a_run_killed_in_any_step_leaves_the_published_warehouse_whole(
-    sample: tuple[Path, Path, PipelineRun, PipelineRun],
+    sample: Sample,
 ) -> None:
-    raw, data, first, second = sample
-    assert first.training is not None
-    assert second.training is None
+    raw, data, first, second = sample.raw, sample.data, sample.first, sample.second
     # halfway through each step as the second run timed it, the training step as the first did
     seconds = {step.name: step.seconds for step in second.steps}
     seconds["train"] = next(step.seconds for step in first.steps if step.name == "train")
-    checksums = table_checksums(first.paths.warehouse)
     before = published_state(first.paths)
     for name in KILLED_STEPS:
         extra = ["--retrain"] if name == "train" else []
@@ -130,4 +146,24 @@ def test_a_run_killed_in_any_step_leaves_the_published_warehouse_whole(
     # The next run starts cleanly and publishes the same tables.
     final = run_quietly(data, raw)
     assert final.training is None
-    assert table_checksums(final.paths.warehouse) == checksums
+    assert table_checksums(final.paths.warehouse) == sample.first_checksums
+
+
+def test_lakehouse_score_rescores_and_republishes_the_prediction_marts(
+    sample: Sample,
+) -> None:
+    first = sample.first
+    for predictions in first.paths.predictions.glob("*.parquet"):
+        predictions.unlink()
+    before = first.paths.current.resolve()
+    with lakehouse_environment(sample.data, sample.raw):
+        result = CliRunner().invoke(app, ["score"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("flights scored by") == 2
+    assert first.paths.current.resolve() != before
+    checksums = table_checksums(first.paths.warehouse)
+    # the same scores, written at another time
+    expected = dict(sample.first_checksums)
+    for table in ("ml.predictions", "main.fct_flight_predictions"):
+        assert checksums.pop(table)[0] == expected.pop(table)[0]
+    assert checksums == expected
