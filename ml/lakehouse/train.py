@@ -38,6 +38,11 @@ EARLY_STOPPING_ROUNDS = 30
 Progress = Callable[[str], None]
 
 
+def is_trial_message(message: str) -> bool:
+    """Tuning reports every trial; a console log shows only the stages."""
+    return any(part.startswith("trial ") for part in message.split(": "))
+
+
 def higher_is_better(task: Task) -> bool:
     return task == "classification"
 

@@ -30,7 +30,15 @@ from lakehouse.score import (
     score_champions,
     scored_fingerprint,
 )
-from lakehouse.train import TASKS, base_params, fit_lightgbm, make_preprocessor, predict, split_by_month
+from lakehouse.train import (
+    TASKS,
+    base_params,
+    fit_lightgbm,
+    is_trial_message,
+    make_preprocessor,
+    predict,
+    split_by_month,
+)
 
 
 def _frame(rows: int = 3000, seed: int = 0) -> pl.DataFrame:
@@ -295,3 +303,9 @@ def test_the_registry_table_has_every_field_even_for_entries_written_before_it(t
             "count(validation_end_date) from ml.model_registry"
         ).fetchone()
     assert rows == (2, 0, 0, 2)
+
+
+def test_consoles_leave_out_the_tuning_trials_not_the_stages() -> None:
+    assert is_trial_message("classification: trial 3/6: roc_auc 0.7512")
+    assert not is_trial_message("classification: tuning LightGBM")
+    assert not is_trial_message("classification at T = departure - 60 min")
