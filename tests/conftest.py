@@ -5,9 +5,13 @@ queries the real warehouse."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -19,14 +23,15 @@ from lakehouse.pipeline import PipelineRun, run_pipeline
 
 
 @contextmanager
-def lakehouse_environment(data_dir: Path, raw_dir: Path) -> Iterator[None]:
-    """Point every path of the pipeline at `data_dir` (raw files from `raw_dir`) for a while, and
-    train with the quick budget."""
+def lakehouse_environment(data_dir: Path, raw_dir: Path, expectations: Path | None = None) -> Iterator[None]:
+    """Point every path of the pipeline at `data_dir` (raw files from `raw_dir`, suites from
+    `expectations` if given) for a while, and train with the quick budget."""
     variables = {
         "LAKEHOUSE_DATA_DIR": str(data_dir),
         "LAKEHOUSE_RAW_DIR": str(raw_dir),
         "LAKEHOUSE_DBT_TARGET_DIR": str(data_dir / "dbt_target"),
         "LAKEHOUSE_TRAINING_BUDGET": "quick",
+        "LAKEHOUSE_EXPECTATIONS_DIR": str(expectations or paths().expectations),
     }
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
@@ -40,9 +45,9 @@ def lakehouse_environment(data_dir: Path, raw_dir: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_quietly(data_dir: Path, raw_dir: Path) -> PipelineRun:
+def run_quietly(data_dir: Path, raw_dir: Path, expectations: Path | None = None) -> PipelineRun:
     """`lakehouse run` with every path under `data_dir`, its console output discarded."""
-    with lakehouse_environment(data_dir, raw_dir), open(os.devnull, "w") as devnull:
+    with lakehouse_environment(data_dir, raw_dir, expectations), open(os.devnull, "w") as devnull:
         return run_pipeline(Console(file=devnull, width=200))
 
 
@@ -71,3 +76,66 @@ def warehouse(built_warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
     finally:
         connection.close()
+
+
+# Grows by one run per run, by design (the quality history).
+HISTORY_TABLES = {"quality.validation_results"}
+
+
+def table_checksums(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of every row, per table and view."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_schema || '.' || table_name from information_schema.tables order by 1"
+        ).fetchall()
+        return {
+            name: connection.execute(f"select count(*), sum(hash(t)::hugeint) from {name} as t").fetchone()  # type: ignore[misc]
+            for (name,) in tables
+            if name not in HISTORY_TABLES
+        }
+
+
+def lake_digests(lake: Path) -> dict[str, str]:
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(lake.glob("*.parquet"))}
+
+
+@dataclass(frozen=True)
+class Sample:
+    raw: Path
+    data: Path
+    expectations: Path
+    first: PipelineRun
+    # what the first run published (its files are replaced by the second run's)
+    first_version: str
+    first_checksums: dict[str, tuple[int, int]]
+    first_lake: dict[str, str]
+    second: PipelineRun
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    """Raw files with every 20th flight (every month, all other sources whole; the suite's monthly
+    volume bounds lowered to match), a first pipeline run on them (it trains) and a second (it
+    reuses the champions): for the tests that need many runs."""
+    root = tmp_path_factory.mktemp("sample")
+    raw = root / "raw"
+    shutil.copytree(paths().raw, raw)
+    for path in sorted(raw.glob("flights/*/*.csv.gz")):
+        with gzip.open(path, "rt") as handle:
+            header, *rows = handle.read().splitlines()
+        path.write_bytes(gzip.compress(("\n".join([header, *rows[::20]]) + "\n").encode(), mtime=0))
+    expectations = root / "expectations"
+    shutil.copytree(paths().expectations, expectations)
+    volume = expectations / "stg_nycflights__flights.yml"
+    volume.write_text(volume.read_text().replace("not between 20000 and 35000", "not between 1000 and 1750"))
+    first = run_quietly(root / "data", raw, expectations)
+    return Sample(
+        raw=raw,
+        data=root / "data",
+        expectations=expectations,
+        first=first,
+        first_version=first.paths.current.resolve().name,
+        first_checksums=table_checksums(first.paths.warehouse),
+        first_lake=lake_digests(first.paths.lake),
+        second=run_quietly(root / "data", raw, expectations),
+    )

@@ -116,6 +116,8 @@ class TrainingConfig:
     bootstrap_samples: int = 500
     # Permutation importance at or below this (validation AUC or RMSE change) drops a feature.
     selection_min_importance: float = 0.0
+    # Permutation importance on at most this many validation rows (a seeded sample); None: all.
+    permutation_max_rows: int | None = None
 
     @classmethod
     def from_environment(cls) -> TrainingConfig:

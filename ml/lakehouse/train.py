@@ -291,7 +291,10 @@ def train_task(frame: pl.DataFrame, task: Task, config: TrainingConfig, progress
     gain = dict(zip(pre_all.tree_features, booster.feature_importance("gain").tolist(), strict=True))
 
     progress("permutation importance and feature selection")
-    permutation = permutation_importance(booster, pre_all, validation, task, config.seed)
+    rows = validation
+    if config.permutation_max_rows is not None and validation.height > config.permutation_max_rows:
+        rows = validation.sample(config.permutation_max_rows, seed=config.seed)
+    permutation = permutation_importance(booster, pre_all, rows, task, config.seed)
     dropped = {name: value for name, value in permutation.items() if value <= config.selection_min_importance}
     final = full
     if dropped:

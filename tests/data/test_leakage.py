@@ -89,7 +89,10 @@ def _rewrite_flights(
                     fields[at["dep_delay"]] = str(delay)
                     fields[at["dep_time"]] = str(_hhmm_plus(int(fields[at["sched_dep_time"]]), delay))
                     arrival_known = False
-            if not arrival_known and fields[at["dep_delay"]] != "NA":
+            # A flight that left before C and was due more than 4 hours before C without landing
+            # (diverted) is known at C not to have arrived: it keeps its missing arrival.
+            due_long_before = departure_known and scheduled_arrival + timedelta(hours=4) < CUTOFF
+            if not arrival_known and not due_long_before and fields[at["dep_delay"]] != "NA":
                 # An arrival not made by C lands after C (staging puts the arrival clock at the
                 # first instant after the departure: a departure rewritten to after C lands after C).
                 earliest = -30

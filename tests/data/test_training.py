@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import Sample
 from lakehouse.config import Paths, TrainingConfig
 from lakehouse.experiment import TrainingRun, run_training
 from lakehouse.pipeline import PipelineRun
@@ -59,13 +60,12 @@ def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, Pat
     assert metrics[0][0] >= 5  # overall, carrier, origin, month, bootstrap, variant
 
 
-def test_a_second_run_is_judged_against_the_champion_on_the_same_rows(
-    trained: tuple[TrainingRun, Paths], tmp_path: Path
-) -> None:
-    first, session = trained
-    # on a copy of the registry: the session's champions stay what the pipeline made them
-    shutil.copytree(session.models, tmp_path / "models")
-    p = dataclasses.replace(session, models=tmp_path / "models")
+def test_a_second_run_is_judged_against_the_champion_on_the_same_rows(sample: Sample, tmp_path: Path) -> None:
+    """On the 5% sample (a cheap second training run), with a copy of its registry."""
+    first = sample.first.training
+    assert first is not None
+    shutil.copytree(sample.first.paths.models, tmp_path / "models")
+    p = dataclasses.replace(sample.first.paths, models=tmp_path / "models")
     quick = TrainingConfig.from_environment()
     config = dataclasses.replace(quick, trials=1, other_horizons_minutes=(), seed=7)
     second = run_training(p, config, ["regression"], lambda message: None, p.warehouse)
