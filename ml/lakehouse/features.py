@@ -24,6 +24,11 @@ and tests/data/test_leakage.py proves it):
   used as observed: the hourly grid's interpolation looks at later hours and is not used here.
 - The tail number is the aircraft that finally flew: a swap decided after T is baked into the
   aircraft features (the report treats them as optimistic).
+- A missing tail number is an outcome, not a schedule: in this data only cancelled flights lack
+  one (an aircraft was assigned at T, then the record lost it). So a flight without a tail takes
+  a stand-in: the aircraft that flew its carrier, flight number and origin on the latest earlier
+  day (the schedule of earlier days is known), on what looks like its first leg of the day. Its
+  aircraft features then look like any other flight's, and the missing tail says nothing.
 
 Features are computed in DuckDB SQL over the marts (`fct_flights`, `dim_planes`, `dim_dates`) and
 staged weather, with sort-based ASOF joins and running totals: no pairwise self-join, so the build
@@ -138,6 +143,9 @@ FEATURES = FeatureSet(
         "origin_delay_rate_3h",
         "nyc_delay_rate_3h",
         "carrier_delay_rate_3h",
+        "flight_number_delay_rate_28d",
+        "carrier_origin_delay_rate_3h",
+        "origin_delay_rate_1h",
     ),
 )
 
@@ -215,7 +223,6 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         arr_delay_minutes,
         is_cancelled,
         is_diverted,
-        is_plane_missing_from_registry,
         hour(scheduled_departure_local) as scheduled_hour_local,
         is_cancelled or dep_delay_minutes > {late} as is_delayed,
         -- the label is settled when the flight leaves, or {late + 1} minutes after its schedule
@@ -241,6 +248,23 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         """keys as (
     select flight_id, origin, carrier, dest, flight_number, scheduled_hour_local, decision_at_utc
     from probes
+)""",
+        # The aircraft of each flight number, origin and day (the first tail when it flew twice).
+        """aircraft_flown as (
+    select carrier, flight_number, origin, scheduled_departure_date, min(tailnum) as tailnum
+    from fct_flights
+    where tailnum is not null
+    group by carrier, flight_number, origin, scheduled_departure_date
+)""",
+        """stand_in_aircraft as (
+    select flight.flight_id, flown.tailnum
+    from fct_flights as flight
+    asof left join aircraft_flown as flown
+        on flight.carrier = flown.carrier
+        and flight.flight_number = flown.flight_number
+        and flight.origin = flown.origin
+        and flight.scheduled_departure_date > flown.scheduled_departure_date
+    where flight.tailnum is null
 )""",
         """departed as (
     select origin, carrier, actual_departure_utc, dep_delay_minutes
@@ -281,6 +305,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         ),
         _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels),
         _running_total("nyc_labels", "flights", [], "label_known_at_utc", labels),
+        _running_total("carrier_origin_labels", "flights", ["carrier", "origin"], "label_known_at_utc", labels),
         # Weather as observed (staging), available from its hour + the lag.
         f"""weather as (
     select
@@ -332,7 +357,8 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
     joins = [
         "left join legs using (flight_id)",
         "left join scheduled_load using (flight_id)",
-        "left join dim_planes as plane on flight.tailnum = plane.tailnum",
+        "left join stand_in_aircraft as stand_in using (flight_id)",
+        "left join dim_planes as plane on coalesce(flight.tailnum, stand_in.tailnum) = plane.tailnum",
         "left join dim_dates as day on flight.scheduled_departure_date = day.date_day",
         _as_of("od_now", "origin_departed", ["origin"], t),
         _as_of("od_60", "origin_departed", ["origin"], f"{t} - interval 60 minute"),
@@ -363,6 +389,10 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         _as_of("cl_3h", "carrier_labels", ["carrier"], f"{t} - interval 3 hour"),
         _as_of("nl_now", "nyc_labels", [], t),
         _as_of("nl_3h", "nyc_labels", [], f"{t} - interval 3 hour"),
+        _as_of("fl_28d", "flight_number_labels", ["carrier", "flight_number"], f"{t} - interval 28 day"),
+        _as_of("col_now", "carrier_origin_labels", ["carrier", "origin"], t),
+        _as_of("col_3h", "carrier_origin_labels", ["carrier", "origin"], f"{t} - interval 3 hour"),
+        _as_of("ol_1h", "origin_labels", ["origin"], f"{t} - interval 1 hour"),
         # weather.at_utc is the instant a row becomes known: the latest one at or before T
         _as_of("wx", "weather", ["origin"], t, inclusive=True),
         _as_of("wx_3h", "weather", ["origin"], f"{t} - interval 3 hour", inclusive=True),
@@ -409,11 +439,12 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "scheduled_departures_origin_day": "scheduled_load.origin_day",
         "scheduled_departures_nyc_hour": "scheduled_load.nyc_hour",
         # aircraft
-        "is_plane_unknown": "flight.tailnum is null or flight.is_plane_missing_from_registry",
+        "is_plane_unknown": "coalesce(plane.is_missing_from_registry, true)",
         "plane_age_years": "year(flight.scheduled_departure_date) - plane.year_manufactured",
         "seat_count": "plane.seat_count",
         "engine_count": "plane.engine_count",
-        "earlier_legs_today": "legs.earlier_legs_today",
+        # a flight without a tail is on no aircraft's day: a first leg, like a stand-in's
+        "earlier_legs_today": "coalesce(legs.earlier_legs_today, 0)",
         "minutes_since_previous_leg": (
             "datediff('minute', legs.previous_leg_scheduled_utc, flight.scheduled_departure_utc)"
         ),
@@ -485,6 +516,9 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "origin_delay_rate_3h": rate("ol_now", "ol_3h"),
         "nyc_delay_rate_3h": rate("nl_now", "nl_3h"),
         "carrier_delay_rate_3h": rate("cl", "cl_3h"),
+        "flight_number_delay_rate_28d": rate("fl", "fl_28d"),
+        "carrier_origin_delay_rate_3h": rate("col_now", "col_3h"),
+        "origin_delay_rate_1h": rate("ol_now", "ol_1h"),
     }
     select = ",\n    ".join(f"{expression} as {name}" for name, expression in columns.items())
     return (

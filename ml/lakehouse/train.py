@@ -150,9 +150,9 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         params = base_params(task, config) | {
-            "learning_rate": trial.suggest_float("learning_rate", 0.06, 0.25, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 0.04, 0.2, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
-            "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 20, 1000, log=True),
+            "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 50, 2000, log=True),
             "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
             "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),

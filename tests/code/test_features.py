@@ -54,7 +54,6 @@ def small_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
             "arr_delay_minutes": None if delay is None else delay - MADE_UP_MINUTES,
             "is_cancelled": delay is None,
             "is_diverted": False,
-            "is_plane_missing_from_registry": False,
         }
         for number, (flight_id, carrier, tail, origin, scheduled, delay) in enumerate(FLIGHTS, start=1)
     ]
@@ -78,7 +77,7 @@ def small_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     connection.execute("create table stg_nycflights__weather as select * from weather")
     connection.execute(
         "create table dim_planes as select tailnum, 'BOEING' as manufacturer, 2000 as year_manufactured, "
-        "150 as seat_count, 2 as engine_count from flights"
+        "150 as seat_count, 2 as engine_count, false as is_missing_from_registry from flights"
     )
     connection.execute(
         "create table dim_dates as select date '2013-01-10' as date_day, false as is_holiday, "
@@ -146,3 +145,40 @@ def test_labels_and_every_declared_feature_are_present(small_warehouse: duckdb.D
     assert _row(features, "F4")["is_delayed_departed"] is None
     assert _row(features, "F2")["is_delayed"] is True
     assert _row(features, "F1")["is_delayed"] is False
+
+
+def test_a_flight_without_a_tail_number_takes_its_flight_numbers_last_aircraft_on_a_first_leg(
+    small_warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """Only cancelled flights lose their tail number, so a missing tail must not show in the
+    features: F7 repeats F2's flight the next day, cancelled without a tail, and looks exactly like
+    the first leg of N1 (F2's aircraft); F8, a flight number never flown before, gets an unknown
+    aircraft."""
+    for flight_id, number in (("F7", 2), ("F8", 99)):
+        small_warehouse.execute(
+            """insert into fct_flights
+            select * replace (
+                ? as flight_id,
+                ? as flight_number,
+                null as tailnum,
+                scheduled_departure_date + 1 as scheduled_departure_date,
+                scheduled_departure_utc + interval 1 day as scheduled_departure_utc,
+                scheduled_departure_local + interval 1 day as scheduled_departure_local,
+                scheduled_arrival_utc + interval 1 day as scheduled_arrival_utc,
+                null as actual_departure_utc,
+                null as actual_arrival_utc,
+                null as dep_delay_minutes,
+                null as arr_delay_minutes,
+                true as is_cancelled
+            )
+            from fct_flights
+            where flight_id = 'F2'""",
+            [flight_id, number],
+        )
+    features = build_features(small_warehouse)
+    aircraft = ["manufacturer", *FEATURES.aircraft]
+    f7, f1 = _row(features, "F7"), _row(features, "F1")
+    assert {c: f7[c] for c in aircraft} == {c: f1[c] for c in aircraft}
+    assert (f7["is_plane_unknown"], f7["seat_count"], f7["earlier_legs_today"]) == (False, 150, 0)
+    f8 = _row(features, "F8")
+    assert (f8["is_plane_unknown"], f8["seat_count"], f8["earlier_legs_today"]) == (True, None, 0)

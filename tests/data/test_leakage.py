@@ -1,6 +1,7 @@
 """No feature sees the future: rewrite everything not yet known at a cut-off instant C, rebuild,
 and every flight decided before C must have bit-identical features; flights decided after C must
-see the change (the test has power); and a deliberately leaky variant must fail the same check."""
+see the change (the test has power); and a deliberately leaky variant must fail the same check.
+A missing tail number (an outcome: only cancelled flights lose theirs) must not show either."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from lakehouse.config import paths
 from lakehouse.dbt import run_dbt
 from lakehouse.features import FEATURES, build_features
+from lakehouse.pipeline import PipelineRun
 
 pytestmark = pytest.mark.warehouse
 
@@ -197,3 +199,22 @@ def test_the_check_catches_weather_used_at_its_own_hour(
         _features(rewritten_warehouse, weather_lag_minutes=0),
     )
     assert set(_changed(before)) & set(FEATURES.weather)
+
+
+def test_a_missing_tail_number_does_not_show_in_the_aircraft_features(
+    pipeline_run: PipelineRun, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    """Every flight without a tail number is cancelled (an outcome the record lost, not a schedule
+    known at T): its aircraft features must be ones that flights with a tail number of the same
+    carrier also have, or the model learns "no tail, cancelled". The few left are flight numbers
+    never flown before, with no stand-in aircraft."""
+    assert pipeline_run.features is not None
+    tails = warehouse.sql("select flight_id, tailnum is null as is_tail_missing from fct_flights").pl()
+    frame = pipeline_run.features.join(tails, on="flight_id")
+    assert frame.filter("is_tail_missing")["is_cancelled"].all()
+    columns = ["carrier", "manufacturer", *FEATURES.aircraft]
+    with_tail = frame.filter(~pl.col("is_tail_missing")).select(columns).unique()
+    without_tail = frame.filter("is_tail_missing").select(["flight_id", *columns])
+    shown = without_tail.join(with_tail, on=columns, how="anti", nulls_equal=True)
+    assert without_tail.height > 2000
+    assert shown.height <= 0.01 * without_tail.height, shown
