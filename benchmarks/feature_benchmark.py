@@ -1,9 +1,10 @@
 """How long the point-in-time feature build takes and how much memory it needs, by scale.
 
 Uses the warehouses gate_benchmark.py builds and caches (1x = the bundled data, 10x and 100x =
-synthetic copies of 2013), runs `lakehouse.features.feature_sql` in a fresh process per scale with
-DuckDB writing the result to Parquet (the frame is not pulled into Python), and reads that
-process's peak memory from wait4(). Not run by the tests: timings are noisy.
+synthetic copies of 2013), runs the feature build in a fresh process per scale with DuckDB writing
+the result to Parquet (nothing pulled into Python), month by month (`write_features`, the default)
+or in one pass over the whole year (`--whole`), and reads that process's peak memory from wait4().
+Not run by the tests: timings are noisy.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,17 +24,21 @@ from gate_benchmark import build
 MIB = 1024**2
 
 
-def child(warehouse: Path, output: Path, memory_limit: str) -> int:
+def child(warehouse: Path, output: Path, memory_limit: str, whole: bool) -> int:
     import duckdb
 
-    from lakehouse.features import DEFAULT_HORIZON_MINUTES, feature_sql
+    from lakehouse.features import DEFAULT_HORIZON_MINUTES, feature_sql, write_features
 
     started = time.perf_counter()
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         connection.execute("set enable_progress_bar = false")
         connection.execute(f"set memory_limit = '{memory_limit}'")
-        connection.execute(f"copy ({feature_sql(DEFAULT_HORIZON_MINUTES)}) to '{output}' (format parquet)")
-        rows = connection.execute(f"select count(*) from read_parquet('{output}')").fetchall()[0][0]
+        output.mkdir(parents=True, exist_ok=True)
+        if whole:
+            connection.execute(f"copy ({feature_sql(DEFAULT_HORIZON_MINUTES)}) to '{output / 'all.parquet'}'")
+        else:
+            write_features(connection, output, DEFAULT_HORIZON_MINUTES)
+        rows = connection.execute(f"select count(*) from read_parquet('{output}/*.parquet')").fetchall()[0][0]
     print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
     return 0
 
@@ -42,19 +48,24 @@ def main() -> int:
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--memory-limit", default="8GB", help="DuckDB's memory_limit for the build")
+    parser.add_argument("--whole", action="store_true", help="one pass over the year, not month by month")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.child[0], args.child[1], args.memory_limit)
-    print(f"\n{'scale':>5} {'flights':>12} {'seconds':>8} {'flights/s':>10} {'peak MiB':>9}")
+        return child(args.child[0], args.child[1], args.memory_limit, args.whole)
+    build_kind = "one pass" if args.whole else "month by month"
+    print(f"\nfeature build, {build_kind}, DuckDB memory_limit {args.memory_limit}")
+    print(f"{'scale':>5} {'flights':>12} {'seconds':>8} {'flights/s':>10} {'peak MiB':>9}")
     for scale in [int(s) for s in args.scales.split(",")]:
         _, warehouse = build(scale, args.workdir.resolve())
-        output = warehouse.parent / "features.parquet"
+        output = warehouse.parent / "features"
+        shutil.rmtree(output, ignore_errors=True)
         command = [
             sys.executable,
             str(Path(__file__).resolve()),
             "--memory-limit",
             args.memory_limit,
+            *(["--whole"] if args.whole else []),
             "--child",
             str(warehouse),
             str(output),
@@ -71,7 +82,7 @@ def main() -> int:
             f"{scale:>4}x {figures['rows']:>12,} {figures['seconds']:8.1f} "
             f"{figures['rows'] / figures['seconds']:10,.0f} {usage.ru_maxrss * 1024 / MIB:9.0f}"
         )
-        output.unlink(missing_ok=True)
+        shutil.rmtree(output, ignore_errors=True)
     return 0
 
 

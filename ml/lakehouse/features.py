@@ -38,6 +38,7 @@ caller (filter the result to one flight)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -50,6 +51,9 @@ WAITING_CAP_MINUTES = 180
 DEFAULT_HORIZON_MINUTES = 120
 # A weather row labelled hour H is complete at about H:51: known from H + 60 minutes.
 WEATHER_LAG_MINUTES = 60
+# The furthest any lookup looks back from T (flight_number_delay_rate_28d): a build of some months'
+# flights needs the events from this long before their first decision time.
+LOOKBACK_MINUTES = 28 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -154,30 +158,73 @@ KEYS = ("flight_id", "scheduled_departure_utc", "decision_at_utc", "scheduled_de
 LABELS = ("is_delayed", "is_delayed_departed", "arr_delay_minutes", "is_cancelled")
 
 
-def _running_total(name: str, source: str, partition: list[str], at: str, measures: dict[str, str]) -> str:
+def _running_total(
+    name: str, source: str, partition: list[str], at: str, measures: dict[str, str], since: str | None
+) -> str:
     """A CTE of running totals ordered by instant `at`. The default window frame (range, up to the
-    current row) gives rows with the same instant the same totals, so an ASOF match is exact."""
+    current row) gives rows with the same instant the same totals, so an ASOF match is exact.
+
+    With `since`, only the rows from that instant on are sorted, and each total starts from what the
+    rows before it add up to (one streaming aggregate): the same totals, from a much smaller sort."""
     keys = ", ".join(partition)
     over = f"partition by {keys} order by {at}" if partition else f"order by {at}"
-    totals = ",\n        ".join(
-        f"{expression} over ({over}) as {column}" for column, expression in measures.items()
-    )
     selected = ", ".join([*partition, f"{at} as at_utc"])
-    return f"""{name} as (
+    if since is None:
+        totals = ",\n        ".join(
+            f"{expression} over ({over}) as {column}" for column, expression in measures.items()
+        )
+        return f"""{name} as (
     select distinct
         {selected},
         {totals}
     from {source}
     where {at} is not null
 )"""
+    carried = ",\n        ".join(f"{expression} as {column}" for column, expression in measures.items())
+    totals = ",\n        ".join(
+        f"coalesce(carried.{column}, 0) + {expression} over ({over}) as {column}"
+        for column, expression in measures.items()
+    )
+    on = f"using ({keys})" if partition else "on true"
+    # The carried totals stand as one row just before `since`: a lookup between `since` and the
+    # first row after it finds them, as it would find the last row before `since`.
+    return f"""{name}_carried as (
+    select
+        {", ".join([*partition, carried])}
+    from {source}
+    where {at} < {since}
+    {f"group by {keys}" if partition else ""}
+    having count(*) > 0
+),
+
+{name} as (
+    select {", ".join(partition)}{", " if partition else ""}{since} - interval 1 microsecond as at_utc, {
+        ", ".join(measures)
+    }
+    from {name}_carried
+    union all
+    select distinct
+        {selected},
+        {totals}
+    from {source}
+    left join {name}_carried as carried {on}
+    where {at} >= {since}
+)"""
 
 
 def _as_of(
-    alias: str, cte: str, partition: list[str], instant: str, inclusive: bool = False
+    alias: str, cte: str, partition: list[str], minutes_before: int = 0, inclusive: bool = False
 ) -> tuple[str, str]:
-    """A lookup of the last row of `cte` before `instant` (strictly, unless `inclusive`: what
-    happens at T is not known at T), as a CTE over the narrow `keys` rows and the join that
+    """A lookup of the last row of `cte` before T - `minutes_before` (strictly, unless `inclusive`:
+    what happens at T is not known at T), as a CTE over the narrow `keys` rows and the join that
     brings it to the flights. Narrow rows keep the ASOF joins' sorts small."""
+    if not 0 <= minutes_before <= LOOKBACK_MINUTES:
+        raise ValueError(f"a lookup {minutes_before} minutes before T exceeds LOOKBACK_MINUTES")
+    instant = (
+        f"flight.decision_at_utc - to_minutes({minutes_before})"
+        if minutes_before
+        else "flight.decision_at_utc"
+    )
     conditions = [f"flight.{column} = {alias}.{column}" for column in partition]
     conditions.append(f"{instant} {'>=' if inclusive else '>'} {alias}.at_utc")
     lookup = f"""lookup_{alias} as (
@@ -193,10 +240,35 @@ def _window(alias_now: str, alias_then: str, column: str) -> str:
     return f"coalesce({alias_now}.{column}, 0) - coalesce({alias_then}.{column}, 0)"
 
 
-def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MINUTES) -> str:
-    """The SELECT computing every flight's features and labels at its decision time."""
+def _timestamp(instant: datetime) -> str:
+    return f"timestamp '{instant:%Y-%m-%d %H:%M:%S}'"
+
+
+def feature_sql(
+    horizon_minutes: int,
+    weather_lag_minutes: int = WEATHER_LAG_MINUTES,
+    scheduled_between: tuple[datetime, datetime] | None = None,
+) -> str:
+    """The SELECT computing every flight's features and labels at its decision time: of every
+    flight, or of those scheduled (UTC) from the first instant of `scheduled_between` and before
+    the second, with the same values a build of every flight gives them (what a build of many
+    flights does piece by piece, in bounded memory: `write_features`)."""
     horizon = int(horizon_minutes)
     lag = int(weather_lag_minutes)
+    since = None
+    probed = days = "true"
+    if scheduled_between is not None:
+        start, end = scheduled_between
+        # the running totals are needed from the earliest instant any lookup asks for
+        since = _timestamp(start - timedelta(minutes=horizon + LOOKBACK_MINUTES))
+        probed = (
+            f"scheduled_departure_utc >= {_timestamp(start)} and scheduled_departure_utc < {_timestamp(end)}"
+        )
+        # whole local days around the probed flights: the per-day windows see all of each day
+        days = (
+            f"scheduled_departure_date between date '{start - timedelta(days=1):%Y-%m-%d}' "
+            f"and date '{end + timedelta(days=1):%Y-%m-%d}'"
+        )
     late = LATE_AFTER_MINUTES
     cap = WAITING_CAP_MINUTES
     departures = {"departed": "count(*)", "delay_sum": "sum(dep_delay_minutes)"}
@@ -244,6 +316,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         {horizon} as horizon_minutes,
         scheduled_departure_utc - to_minutes({horizon}) as decision_at_utc
     from flights
+    where {probed}
 )""",
         """keys as (
     select flight_id, origin, carrier, dest, flight_number, scheduled_hour_local, decision_at_utc
@@ -251,14 +324,17 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
 )""",
         # The aircraft of each flight number, origin and day (the first tail when it flew twice).
         """aircraft_flown as (
-    select carrier, flight_number, origin, scheduled_departure_date, min(tailnum) as tailnum
-    from fct_flights
-    where tailnum is not null
-    group by carrier, flight_number, origin, scheduled_departure_date
+    select flown.carrier, flown.flight_number, flown.origin, flown.scheduled_departure_date,
+        min(flown.tailnum) as tailnum
+    from fct_flights as flown
+    semi join (select carrier, flight_number, origin from probes where tailnum is null) as wanted
+        using (carrier, flight_number, origin)
+    where flown.tailnum is not null
+    group by flown.carrier, flown.flight_number, flown.origin, flown.scheduled_departure_date
 )""",
         """stand_in_aircraft as (
     select flight.flight_id, flown.tailnum
-    from fct_flights as flight
+    from probes as flight
     asof left join aircraft_flown as flown
         on flight.carrier = flown.carrier
         and flight.flight_number = flown.flight_number
@@ -282,30 +358,44 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         greatest(stops_waiting_at_utc, scheduled_departure_utc + to_minutes({late})) as overdue_until_utc
     from flights
 )""",
-        _running_total("origin_departed", "departed", ["origin"], "actual_departure_utc", departures),
-        _running_total("nyc_departed", "departed", [], "actual_departure_utc", departures),
-        _running_total("carrier_departed", "departed", ["carrier"], "actual_departure_utc", departures),
-        _running_total("origin_scheduled", "ground", ["origin"], "scheduled_departure_utc", counted),
-        _running_total("origin_left", "ground", ["origin"], "stops_waiting_at_utc", counted),
-        _running_total("origin_overdue_from", "ground", ["origin"], "overdue_from_utc", counted),
-        _running_total("origin_overdue_until", "ground", ["origin"], "overdue_until_utc", counted),
-        _running_total("nyc_scheduled", "ground", [], "scheduled_departure_utc", counted),
-        _running_total("nyc_left", "ground", [], "stops_waiting_at_utc", counted),
-        _running_total("nyc_overdue_from", "ground", [], "overdue_from_utc", counted),
-        _running_total("nyc_overdue_until", "ground", [], "overdue_until_utc", counted),
-        _running_total("carrier_overdue_from", "ground", ["carrier"], "overdue_from_utc", counted),
-        _running_total("carrier_overdue_until", "ground", ["carrier"], "overdue_until_utc", counted),
-        _running_total("route_labels", "flights", ["origin", "dest"], "label_known_at_utc", labels),
-        _running_total("carrier_labels", "flights", ["carrier"], "label_known_at_utc", labels),
+        _running_total("origin_departed", "departed", ["origin"], "actual_departure_utc", departures, since),
+        _running_total("nyc_departed", "departed", [], "actual_departure_utc", departures, since),
         _running_total(
-            "flight_number_labels", "flights", ["carrier", "flight_number"], "label_known_at_utc", labels
+            "carrier_departed", "departed", ["carrier"], "actual_departure_utc", departures, since
+        ),
+        _running_total("origin_scheduled", "ground", ["origin"], "scheduled_departure_utc", counted, since),
+        _running_total("origin_left", "ground", ["origin"], "stops_waiting_at_utc", counted, since),
+        _running_total("origin_overdue_from", "ground", ["origin"], "overdue_from_utc", counted, since),
+        _running_total("origin_overdue_until", "ground", ["origin"], "overdue_until_utc", counted, since),
+        _running_total("nyc_scheduled", "ground", [], "scheduled_departure_utc", counted, since),
+        _running_total("nyc_left", "ground", [], "stops_waiting_at_utc", counted, since),
+        _running_total("nyc_overdue_from", "ground", [], "overdue_from_utc", counted, since),
+        _running_total("nyc_overdue_until", "ground", [], "overdue_until_utc", counted, since),
+        _running_total("carrier_overdue_from", "ground", ["carrier"], "overdue_from_utc", counted, since),
+        _running_total("carrier_overdue_until", "ground", ["carrier"], "overdue_until_utc", counted, since),
+        _running_total("route_labels", "flights", ["origin", "dest"], "label_known_at_utc", labels, since),
+        _running_total("carrier_labels", "flights", ["carrier"], "label_known_at_utc", labels, since),
+        _running_total(
+            "flight_number_labels",
+            "flights",
+            ["carrier", "flight_number"],
+            "label_known_at_utc",
+            labels,
+            since,
         ),
         _running_total(
-            "origin_hour_labels", "flights", ["origin", "scheduled_hour_local"], "label_known_at_utc", labels
+            "origin_hour_labels",
+            "flights",
+            ["origin", "scheduled_hour_local"],
+            "label_known_at_utc",
+            labels,
+            since,
         ),
-        _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels),
-        _running_total("nyc_labels", "flights", [], "label_known_at_utc", labels),
-        _running_total("carrier_origin_labels", "flights", ["carrier", "origin"], "label_known_at_utc", labels),
+        _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels, since),
+        _running_total("nyc_labels", "flights", [], "label_known_at_utc", labels, since),
+        _running_total(
+            "carrier_origin_labels", "flights", ["carrier", "origin"], "label_known_at_utc", labels, since
+        ),
         # Weather as observed (staging), available from its hour + the lag.
         f"""weather as (
     select
@@ -327,7 +417,7 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
     from stg_nycflights__weather
 )""",
         # The aircraft's earlier departures from New York on the same local day (schedule: known).
-        """legs as (
+        f"""legs as (
     select
         flight_id,
         row_number() over day_legs - 1 as earlier_legs_today,
@@ -339,18 +429,19 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         lag(datediff('minute', scheduled_departure_utc, scheduled_arrival_utc)) over day_legs
             as previous_leg_block_minutes
     from flights
-    where tailnum is not null
+    where tailnum is not null and {days}
     window day_legs as (
         partition by tailnum, scheduled_departure_date order by scheduled_departure_utc, flight_id
     )
 )""",
-        """scheduled_load as (
+        f"""scheduled_load as (
     select
         flight_id,
         count(*) over (partition by origin, scheduled_departure_date, scheduled_hour_local) as origin_hour,
         count(*) over (partition by origin, scheduled_departure_date) as origin_day,
         count(*) over (partition by scheduled_departure_date, scheduled_hour_local) as nyc_hour
     from flights
+    where {days}
 )""",
     ]
     t = "flight.decision_at_utc"
@@ -360,42 +451,42 @@ def feature_sql(horizon_minutes: int, weather_lag_minutes: int = WEATHER_LAG_MIN
         "left join stand_in_aircraft as stand_in using (flight_id)",
         "left join dim_planes as plane on coalesce(flight.tailnum, stand_in.tailnum) = plane.tailnum",
         "left join dim_dates as day on flight.scheduled_departure_date = day.date_day",
-        _as_of("od_now", "origin_departed", ["origin"], t),
-        _as_of("od_60", "origin_departed", ["origin"], f"{t} - interval 60 minute"),
-        _as_of("od_180", "origin_departed", ["origin"], f"{t} - interval 180 minute"),
-        _as_of("nd_now", "nyc_departed", [], t),
-        _as_of("nd_60", "nyc_departed", [], f"{t} - interval 60 minute"),
-        _as_of("nd_180", "nyc_departed", [], f"{t} - interval 180 minute"),
-        _as_of("cd_now", "carrier_departed", ["carrier"], t),
-        _as_of("cd_180", "carrier_departed", ["carrier"], f"{t} - interval 180 minute"),
-        _as_of("os", "origin_scheduled", ["origin"], t),
-        _as_of("ol", "origin_left", ["origin"], t),
-        _as_of("oof", "origin_overdue_from", ["origin"], t),
-        _as_of("oou", "origin_overdue_until", ["origin"], t),
-        _as_of("ns", "nyc_scheduled", [], t),
-        _as_of("nl", "nyc_left", [], t),
-        _as_of("nof", "nyc_overdue_from", [], t),
-        _as_of("nou", "nyc_overdue_until", [], t),
-        _as_of("cof", "carrier_overdue_from", ["carrier"], t),
-        _as_of("cou", "carrier_overdue_until", ["carrier"], t),
-        _as_of("rl", "route_labels", ["origin", "dest"], t),
-        _as_of("cl", "carrier_labels", ["carrier"], t),
-        _as_of("fl", "flight_number_labels", ["carrier", "flight_number"], t),
-        _as_of("ohl", "origin_hour_labels", ["origin", "scheduled_hour_local"], t),
-        _as_of("cl_7d", "carrier_labels", ["carrier"], f"{t} - interval 7 day"),
-        _as_of("ol_now", "origin_labels", ["origin"], t),
-        _as_of("ol_7d", "origin_labels", ["origin"], f"{t} - interval 7 day"),
-        _as_of("ol_3h", "origin_labels", ["origin"], f"{t} - interval 3 hour"),
-        _as_of("cl_3h", "carrier_labels", ["carrier"], f"{t} - interval 3 hour"),
-        _as_of("nl_now", "nyc_labels", [], t),
-        _as_of("nl_3h", "nyc_labels", [], f"{t} - interval 3 hour"),
-        _as_of("fl_28d", "flight_number_labels", ["carrier", "flight_number"], f"{t} - interval 28 day"),
-        _as_of("col_now", "carrier_origin_labels", ["carrier", "origin"], t),
-        _as_of("col_3h", "carrier_origin_labels", ["carrier", "origin"], f"{t} - interval 3 hour"),
-        _as_of("ol_1h", "origin_labels", ["origin"], f"{t} - interval 1 hour"),
+        _as_of("od_now", "origin_departed", ["origin"]),
+        _as_of("od_60", "origin_departed", ["origin"], 60),
+        _as_of("od_180", "origin_departed", ["origin"], 180),
+        _as_of("nd_now", "nyc_departed", []),
+        _as_of("nd_60", "nyc_departed", [], 60),
+        _as_of("nd_180", "nyc_departed", [], 180),
+        _as_of("cd_now", "carrier_departed", ["carrier"]),
+        _as_of("cd_180", "carrier_departed", ["carrier"], 180),
+        _as_of("os", "origin_scheduled", ["origin"]),
+        _as_of("ol", "origin_left", ["origin"]),
+        _as_of("oof", "origin_overdue_from", ["origin"]),
+        _as_of("oou", "origin_overdue_until", ["origin"]),
+        _as_of("ns", "nyc_scheduled", []),
+        _as_of("nl", "nyc_left", []),
+        _as_of("nof", "nyc_overdue_from", []),
+        _as_of("nou", "nyc_overdue_until", []),
+        _as_of("cof", "carrier_overdue_from", ["carrier"]),
+        _as_of("cou", "carrier_overdue_until", ["carrier"]),
+        _as_of("rl", "route_labels", ["origin", "dest"]),
+        _as_of("cl", "carrier_labels", ["carrier"]),
+        _as_of("fl", "flight_number_labels", ["carrier", "flight_number"]),
+        _as_of("ohl", "origin_hour_labels", ["origin", "scheduled_hour_local"]),
+        _as_of("cl_7d", "carrier_labels", ["carrier"], 7 * 1440),
+        _as_of("ol_now", "origin_labels", ["origin"]),
+        _as_of("ol_7d", "origin_labels", ["origin"], 7 * 1440),
+        _as_of("ol_3h", "origin_labels", ["origin"], 180),
+        _as_of("cl_3h", "carrier_labels", ["carrier"], 180),
+        _as_of("nl_now", "nyc_labels", []),
+        _as_of("nl_3h", "nyc_labels", [], 180),
+        _as_of("fl_28d", "flight_number_labels", ["carrier", "flight_number"], 28 * 1440),
+        _as_of("col_now", "carrier_origin_labels", ["carrier", "origin"]),
+        _as_of("col_3h", "carrier_origin_labels", ["carrier", "origin"], 180),
+        _as_of("ol_1h", "origin_labels", ["origin"], 60),
         # weather.at_utc is the instant a row becomes known: the latest one at or before T
-        _as_of("wx", "weather", ["origin"], t, inclusive=True),
-        _as_of("wx_3h", "weather", ["origin"], f"{t} - interval 3 hour", inclusive=True),
+        _as_of("wx", "weather", ["origin"], inclusive=True),
+        _as_of("wx_3h", "weather", ["origin"], 180, inclusive=True),
     ]
     for lookup, _ in (j for j in joins if isinstance(j, tuple)):
         ctes.append(lookup)
@@ -534,11 +625,47 @@ def build_features(
     connection: duckdb.DuckDBPyConnection,
     horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
     weather_lag_minutes: int = WEATHER_LAG_MINUTES,
+    scheduled_between: tuple[datetime, datetime] | None = None,
 ) -> pl.DataFrame:
     """Every flight's features and labels at its decision time, from a warehouse connection."""
     connection.execute("set enable_progress_bar = false")
-    frame: pl.DataFrame = connection.sql(feature_sql(horizon_minutes, weather_lag_minutes)).pl()
+    sql = feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between)
+    frame: pl.DataFrame = connection.sql(sql).pl()
     return frame
+
+
+def monthly_windows(connection: duckdb.DuckDBPyConnection) -> list[tuple[datetime, datetime]]:
+    """Calendar months (UTC) covering every scheduled departure in `fct_flights`."""
+    first, last = connection.execute(
+        "select min(scheduled_departure_utc), max(scheduled_departure_utc) from fct_flights"
+    ).fetchall()[0]
+    if first is None:
+        return []
+    windows = []
+    start = datetime(first.year, first.month, 1)
+    while start <= last:
+        end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+        windows.append((start, end))
+        start = end
+    return windows
+
+
+def write_features(
+    connection: duckdb.DuckDBPyConnection,
+    directory: Path,
+    horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
+) -> list[Path]:
+    """Every flight's features written month by month to `directory` (one Parquet file per month,
+    in DuckDB, nothing pulled into Python): memory is bounded by one month's flights and the
+    look-back before them, however many months the warehouse holds."""
+    connection.execute("set enable_progress_bar = false")
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for window in monthly_windows(connection):
+        path = directory / f"features_{window[0]:%Y-%m}.parquet"
+        connection.execute(f"copy ({feature_sql(horizon_minutes, scheduled_between=window)}) to '{path}'")
+        written.append(path)
+    return written
 
 
 def read_features(warehouse: Path, horizon_minutes: int = DEFAULT_HORIZON_MINUTES) -> pl.DataFrame:
