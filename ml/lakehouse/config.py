@@ -123,11 +123,16 @@ class TrainingConfig:
     @classmethod
     def from_environment(cls) -> TrainingConfig:
         """The defaults, or with LAKEHOUSE_TRAINING_BUDGET=quick a small budget for a quick run
-        (the tests): fewer trials, one tuning fold, one other horizon, fewer bootstrap samples."""
+        (the tests): one trial on one tuning fold, one other horizon, fewer bootstrap samples and
+        permutation rows."""
         budget = os.environ.get("LAKEHOUSE_TRAINING_BUDGET", "default")
         if budget == "quick":
             return cls(
-                trials=2, cv_last_train_months=(8,), other_horizons_minutes=(60,), bootstrap_samples=50
+                trials=1,
+                cv_last_train_months=(8,),
+                other_horizons_minutes=(60,),
+                bootstrap_samples=50,
+                permutation_max_rows=5_000,
             )
         if budget != "default":
             raise ValueError(f"LAKEHOUSE_TRAINING_BUDGET must be `default` or `quick`, not {budget!r}")

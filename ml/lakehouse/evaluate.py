@@ -53,7 +53,8 @@ def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]
         "mse": mse,
         "rmse": mse**0.5,
         "mae": float(metrics.mean_absolute_error(y, predicted)),
-        "r2": float(metrics.r2_score(y, predicted)),
+        # R² compares with the variance of y: undefined for a single row (a small segment)
+        "r2": float(metrics.r2_score(y, predicted)) if len(y) > 1 else float("nan"),
     }
 
 

@@ -159,17 +159,23 @@ LABELS = ("is_delayed", "is_delayed_departed", "arr_delay_minutes", "is_cancelle
 
 
 def _running_total(
-    name: str, source: str, partition: list[str], at: str, measures: dict[str, str], since: str | None
+    name: str,
+    source: str,
+    partition: list[str],
+    at: str,
+    measures: dict[str, str],
+    between: tuple[str, str] | None,
 ) -> str:
     """A CTE of running totals ordered by instant `at`. The default window frame (range, up to the
     current row) gives rows with the same instant the same totals, so an ASOF match is exact.
 
-    With `since`, only the rows from that instant on are sorted, and each total starts from what the
-    rows before it add up to (one streaming aggregate): the same totals, from a much smaller sort."""
+    With `between` (since, until), only the rows from `since` to before `until` are sorted (the
+    lookups ask for nothing else), and each total starts from what the rows before `since` add up
+    to (one streaming aggregate): the same totals, from a sort bounded by the instants asked for."""
     keys = ", ".join(partition)
     over = f"partition by {keys} order by {at}" if partition else f"order by {at}"
     selected = ", ".join([*partition, f"{at} as at_utc"])
-    if since is None:
+    if between is None:
         totals = ",\n        ".join(
             f"{expression} over ({over}) as {column}" for column, expression in measures.items()
         )
@@ -180,6 +186,7 @@ def _running_total(
     from {source}
     where {at} is not null
 )"""
+    since, until = between
     carried = ",\n        ".join(f"{expression} as {column}" for column, expression in measures.items())
     totals = ",\n        ".join(
         f"coalesce(carried.{column}, 0) + {expression} over ({over}) as {column}"
@@ -208,7 +215,7 @@ def _running_total(
         {totals}
     from {source}
     left join {name}_carried as carried {on}
-    where {at} >= {since}
+    where {at} >= {since} and {at} < {until}
 )"""
 
 
@@ -255,12 +262,12 @@ def feature_sql(
     flights does piece by piece, in bounded memory: `write_features`)."""
     horizon = int(horizon_minutes)
     lag = int(weather_lag_minutes)
-    since = None
+    between = None
     probed = days = "true"
     if scheduled_between is not None:
         start, end = scheduled_between
         # the running totals are needed from the earliest instant any lookup asks for
-        since = _timestamp(start - timedelta(minutes=horizon + LOOKBACK_MINUTES))
+        between = (_timestamp(start - timedelta(minutes=horizon + LOOKBACK_MINUTES)), _timestamp(end))
         probed = (
             f"scheduled_departure_utc >= {_timestamp(start)} and scheduled_departure_utc < {_timestamp(end)}"
         )
@@ -358,30 +365,32 @@ def feature_sql(
         greatest(stops_waiting_at_utc, scheduled_departure_utc + to_minutes({late})) as overdue_until_utc
     from flights
 )""",
-        _running_total("origin_departed", "departed", ["origin"], "actual_departure_utc", departures, since),
-        _running_total("nyc_departed", "departed", [], "actual_departure_utc", departures, since),
         _running_total(
-            "carrier_departed", "departed", ["carrier"], "actual_departure_utc", departures, since
+            "origin_departed", "departed", ["origin"], "actual_departure_utc", departures, between
         ),
-        _running_total("origin_scheduled", "ground", ["origin"], "scheduled_departure_utc", counted, since),
-        _running_total("origin_left", "ground", ["origin"], "stops_waiting_at_utc", counted, since),
-        _running_total("origin_overdue_from", "ground", ["origin"], "overdue_from_utc", counted, since),
-        _running_total("origin_overdue_until", "ground", ["origin"], "overdue_until_utc", counted, since),
-        _running_total("nyc_scheduled", "ground", [], "scheduled_departure_utc", counted, since),
-        _running_total("nyc_left", "ground", [], "stops_waiting_at_utc", counted, since),
-        _running_total("nyc_overdue_from", "ground", [], "overdue_from_utc", counted, since),
-        _running_total("nyc_overdue_until", "ground", [], "overdue_until_utc", counted, since),
-        _running_total("carrier_overdue_from", "ground", ["carrier"], "overdue_from_utc", counted, since),
-        _running_total("carrier_overdue_until", "ground", ["carrier"], "overdue_until_utc", counted, since),
-        _running_total("route_labels", "flights", ["origin", "dest"], "label_known_at_utc", labels, since),
-        _running_total("carrier_labels", "flights", ["carrier"], "label_known_at_utc", labels, since),
+        _running_total("nyc_departed", "departed", [], "actual_departure_utc", departures, between),
+        _running_total(
+            "carrier_departed", "departed", ["carrier"], "actual_departure_utc", departures, between
+        ),
+        _running_total("origin_scheduled", "ground", ["origin"], "scheduled_departure_utc", counted, between),
+        _running_total("origin_left", "ground", ["origin"], "stops_waiting_at_utc", counted, between),
+        _running_total("origin_overdue_from", "ground", ["origin"], "overdue_from_utc", counted, between),
+        _running_total("origin_overdue_until", "ground", ["origin"], "overdue_until_utc", counted, between),
+        _running_total("nyc_scheduled", "ground", [], "scheduled_departure_utc", counted, between),
+        _running_total("nyc_left", "ground", [], "stops_waiting_at_utc", counted, between),
+        _running_total("nyc_overdue_from", "ground", [], "overdue_from_utc", counted, between),
+        _running_total("nyc_overdue_until", "ground", [], "overdue_until_utc", counted, between),
+        _running_total("carrier_overdue_from", "ground", ["carrier"], "overdue_from_utc", counted, between),
+        _running_total("carrier_overdue_until", "ground", ["carrier"], "overdue_until_utc", counted, between),
+        _running_total("route_labels", "flights", ["origin", "dest"], "label_known_at_utc", labels, between),
+        _running_total("carrier_labels", "flights", ["carrier"], "label_known_at_utc", labels, between),
         _running_total(
             "flight_number_labels",
             "flights",
             ["carrier", "flight_number"],
             "label_known_at_utc",
             labels,
-            since,
+            between,
         ),
         _running_total(
             "origin_hour_labels",
@@ -389,12 +398,12 @@ def feature_sql(
             ["origin", "scheduled_hour_local"],
             "label_known_at_utc",
             labels,
-            since,
+            between,
         ),
-        _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels, since),
-        _running_total("nyc_labels", "flights", [], "label_known_at_utc", labels, since),
+        _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels, between),
+        _running_total("nyc_labels", "flights", [], "label_known_at_utc", labels, between),
         _running_total(
-            "carrier_origin_labels", "flights", ["carrier", "origin"], "label_known_at_utc", labels, since
+            "carrier_origin_labels", "flights", ["carrier", "origin"], "label_known_at_utc", labels, between
         ),
         # Weather as observed (staging), available from its hour + the lag.
         f"""weather as (
