@@ -316,7 +316,8 @@ def child_build(raw: Path, run: RunDir, project_dir: Path) -> int:
     from lakehouse.dbt import DbtError, run_dbt
 
     # The replay reads every statement from the debug log (dbt's default file level; made explicit).
-    args = ["build", "--log-level-file", "debug"]
+    # The prediction marts and their sources come with `lakehouse run`, not with a dbt build.
+    args = ["build", "--exclude", "tag:ml", "--log-level-file", "debug"]
     folders: dict[str, Path] = {}
     if "target_dir" in inspect.signature(run_dbt).parameters:
         folders["target_dir"] = run.target

@@ -158,20 +158,155 @@ KEYS = ("flight_id", "scheduled_departure_utc", "decision_at_utc", "scheduled_de
 LABELS = ("is_delayed", "is_delayed_departed", "arr_delay_minutes", "is_cancelled")
 
 
-def _running_total(
-    name: str,
-    source: str,
-    partition: list[str],
-    at: str,
-    measures: dict[str, str],
-    between: tuple[str, str] | None,
-) -> str:
+_DEPARTURES = {"departed": "count(*)", "delay_sum": "sum(dep_delay_minutes)"}
+_LABELS = {"known": "count(*)", "delayed": "sum(case when is_delayed then 1 else 0 end)"}
+_COUNTED = {"n": "count(*)"}
+
+
+@dataclass(frozen=True)
+class _Total:
+    """A running total: its CTE name, the CTE of events it counts, partition, instant, measures."""
+
+    name: str
+    source: str
+    partition: list[str]
+    at: str
+    measures: dict[str, str]
+
+
+RUNNING_TOTALS = [
+    _Total("origin_departed", "departed", ["origin"], "actual_departure_utc", _DEPARTURES),
+    _Total("nyc_departed", "departed", [], "actual_departure_utc", _DEPARTURES),
+    _Total("carrier_departed", "departed", ["carrier"], "actual_departure_utc", _DEPARTURES),
+    _Total("origin_scheduled", "ground", ["origin"], "scheduled_departure_utc", _COUNTED),
+    _Total("origin_left", "ground", ["origin"], "stops_waiting_at_utc", _COUNTED),
+    _Total("origin_overdue_from", "ground", ["origin"], "overdue_from_utc", _COUNTED),
+    _Total("origin_overdue_until", "ground", ["origin"], "overdue_until_utc", _COUNTED),
+    _Total("nyc_scheduled", "ground", [], "scheduled_departure_utc", _COUNTED),
+    _Total("nyc_left", "ground", [], "stops_waiting_at_utc", _COUNTED),
+    _Total("nyc_overdue_from", "ground", [], "overdue_from_utc", _COUNTED),
+    _Total("nyc_overdue_until", "ground", [], "overdue_until_utc", _COUNTED),
+    _Total("carrier_overdue_from", "ground", ["carrier"], "overdue_from_utc", _COUNTED),
+    _Total("carrier_overdue_until", "ground", ["carrier"], "overdue_until_utc", _COUNTED),
+    _Total("route_labels", "flights", ["origin", "dest"], "label_known_at_utc", _LABELS),
+    _Total("carrier_labels", "flights", ["carrier"], "label_known_at_utc", _LABELS),
+    _Total("flight_number_labels", "flights", ["carrier", "flight_number"], "label_known_at_utc", _LABELS),
+    _Total(
+        "origin_hour_labels", "flights", ["origin", "scheduled_hour_local"], "label_known_at_utc", _LABELS
+    ),
+    _Total("origin_labels", "flights", ["origin"], "label_known_at_utc", _LABELS),
+    _Total("nyc_labels", "flights", [], "label_known_at_utc", _LABELS),
+    _Total("carrier_origin_labels", "flights", ["carrier", "origin"], "label_known_at_utc", _LABELS),
+]
+
+
+def _event_sources(flights_where: str = "true") -> list[str]:
+    """The flights (keys, instants, outcomes) and the events the running totals count."""
+    late = LATE_AFTER_MINUTES
+    cap = WAITING_CAP_MINUTES
+    return [
+        f"""flights as (
+    select
+        flight_id,
+        carrier,
+        flight_number,
+        tailnum,
+        origin,
+        dest,
+        distance_miles,
+        scheduled_departure_date,
+        scheduled_departure_utc,
+        scheduled_departure_local,
+        scheduled_arrival_utc,
+        actual_departure_utc,
+        -- landed at its destination (a diverted flight has no arrival delay: not counted as landed)
+        case when arr_delay_minutes is not null then actual_arrival_utc end as actual_arrival_utc,
+        dep_delay_minutes,
+        arr_delay_minutes,
+        is_cancelled,
+        is_diverted,
+        hour(scheduled_departure_local) as scheduled_hour_local,
+        is_cancelled or dep_delay_minutes > {late} as is_delayed,
+        -- the label is settled when the flight leaves, or {late + 1} minutes after its schedule
+        least(
+            coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({late + 1})),
+            scheduled_departure_utc + to_minutes({late + 1})
+        ) as label_known_at_utc,
+        -- on the ground from its scheduled time until it leaves, counted for {cap} minutes at most
+        least(
+            greatest(coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({cap})),
+                scheduled_departure_utc),
+            scheduled_departure_utc + to_minutes({cap})
+        ) as stops_waiting_at_utc
+    from fct_flights
+    where {flights_where}
+)""",
+        """departed as (
+    select origin, carrier, actual_departure_utc, dep_delay_minutes
+    from flights
+    where actual_departure_utc is not null
+)""",
+        # Overdue from `late` minutes after the schedule until the flight stops waiting.
+        f"""ground as (
+    select
+        origin,
+        carrier,
+        scheduled_departure_utc,
+        stops_waiting_at_utc,
+        scheduled_departure_utc + to_minutes({late}) as overdue_from_utc,
+        greatest(stops_waiting_at_utc, scheduled_departure_utc + to_minutes({late})) as overdue_until_utc
+    from flights
+)""",
+    ]
+
+
+def _carried_totals(total: _Total, since: str | None, before: str, flights_where: str = "true") -> str:
+    """The SELECT adding up `total`'s measures over its events from `since` (or the first) to
+    before `before`, per partition (only partitions with events)."""
+    keys = ", ".join(total.partition)
+    measures = ", ".join(f"{expression} as {column}" for column, expression in total.measures.items())
+    sources = ",\n\n".join(_event_sources(flights_where))
+    lower = f"{total.at} >= {since} and " if since else ""
+    return f"""with
+{sources}
+select {keys}{", " if keys else ""}{measures}
+from {total.source}
+where {lower}{total.at} < {before}
+{f"group by {keys}" if keys else ""}
+having count(*) > 0"""
+
+
+def _added_totals(total: _Total, table: str, more: str) -> str:
+    """The totals in `table` plus those of the SELECT `more`, per partition (counts stay BIGINT,
+    as the one-pass build has them)."""
+    keys = ", ".join(total.partition)
+    sums = ", ".join(
+        f"cast(sum({column}) as bigint) as {column}"
+        if expression == "count(*)"
+        else f"sum({column}) as {column}"
+        for column, expression in total.measures.items()
+    )
+    return f"""select {keys}{", " if keys else ""}{sums}
+from (select * from {table} union all select * from ({more}))
+{f"group by {keys}" if keys else ""}
+having count(*) > 0"""
+
+
+def _running_total(total: _Total, between: tuple[str, str] | None, carried_from: str | None = None) -> str:
     """A CTE of running totals ordered by instant `at`. The default window frame (range, up to the
     current row) gives rows with the same instant the same totals, so an ASOF match is exact.
 
     With `between` (since, until), only the rows from `since` to before `until` are sorted (the
     lookups ask for nothing else), and each total starts from what the rows before `since` add up
-    to (one streaming aggregate): the same totals, from a sort bounded by the instants asked for."""
+    to: a streaming aggregate over them, or the table `carried_from` + name already holding it
+    (`write_features`). The same totals, from a sort bounded by the instants asked for."""
+    name, source, partition, at, measures = (
+        total.name,
+        total.source,
+        total.partition,
+        total.at,
+        total.measures,
+    )
     keys = ", ".join(partition)
     over = f"partition by {keys} order by {at}" if partition else f"order by {at}"
     selected = ", ".join([*partition, f"{at} as at_utc"])
@@ -193,15 +328,20 @@ def _running_total(
         for column, expression in measures.items()
     )
     on = f"using ({keys})" if partition else "on true"
-    # The carried totals stand as one row just before `since`: a lookup between `since` and the
-    # first row after it finds them, as it would find the last row before `since`.
-    return f"""{name}_carried as (
-    select
+    carried_rows = (
+        f"select * from {carried_from}{name}"
+        if carried_from
+        else f"""select
         {", ".join([*partition, carried])}
     from {source}
     where {at} < {since}
     {f"group by {keys}" if partition else ""}
-    having count(*) > 0
+    having count(*) > 0"""
+    )
+    # The carried totals stand as one row just before `since`: a lookup between `since` and the
+    # first row after it finds them, as it would find the last row before `since`.
+    return f"""{name}_carried as (
+    {carried_rows}
 ),
 
 {name} as (
@@ -255,15 +395,25 @@ def feature_sql(
     horizon_minutes: int,
     weather_lag_minutes: int = WEATHER_LAG_MINUTES,
     scheduled_between: tuple[datetime, datetime] | None = None,
+    flights_between: tuple[datetime, datetime] | None = None,
+    carried_from: str | None = None,
 ) -> str:
     """The SELECT computing every flight's features and labels at its decision time: of every
     flight, or of those scheduled (UTC) from the first instant of `scheduled_between` and before
     the second, with the same values a build of every flight gives them (what a build of many
-    flights does piece by piece, in bounded memory: `write_features`)."""
+    flights does piece by piece, in bounded memory: `write_features`). `flights_between` limits
+    the flights read to those scheduled in that range (it must hold every flight with an event
+    the running totals count from the look-back on); `carried_from` names the tables holding the
+    totals before the look-back (see `_running_total`)."""
     horizon = int(horizon_minutes)
     lag = int(weather_lag_minutes)
     between = None
-    probed = days = "true"
+    probed = days = flights_where = "true"
+    if flights_between is not None:
+        flights_where = (
+            f"scheduled_departure_utc >= {_timestamp(flights_between[0])} "
+            f"and scheduled_departure_utc < {_timestamp(flights_between[1])}"
+        )
     if scheduled_between is not None:
         start, end = scheduled_between
         # the running totals are needed from the earliest instant any lookup asks for
@@ -277,46 +427,8 @@ def feature_sql(
             f"and date '{end + timedelta(days=1):%Y-%m-%d}'"
         )
     late = LATE_AFTER_MINUTES
-    cap = WAITING_CAP_MINUTES
-    departures = {"departed": "count(*)", "delay_sum": "sum(dep_delay_minutes)"}
-    labels = {"known": "count(*)", "delayed": "sum(case when is_delayed then 1 else 0 end)"}
-    counted = {"n": "count(*)"}
     ctes = [
-        f"""flights as (
-    select
-        flight_id,
-        carrier,
-        flight_number,
-        tailnum,
-        origin,
-        dest,
-        distance_miles,
-        scheduled_departure_date,
-        scheduled_departure_utc,
-        scheduled_departure_local,
-        scheduled_arrival_utc,
-        actual_departure_utc,
-        -- landed at its destination (a diverted flight has no arrival delay: not counted as landed)
-        case when arr_delay_minutes is not null then actual_arrival_utc end as actual_arrival_utc,
-        dep_delay_minutes,
-        arr_delay_minutes,
-        is_cancelled,
-        is_diverted,
-        hour(scheduled_departure_local) as scheduled_hour_local,
-        is_cancelled or dep_delay_minutes > {late} as is_delayed,
-        -- the label is settled when the flight leaves, or {late + 1} minutes after its schedule
-        least(
-            coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({late + 1})),
-            scheduled_departure_utc + to_minutes({late + 1})
-        ) as label_known_at_utc,
-        -- on the ground from its scheduled time until it leaves, counted for {cap} minutes at most
-        least(
-            greatest(coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({cap})),
-                scheduled_departure_utc),
-            scheduled_departure_utc + to_minutes({cap})
-        ) as stops_waiting_at_utc
-    from fct_flights
-)""",
+        *_event_sources(flights_where),
         f"""probes as (
     select
         *,
@@ -349,62 +461,7 @@ def feature_sql(
         and flight.scheduled_departure_date > flown.scheduled_departure_date
     where flight.tailnum is null
 )""",
-        """departed as (
-    select origin, carrier, actual_departure_utc, dep_delay_minutes
-    from flights
-    where actual_departure_utc is not null
-)""",
-        # Overdue from `late` minutes after the schedule until the flight stops waiting.
-        f"""ground as (
-    select
-        origin,
-        carrier,
-        scheduled_departure_utc,
-        stops_waiting_at_utc,
-        scheduled_departure_utc + to_minutes({late}) as overdue_from_utc,
-        greatest(stops_waiting_at_utc, scheduled_departure_utc + to_minutes({late})) as overdue_until_utc
-    from flights
-)""",
-        _running_total(
-            "origin_departed", "departed", ["origin"], "actual_departure_utc", departures, between
-        ),
-        _running_total("nyc_departed", "departed", [], "actual_departure_utc", departures, between),
-        _running_total(
-            "carrier_departed", "departed", ["carrier"], "actual_departure_utc", departures, between
-        ),
-        _running_total("origin_scheduled", "ground", ["origin"], "scheduled_departure_utc", counted, between),
-        _running_total("origin_left", "ground", ["origin"], "stops_waiting_at_utc", counted, between),
-        _running_total("origin_overdue_from", "ground", ["origin"], "overdue_from_utc", counted, between),
-        _running_total("origin_overdue_until", "ground", ["origin"], "overdue_until_utc", counted, between),
-        _running_total("nyc_scheduled", "ground", [], "scheduled_departure_utc", counted, between),
-        _running_total("nyc_left", "ground", [], "stops_waiting_at_utc", counted, between),
-        _running_total("nyc_overdue_from", "ground", [], "overdue_from_utc", counted, between),
-        _running_total("nyc_overdue_until", "ground", [], "overdue_until_utc", counted, between),
-        _running_total("carrier_overdue_from", "ground", ["carrier"], "overdue_from_utc", counted, between),
-        _running_total("carrier_overdue_until", "ground", ["carrier"], "overdue_until_utc", counted, between),
-        _running_total("route_labels", "flights", ["origin", "dest"], "label_known_at_utc", labels, between),
-        _running_total("carrier_labels", "flights", ["carrier"], "label_known_at_utc", labels, between),
-        _running_total(
-            "flight_number_labels",
-            "flights",
-            ["carrier", "flight_number"],
-            "label_known_at_utc",
-            labels,
-            between,
-        ),
-        _running_total(
-            "origin_hour_labels",
-            "flights",
-            ["origin", "scheduled_hour_local"],
-            "label_known_at_utc",
-            labels,
-            between,
-        ),
-        _running_total("origin_labels", "flights", ["origin"], "label_known_at_utc", labels, between),
-        _running_total("nyc_labels", "flights", [], "label_known_at_utc", labels, between),
-        _running_total(
-            "carrier_origin_labels", "flights", ["carrier", "origin"], "label_known_at_utc", labels, between
-        ),
+        *(_running_total(total, between, carried_from) for total in RUNNING_TOTALS),
         # Weather as observed (staging), available from its hour + the lag.
         f"""weather as (
     select
@@ -663,16 +720,57 @@ def write_features(
     connection: duckdb.DuckDBPyConnection,
     directory: Path,
     horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
+    months: list[tuple[datetime, datetime]] | None = None,
 ) -> list[Path]:
     """Every flight's features written month by month to `directory` (one Parquet file per month,
-    in DuckDB, nothing pulled into Python): memory is bounded by one month's flights and the
-    look-back before them, however many months the warehouse holds."""
+    in DuckDB, nothing pulled into Python), each month reading only the flights around it: memory
+    and time per month are bounded by a month's flights and the look-back before them, however
+    many months precede it.
+
+    The totals before each month's look-back are carried from month to month in temporary tables
+    (the previous month's plus the events in between). A flight's events (departure, label known,
+    waiting, overdue) lie between its schedule plus the data's earliest departure delay and its
+    schedule plus the largest of the latest departure delay and the waiting cap, so the flights
+    whose events fall in a span are read by schedule, widened by those extremes. `months` (in
+    order; default all of `monthly_windows`) builds some months only."""
     connection.execute("set enable_progress_bar = false")
     directory.mkdir(parents=True, exist_ok=True)
+    latest, earliest = connection.execute(
+        "select coalesce(max(dep_delay_minutes), 0), coalesce(min(dep_delay_minutes), 0) from fct_flights"
+    ).fetchall()[0]
+    after = timedelta(minutes=max(latest, WAITING_CAP_MINUTES, LATE_AFTER_MINUTES + 1) + 1)
+    ahead = timedelta(minutes=max(-earliest, 0) + 1)
+
+    def scheduled_for(first: datetime, last: datetime) -> str:
+        return (
+            f"scheduled_departure_utc >= {_timestamp(first - after)} "
+            f"and scheduled_departure_utc < {_timestamp(last + ahead)}"
+        )
+
     written = []
-    for window in monthly_windows(connection):
-        path = directory / f"features_{window[0]:%Y-%m}.parquet"
-        connection.execute(f"copy ({feature_sql(horizon_minutes, scheduled_between=window)}) to '{path}'")
+    carried_until: datetime | None = None
+    for start, end in monthly_windows(connection) if months is None else months:
+        since = start - timedelta(minutes=horizon_minutes + LOOKBACK_MINUTES)
+        for total in RUNNING_TOTALS:
+            table = f"carried_{total.name}"
+            if carried_until is None:
+                totals = _carried_totals(total, None, _timestamp(since))
+            else:
+                more = _carried_totals(
+                    total, _timestamp(carried_until), _timestamp(since), scheduled_for(carried_until, since)
+                )
+                totals = _added_totals(total, table, more)
+            connection.execute(f"create or replace temp table {table}_next as {totals}")
+            connection.execute(f"drop table if exists {table}")
+            connection.execute(f"alter table {table}_next rename to {table}")
+        carried_until = since
+        # the month's flights and two days around it for the per-day windows
+        flights = (since - after, max(end + ahead, end + timedelta(days=2)))
+        sql = feature_sql(
+            horizon_minutes, scheduled_between=(start, end), flights_between=flights, carried_from="carried_"
+        )
+        path = directory / f"features_{start:%Y-%m}.parquet"
+        connection.execute(f"copy ({sql}) to '{path}'")
         written.append(path)
     return written
 
