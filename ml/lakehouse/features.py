@@ -260,20 +260,24 @@ def _event_sources(flights_where: str = "true") -> list[str]:
     ]
 
 
-def _carried_totals(total: _Total, since: str | None, before: str, flights_where: str = "true") -> str:
-    """The SELECT adding up `total`'s measures over its events from `since` (or the first) to
-    before `before`, per partition (only partitions with events)."""
+def _aggregate(total: _Total, where: str) -> str:
+    """The SELECT adding up `total`'s measures over its events matching `where`, per partition
+    (only partitions with events)."""
     keys = ", ".join(total.partition)
     measures = ", ".join(f"{expression} as {column}" for column, expression in total.measures.items())
+    return f"""select {keys}{", " if keys else ""}{measures}
+    from {total.source}
+    where {where}
+    {f"group by {keys}" if keys else ""}
+    having count(*) > 0"""
+
+
+def _carried_totals(total: _Total, since: str | None, before: str, flights_where: str = "true") -> str:
+    """`_aggregate` over the events from `since` (or the first) to before `before`, with the CTEs
+    of the events read from the flights matching `flights_where`."""
     sources = ",\n\n".join(_event_sources(flights_where))
     lower = f"{total.at} >= {since} and " if since else ""
-    return f"""with
-{sources}
-select {keys}{", " if keys else ""}{measures}
-from {total.source}
-where {lower}{total.at} < {before}
-{f"group by {keys}" if keys else ""}
-having count(*) > 0"""
+    return f"with\n{sources}\n{_aggregate(total, f'{lower}{total.at} < {before}')}"
 
 
 def _added_totals(total: _Total, table: str, more: str) -> str:
@@ -322,21 +326,13 @@ def _running_total(total: _Total, between: tuple[str, str] | None, carried_from:
     where {at} is not null
 )"""
     since, until = between
-    carried = ",\n        ".join(f"{expression} as {column}" for column, expression in measures.items())
     totals = ",\n        ".join(
         f"coalesce(carried.{column}, 0) + {expression} over ({over}) as {column}"
         for column, expression in measures.items()
     )
     on = f"using ({keys})" if partition else "on true"
     carried_rows = (
-        f"select * from {carried_from}{name}"
-        if carried_from
-        else f"""select
-        {", ".join([*partition, carried])}
-    from {source}
-    where {at} < {since}
-    {f"group by {keys}" if partition else ""}
-    having count(*) > 0"""
+        f"select * from {carried_from}{name}" if carried_from else _aggregate(total, f"{at} < {since}")
     )
     # The carried totals stand as one row just before `since`: a lookup between `since` and the
     # first row after it finds them, as it would find the last row before `since`.
@@ -391,6 +387,11 @@ def _timestamp(instant: datetime) -> str:
     return f"timestamp '{instant:%Y-%m-%d %H:%M:%S}'"
 
 
+def _scheduled_in(first: datetime, last: datetime) -> str:
+    """The condition on a flight scheduled (UTC) from `first` and before `last`."""
+    return f"scheduled_departure_utc >= {_timestamp(first)} and scheduled_departure_utc < {_timestamp(last)}"
+
+
 def feature_sql(
     horizon_minutes: int,
     weather_lag_minutes: int = WEATHER_LAG_MINUTES,
@@ -410,17 +411,12 @@ def feature_sql(
     between = None
     probed = days = flights_where = "true"
     if flights_between is not None:
-        flights_where = (
-            f"scheduled_departure_utc >= {_timestamp(flights_between[0])} "
-            f"and scheduled_departure_utc < {_timestamp(flights_between[1])}"
-        )
+        flights_where = _scheduled_in(*flights_between)
     if scheduled_between is not None:
         start, end = scheduled_between
         # the running totals are needed from the earliest instant any lookup asks for
         between = (_timestamp(start - timedelta(minutes=horizon + LOOKBACK_MINUTES)), _timestamp(end))
-        probed = (
-            f"scheduled_departure_utc >= {_timestamp(start)} and scheduled_departure_utc < {_timestamp(end)}"
-        )
+        probed = _scheduled_in(start, end)
         # whole local days around the probed flights: the per-day windows see all of each day
         days = (
             f"scheduled_departure_date between date '{start - timedelta(days=1):%Y-%m-%d}' "
@@ -741,12 +737,6 @@ def write_features(
     after = timedelta(minutes=max(latest, WAITING_CAP_MINUTES, LATE_AFTER_MINUTES + 1) + 1)
     ahead = timedelta(minutes=max(-earliest, 0) + 1)
 
-    def scheduled_for(first: datetime, last: datetime) -> str:
-        return (
-            f"scheduled_departure_utc >= {_timestamp(first - after)} "
-            f"and scheduled_departure_utc < {_timestamp(last + ahead)}"
-        )
-
     written = []
     carried_until: datetime | None = None
     for start, end in monthly_windows(connection) if months is None else months:
@@ -756,9 +746,8 @@ def write_features(
             if carried_until is None:
                 totals = _carried_totals(total, None, _timestamp(since))
             else:
-                more = _carried_totals(
-                    total, _timestamp(carried_until), _timestamp(since), scheduled_for(carried_until, since)
-                )
+                events_from = _scheduled_in(carried_until - after, since + ahead)
+                more = _carried_totals(total, _timestamp(carried_until), _timestamp(since), events_from)
                 totals = _added_totals(total, table, more)
             connection.execute(f"create or replace temp table {table}_next as {totals}")
             connection.execute(f"drop table if exists {table}")
