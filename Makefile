@@ -19,7 +19,7 @@ run: setup
 	$(RUN) lakehouse run
 
 test: setup lint
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadgroup
 
 lint: setup
 	$(RUN) ruff check ml tests benchmarks

@@ -51,10 +51,40 @@ def run_quietly(data_dir: Path, raw_dir: Path, expectations: Path | None = None)
         return run_pipeline(Console(file=devnull, width=200))
 
 
+def built_once(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fails when a second xdist worker starts building the session fixture `name`: its tests
+    were not kept on one worker (see `pytest_collection_modifyitems`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # each worker's base folder is inside the session's
+        marker = tmp_path_factory.getbasetemp().parent / f"{name}.built-by"
+        try:
+            with marker.open("x") as handle:
+                handle.write(os.environ["PYTEST_XDIST_WORKER"])
+        except FileExistsError:
+            raise RuntimeError(f"{name} built twice in one session: its tests ran on two workers") from None
+
+
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     """`make run` on the bundled raw data, into a temporary data folder."""
+    built_once("pipeline_run", tmp_path_factory)
     return run_quietly(tmp_path_factory.mktemp("data"), paths().raw)
+
+
+# The session fixtures that cost minutes, each built once: with `pytest -n 2 --dist loadgroup`
+# (make test) every test needing one runs on the worker that builds it; the rest spread out.
+EXPENSIVE_FIXTURES = ("pipeline_run", "sample")
+
+
+# before xdist's own hook, which reads the groups
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needed = [name for name in EXPENSIVE_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if len(needed) > 1:
+            raise pytest.UsageError(f"{item.nodeid} needs both {needed}: each worker would build both")
+        if needed:
+            item.add_marker(pytest.mark.xdist_group(needed[0]))
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +147,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     """Raw files with every 20th flight (every month, all other sources whole; the suite's monthly
     volume bounds lowered to match), a first pipeline run on them (it trains) and a second (it
     reuses the champions): for the tests that need many runs."""
+    built_once("sample", tmp_path_factory)
     root = tmp_path_factory.mktemp("sample")
     raw = root / "raw"
     shutil.copytree(paths().raw, raw)

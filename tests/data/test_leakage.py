@@ -154,9 +154,13 @@ def rewritten_warehouse(built_warehouse: Path, tmp_path_factory: pytest.TempPath
     return root / "warehouse.duckdb"
 
 
-def _features(warehouse: Path, weather_lag_minutes: int = 60) -> pl.DataFrame:
+def _features(
+    warehouse: Path, weather_lag_minutes: int = 60, scheduled_between: tuple[datetime, datetime] | None = None
+) -> pl.DataFrame:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        return build_features(connection, weather_lag_minutes=weather_lag_minutes)
+        return build_features(
+            connection, weather_lag_minutes=weather_lag_minutes, scheduled_between=scheduled_between
+        )
 
 
 def _split_at_cutoff(original: pl.DataFrame, rewritten: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -179,9 +183,11 @@ def _changed(pair: pl.DataFrame) -> dict[str, int]:
 
 
 def test_rewriting_the_unknown_future_changes_no_feature_decided_before_it(
-    built_warehouse: Path, rewritten_warehouse: Path
+    pipeline_run: PipelineRun, rewritten_warehouse: Path
 ) -> None:
-    before, after = _split_at_cutoff(_features(built_warehouse), _features(rewritten_warehouse))
+    # the session's run built the original features at the default horizon and weather lag
+    assert pipeline_run.features is not None
+    before, after = _split_at_cutoff(pipeline_run.features, _features(rewritten_warehouse))
     assert before.height > 150_000
     assert _changed(before) == {}
     # Power: the rewrite reaches the features of later flights, group by group.
@@ -193,11 +199,15 @@ def test_rewriting_the_unknown_future_changes_no_feature_decided_before_it(
 def test_the_check_catches_weather_used_at_its_own_hour(
     built_warehouse: Path, rewritten_warehouse: Path
 ) -> None:
-    """Negative control: weather labelled hour H used from H (not H + 1) must fail the check."""
+    """Negative control: weather labelled hour H used from H (not H + 1) must fail the check, on
+    the flights of the two days before C (a build of some flights gives them the same features
+    as the build of all: tests/data/test_feature_build.py)."""
+    days = (CUTOFF - timedelta(days=2), CUTOFF + timedelta(hours=2))
     before, _ = _split_at_cutoff(
-        _features(built_warehouse, weather_lag_minutes=0),
-        _features(rewritten_warehouse, weather_lag_minutes=0),
+        _features(built_warehouse, weather_lag_minutes=0, scheduled_between=days),
+        _features(rewritten_warehouse, weather_lag_minutes=0, scheduled_between=days),
     )
+    assert before.height > 1000
     assert set(_changed(before)) & set(FEATURES.weather)
 
 
