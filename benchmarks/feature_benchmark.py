@@ -10,6 +10,7 @@ Not run by the tests: timings are noisy.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -37,7 +38,20 @@ def child(warehouse: Path, output: Path, memory_limit: str, whole: bool, months:
         if whole:
             connection.execute(f"copy ({feature_sql(DEFAULT_HORIZON_MINUTES)}) to '{output / 'all.parquet'}'")
         elif months is None:
-            write_features(connection, output, DEFAULT_HORIZON_MINUTES)
+            finished = [time.perf_counter()]
+
+            def done(_: Path) -> None:
+                finished.append(time.perf_counter())
+
+            write_features(connection, output, DEFAULT_HORIZON_MINUTES, on_month=done)
+            # what a month costs early and late: it must not grow with the history before it
+            seconds = [b - a for a, b in itertools.pairwise(finished)]
+            tenth = max(len(seconds) // 10, 1)
+            print(
+                f"  {len(seconds)} months: the first {tenth} {sum(seconds[:tenth]) / tenth:.2f} s a month, "
+                f"the last {tenth} {sum(seconds[-tenth:]) / tenth:.2f} s a month",
+                file=sys.stderr,
+            )
         else:
             # The first and the last months: what a month costs must not depend on what precedes it.
             windows = monthly_windows(connection)

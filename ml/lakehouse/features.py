@@ -37,6 +37,7 @@ caller (filter the result to one flight)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -387,6 +388,48 @@ def _timestamp(instant: datetime) -> str:
     return f"timestamp '{instant:%Y-%m-%d %H:%M:%S}'"
 
 
+def _lookback_start(start: datetime, horizon_minutes: int) -> datetime:
+    """The earliest instant a lookup of a flight scheduled from `start` on asks about."""
+    return start - timedelta(minutes=horizon_minutes + LOOKBACK_MINUTES)
+
+
+def _flown_days(where: str, wanted: str = "") -> str:
+    """The aircraft of each carrier, flight number, origin and day matching `where` (the first tail
+    when it flew twice), of the flight numbers of the subquery `wanted` (default all)."""
+    semi_join = f"semi join ({wanted}) as wanted using (carrier, flight_number, origin)" if wanted else ""
+    return f"""select carrier, flight_number, origin, scheduled_departure_date, min(tailnum) as tailnum
+    from fct_flights
+    {semi_join}
+    where tailnum is not null and {where}
+    group by carrier, flight_number, origin, scheduled_departure_date"""
+
+
+def _last_flown(days: str) -> str:
+    """Of the SELECT `days` (`_flown_days` rows), the latest day of each flight number and origin:
+    all a stand-in lookup from a later day can match."""
+    return f"""select carrier, flight_number, origin,
+    max(scheduled_departure_date) as scheduled_departure_date,
+    arg_max(tailnum, scheduled_departure_date) as tailnum
+from ({days})
+group by carrier, flight_number, origin"""
+
+
+def _observed_in(first: datetime | None, last: datetime) -> str:
+    """Staged weather observed (its hour, UTC) from `first` (or the first) and before `last`."""
+    lower = f"observed_hour_utc >= {_timestamp(first)} and " if first else ""
+    return f"select * from stg_nycflights__weather where {lower}observed_hour_utc < {_timestamp(last)}"
+
+
+def _last_observed(rows: str) -> str:
+    """Of the SELECT `rows` (staged weather), each airport's last observation and those of the two
+    hours before it (its 3-hour precipitation adds them up): all a lookup after them can use."""
+    return f"""select observed.*
+from ({rows}) as observed
+join (select airport_code, max(observed_hour_utc) as last_hour from ({rows}) group by airport_code)
+    using (airport_code)
+where observed_hour_utc >= last_hour - interval 2 hour"""
+
+
 def _scheduled_in(first: datetime, last: datetime) -> str:
     """The condition on a flight scheduled (UTC) from `first` and before `last`."""
     return f"scheduled_departure_utc >= {_timestamp(first)} and scheduled_departure_utc < {_timestamp(last)}"
@@ -405,23 +448,51 @@ def feature_sql(
     flights does piece by piece, in bounded memory: `write_features`). `flights_between` limits
     the flights read to those scheduled in that range (it must hold every flight with an event
     the running totals count from the look-back on); `carried_from` names the tables holding the
-    totals before the look-back (see `_running_total`)."""
+    totals before the look-back (see `_running_total`) and the latest day each flight number flew
+    before it, and the last weather observations before it (see `write_features`). With
+    `scheduled_between`, weather is read from the look-back on, plus the last observations before."""
     horizon = int(horizon_minutes)
     lag = int(weather_lag_minutes)
     between = None
     probed = days = flights_where = "true"
+    weather_rows = "stg_nycflights__weather"
+    wanted = "select carrier, flight_number, origin from probes where tailnum is null"
+    aircraft_flown = _flown_days("true", wanted)
     if flights_between is not None:
         flights_where = _scheduled_in(*flights_between)
     if scheduled_between is not None:
         start, end = scheduled_between
+        since = _lookback_start(start, horizon)
         # the running totals are needed from the earliest instant any lookup asks for
-        between = (_timestamp(start - timedelta(minutes=horizon + LOOKBACK_MINUTES)), _timestamp(end))
+        between = (_timestamp(since), _timestamp(end))
         probed = _scheduled_in(start, end)
         # whole local days around the probed flights: the per-day windows see all of each day
         days = (
             f"scheduled_departure_date between date '{start - timedelta(days=1):%Y-%m-%d}' "
             f"and date '{end + timedelta(days=1):%Y-%m-%d}'"
         )
+        # The observations known from `since` on and the last ones before (carried, or read from
+        # all before): every row a weather lookup from `since` on can match.
+        known_since = since - timedelta(minutes=lag)
+        earlier = (
+            f"select * from {carried_from}weather"
+            if carried_from
+            else _last_observed(_observed_in(None, known_since))
+        )
+        weather_rows = f"""(
+    {earlier}
+    union all
+    {_observed_in(known_since, end - timedelta(minutes=lag))}
+) as observed"""
+        if carried_from:
+            # the days before `since` are carried in a table (`write_features`)
+            recent = (
+                f"scheduled_departure_date >= date '{since:%Y-%m-%d}' "
+                f"and scheduled_departure_utc < {_timestamp(end)}"
+            )
+            aircraft_flown = f"""select * from {carried_from}aircraft_flown
+    union all
+    {_flown_days(recent, wanted)}"""
     late = LATE_AFTER_MINUTES
     ctes = [
         *_event_sources(flights_where),
@@ -437,15 +508,8 @@ def feature_sql(
     select flight_id, origin, carrier, dest, flight_number, scheduled_hour_local, decision_at_utc
     from probes
 )""",
-        # The aircraft of each flight number, origin and day (the first tail when it flew twice).
-        """aircraft_flown as (
-    select flown.carrier, flown.flight_number, flown.origin, flown.scheduled_departure_date,
-        min(flown.tailnum) as tailnum
-    from fct_flights as flown
-    semi join (select carrier, flight_number, origin from probes where tailnum is null) as wanted
-        using (carrier, flight_number, origin)
-    where flown.tailnum is not null
-    group by flown.carrier, flown.flight_number, flown.origin, flown.scheduled_departure_date
+        f"""aircraft_flown as (
+    {aircraft_flown}
 )""",
         """stand_in_aircraft as (
     select flight.flight_id, flown.tailnum
@@ -476,7 +540,7 @@ def feature_sql(
             partition by airport_code order by observed_hour_utc
             range between interval 2 hour preceding and current row
         ) as precipitation_3h_in
-    from stg_nycflights__weather
+    from {weather_rows}
 )""",
         # The aircraft's earlier departures from New York on the same local day (schedule: known).
         f"""legs as (
@@ -717,18 +781,22 @@ def write_features(
     directory: Path,
     horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
     months: list[tuple[datetime, datetime]] | None = None,
+    on_month: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Every flight's features written month by month to `directory` (one Parquet file per month,
     in DuckDB, nothing pulled into Python), each month reading only the flights around it: memory
     and time per month are bounded by a month's flights and the look-back before them, however
     many months precede it.
 
-    The totals before each month's look-back are carried from month to month in temporary tables
-    (the previous month's plus the events in between). A flight's events (departure, label known,
-    waiting, overdue) lie between its schedule plus the data's earliest departure delay and its
-    schedule plus the largest of the latest departure delay and the waiting cap, so the flights
-    whose events fall in a span are read by schedule, widened by those extremes. `months` (in
-    order; default all of `monthly_windows`) builds some months only."""
+    The totals before each month's look-back, the latest day each flight number flew before it
+    (for the stand-in aircraft) and the last weather observations before it are carried from month
+    to month in temporary tables (the previous month's plus the events in between). A flight's
+    events (departure, label known, waiting, overdue) lie between its schedule plus the data's
+    earliest departure delay and its schedule plus the largest of the latest departure delay and
+    the waiting cap, so the flights whose events fall in a span are read by schedule, widened by
+    those extremes. `fct_flights` is stored in scheduled order and the weather in the order of its
+    monthly files, so these reads skip most of the tables. `months` (in order; default all of
+    `monthly_windows`) builds some months only; `on_month` is told each file once written."""
     connection.execute("set enable_progress_bar = false")
     directory.mkdir(parents=True, exist_ok=True)
     latest, earliest = connection.execute(
@@ -737,10 +805,17 @@ def write_features(
     after = timedelta(minutes=max(latest, WAITING_CAP_MINUTES, LATE_AFTER_MINUTES + 1) + 1)
     ahead = timedelta(minutes=max(-earliest, 0) + 1)
 
+    def replace(table: str, select: str) -> None:
+        """`table` becomes the temporary table of `select` (which may read the old `table`)."""
+        connection.execute(f"create or replace temp table {table}_next as {select}")
+        connection.execute(f"drop table if exists {table}")
+        connection.execute(f"alter table {table}_next rename to {table}")
+
     written = []
     carried_until: datetime | None = None
     for start, end in monthly_windows(connection) if months is None else months:
-        since = start - timedelta(minutes=horizon_minutes + LOOKBACK_MINUTES)
+        since = _lookback_start(start, horizon_minutes)
+        before_since = f"scheduled_departure_date < date '{since:%Y-%m-%d}'"
         for total in RUNNING_TOTALS:
             table = f"carried_{total.name}"
             if carried_until is None:
@@ -749,9 +824,22 @@ def write_features(
                 events_from = _scheduled_in(carried_until - after, since + ahead)
                 more = _carried_totals(total, _timestamp(carried_until), _timestamp(since), events_from)
                 totals = _added_totals(total, table, more)
-            connection.execute(f"create or replace temp table {table}_next as {totals}")
-            connection.execute(f"drop table if exists {table}")
-            connection.execute(f"alter table {table}_next rename to {table}")
+            replace(table, totals)
+        # the latest day each flight number flew before `since`, for the stand-in aircraft
+        if carried_until is None:
+            flown = _flown_days(before_since)
+        else:
+            days = f"scheduled_departure_date >= date '{carried_until:%Y-%m-%d}' and {before_since}"
+            flown = f"select * from carried_aircraft_flown union all {_flown_days(days)}"
+        replace("carried_aircraft_flown", _last_flown(flown))
+        # the last weather observations known before `since`
+        known_since = since - timedelta(minutes=WEATHER_LAG_MINUTES)
+        if carried_until is None:
+            observed = _observed_in(None, known_since)
+        else:
+            newer = _observed_in(carried_until - timedelta(minutes=WEATHER_LAG_MINUTES), known_since)
+            observed = f"select * from carried_weather union all {newer}"
+        replace("carried_weather", _last_observed(observed))
         carried_until = since
         # the month's flights and two days around it for the per-day windows
         flights = (since - after, max(end + ahead, end + timedelta(days=2)))
@@ -761,6 +849,8 @@ def write_features(
         path = directory / f"features_{start:%Y-%m}.parquet"
         connection.execute(f"copy ({sql}) to '{path}'")
         written.append(path)
+        if on_month is not None:
+            on_month(path)
     return written
 
 

@@ -7,7 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from lakehouse.features import FEATURES, build_features
+from lakehouse.features import FEATURES, build_features, write_features
 
 DAY = datetime(2013, 1, 10)
 
@@ -182,3 +182,41 @@ def test_a_flight_without_a_tail_number_takes_its_flight_numbers_last_aircraft_o
     assert (f7["is_plane_unknown"], f7["seat_count"], f7["earlier_legs_today"]) == (False, 150, 0)
     f8 = _row(features, "F8")
     assert (f8["is_plane_unknown"], f8["seat_count"], f8["earlier_legs_today"]) == (True, None, 0)
+
+
+def test_the_month_by_month_build_carries_what_lies_before_a_months_look_back(
+    small_warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """F9 repeats F2's flight 60 days later, cancelled without a tail number: the flight number
+    last flew, and the weather was last observed, before March's 28-day look-back. Built month by
+    month, F9 still gets F2's aircraft as a stand-in, the January reading and F2's outcome, as in
+    the one-pass build."""
+    small_warehouse.execute(
+        """insert into fct_flights
+        select * replace (
+            'F9' as flight_id,
+            null as tailnum,
+            scheduled_departure_date + 60 as scheduled_departure_date,
+            scheduled_departure_utc + interval 60 day as scheduled_departure_utc,
+            scheduled_departure_local + interval 60 day as scheduled_departure_local,
+            scheduled_arrival_utc + interval 60 day as scheduled_arrival_utc,
+            null as actual_departure_utc,
+            null as actual_arrival_utc,
+            null as dep_delay_minutes,
+            null as arr_delay_minutes,
+            true as is_cancelled
+        )
+        from fct_flights
+        where flight_id = 'F2'"""
+    )
+    whole = build_features(small_warehouse)
+    files = write_features(small_warehouse, tmp_path / "features")
+    assert len(files) == 3  # January to March
+    assert pl.concat([pl.read_parquet(f) for f in files]).equals(whole)
+    f9, f1 = _row(whole, "F9"), _row(whole, "F1")
+    aircraft = ["manufacturer", *FEATURES.aircraft]
+    assert {c: f9[c] for c in aircraft} == {c: f1[c] for c in aircraft}
+    assert f9["temperature_f"] == 70.0
+    # T = 08:30 sixty days on; the 10:00 reading is known from 11:00 on January 10
+    assert f9["weather_age_minutes"] == (_at(8, 30) + timedelta(days=60) - _at(11)).total_seconds() // 60
+    assert (f9["flight_number_flights_known"], f9["flight_number_delay_rate"]) == (1, 1.0)
