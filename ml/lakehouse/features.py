@@ -261,13 +261,14 @@ def _event_sources(flights_where: str = "true") -> list[str]:
     ]
 
 
-def _aggregate(total: _Total, where: str) -> str:
-    """The SELECT adding up `total`'s measures over its events matching `where`, per partition
-    (only partitions with events)."""
+def _aggregate(total: _Total, where: str, semi_join: str = "") -> str:
+    """The SELECT adding up `total`'s measures over its events matching `where` (and `semi_join`),
+    per partition (only partitions with events)."""
     keys = ", ".join(total.partition)
     measures = ", ".join(f"{expression} as {column}" for column, expression in total.measures.items())
     return f"""select {keys}{", " if keys else ""}{measures}
     from {total.source}
+    {semi_join}
     where {where}
     {f"group by {keys}" if keys else ""}
     having count(*) > 0"""
@@ -332,8 +333,13 @@ def _running_total(total: _Total, between: tuple[str, str] | None, carried_from:
         for column, expression in measures.items()
     )
     on = f"using ({keys})" if partition else "on true"
+    # Only the partitions of the flights looked up (`keys`): no lookup asks for the others, and the
+    # carried totals hold every partition ever seen.
+    probed = f"semi join (select distinct {keys} from keys) as probed using ({keys})" if partition else ""
     carried_rows = (
-        f"select * from {carried_from}{name}" if carried_from else _aggregate(total, f"{at} < {since}")
+        f"select * from {carried_from}{name} {probed}"
+        if carried_from
+        else _aggregate(total, f"{at} < {since}", probed)
     )
     # The carried totals stand as one row just before `since`: a lookup between `since` and the
     # first row after it finds them, as it would find the last row before `since`.
@@ -351,6 +357,7 @@ def _running_total(total: _Total, between: tuple[str, str] | None, carried_from:
         {selected},
         {totals}
     from {source}
+    {probed}
     left join {name}_carried as carried {on}
     where {at} >= {since} and {at} < {until}
 )"""
@@ -491,6 +498,7 @@ def feature_sql(
                 f"and scheduled_departure_utc < {_timestamp(end)}"
             )
             aircraft_flown = f"""select * from {carried_from}aircraft_flown
+    semi join ({wanted}) as wanted using (carrier, flight_number, origin)
     union all
     {_flown_days(recent, wanted)}"""
     late = LATE_AFTER_MINUTES
