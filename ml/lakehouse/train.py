@@ -89,38 +89,6 @@ def base_params(task: Task, config: TrainingConfig) -> dict[str, Any]:
     }
 
 
-def lightgbm_datasets(
-    pre: Preprocessor, train: pl.DataFrame, validation: pl.DataFrame, task: Task
-) -> tuple[lgb.Dataset, lgb.Dataset]:
-    """The training and early-stopping sets, binned once: tuning trains every trial on them.
-    Features are not pre-filtered by the first trial's minimum leaf size, so that a trial may
-    lower it."""
-    params = {"feature_pre_filter": False}
-    train_set = lgb.Dataset(
-        pre.for_trees(train),
-        labels(train, task),
-        feature_name=pre.tree_features,
-        categorical_feature=pre.categorical,
-        free_raw_data=False,
-        params=params,
-    )
-    valid_set = lgb.Dataset(
-        pre.for_trees(validation), labels(validation, task), reference=train_set, params=params
-    )
-    return train_set, valid_set
-
-
-def train_lightgbm(params: dict[str, Any], train_set: lgb.Dataset, valid_set: lgb.Dataset) -> lgb.Booster:
-    """LightGBM with early stopping on `valid_set`."""
-    return lgb.train(
-        params,
-        train_set,
-        num_boost_round=MAX_ROUNDS,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
-    )
-
-
 def fit_lightgbm(
     pre: Preprocessor,
     train: pl.DataFrame,
@@ -129,7 +97,22 @@ def fit_lightgbm(
     params: dict[str, Any],
 ) -> lgb.Booster:
     """LightGBM with early stopping on `validation`."""
-    return train_lightgbm(params, *lightgbm_datasets(pre, train, validation, task))
+    names = pre.tree_features
+    train_set = lgb.Dataset(
+        pre.for_trees(train),
+        labels(train, task),
+        feature_name=names,
+        categorical_feature=pre.categorical,
+        free_raw_data=False,
+    )
+    valid_set = lgb.Dataset(pre.for_trees(validation), labels(validation, task), reference=train_set)
+    return lgb.train(
+        params,
+        train_set,
+        num_boost_round=MAX_ROUNDS,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+    )
 
 
 def predict(model: Any, pre: Preprocessor, frame: pl.DataFrame, task: Task) -> np.ndarray:
@@ -160,10 +143,9 @@ def tune(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Optuna (TPE, seeded) over expanding-window folds of the training months."""
     month = month_of(frame)
-    folds = []
-    for last in config.cv_last_train_months:
-        check_rows = frame.filter(month == last + 1)
-        folds.append((lightgbm_datasets(pre, frame.filter(month <= last), check_rows, task), check_rows))
+    folds = [
+        (frame.filter(month <= last), frame.filter(month == last + 1)) for last in config.cv_last_train_months
+    ]
     sign = 1.0 if higher_is_better(task) else -1.0
 
     def objective(trial: optuna.Trial) -> float:
@@ -176,8 +158,8 @@ def tune(
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
         }
         values = []
-        for datasets, check_rows in folds:
-            model = train_lightgbm(params, *datasets)
+        for fit_rows, check_rows in folds:
+            model = fit_lightgbm(pre, fit_rows, check_rows, task, params)
             values.append(
                 selection_value(task, labels(check_rows, task), predict(model, pre, check_rows, task))
             )

@@ -35,11 +35,9 @@ from lakehouse.train import (
     base_params,
     fit_lightgbm,
     is_trial_message,
-    lightgbm_datasets,
     make_preprocessor,
     predict,
     split_by_month,
-    train_lightgbm,
 )
 
 
@@ -99,21 +97,6 @@ def test_training_is_deterministic_for_a_seed_and_survives_the_registry(tmp_path
     y = splits["test"]["is_delayed"].to_numpy().astype(float)
     p = predict(first, pre, splits["test"], "classification")
     assert classification_metrics(y, p, 0.5, float(y.mean()))["roc_auc"] > 0.75
-
-
-def test_a_tuning_trial_on_reused_datasets_trains_the_model_fresh_ones_give() -> None:
-    """Tuning bins each fold once and trains every trial on it: a trial after another one with a
-    larger minimum leaf size must be the model its parameters give on freshly built sets."""
-    splits = split_by_month(_frame(), TrainingConfig())
-    pre = make_preprocessor(splits["train"], list(FEATURES.all))
-    params = base_params("classification", TrainingConfig()) | {"learning_rate": 0.3}
-    datasets = lightgbm_datasets(pre, splits["train"], splits["validation"], "classification")
-    train_lightgbm(params | {"min_data_in_leaf": 500, "num_leaves": 7}, *datasets)
-    reused = train_lightgbm(params | {"min_data_in_leaf": 20}, *datasets)
-    fresh = fit_lightgbm(
-        pre, splits["train"], splits["validation"], "classification", params | {"min_data_in_leaf": 20}
-    )
-    assert reused.model_to_string() == fresh.model_to_string()
 
 
 def test_the_threshold_maximizes_f1_and_the_bootstrap_is_reproducible() -> None:
