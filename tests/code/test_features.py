@@ -147,6 +147,32 @@ def test_labels_and_every_declared_feature_are_present(small_warehouse: duckdb.D
     assert _row(features, "F1")["is_delayed"] is False
 
 
+def _insert_cancelled_copy(
+    con: duckdb.DuckDBPyConnection, flight_id: str, days_later: int, flight_number: int | None = None
+) -> None:
+    """F2's flight (or another flight number) `days_later`, cancelled: no tail number, no outcome."""
+    con.execute(
+        """insert into fct_flights
+        select * replace (
+            $flight_id as flight_id,
+            coalesce($flight_number, flight_number) as flight_number,
+            null as tailnum,
+            scheduled_departure_date + $days as scheduled_departure_date,
+            scheduled_departure_utc + to_days($days) as scheduled_departure_utc,
+            scheduled_departure_local + to_days($days) as scheduled_departure_local,
+            scheduled_arrival_utc + to_days($days) as scheduled_arrival_utc,
+            null as actual_departure_utc,
+            null as actual_arrival_utc,
+            null as dep_delay_minutes,
+            null as arr_delay_minutes,
+            true as is_cancelled
+        )
+        from fct_flights
+        where flight_id = 'F2'""",
+        {"flight_id": flight_id, "flight_number": flight_number, "days": days_later},
+    )
+
+
 def test_a_flight_without_a_tail_number_takes_its_flight_numbers_last_aircraft_on_a_first_leg(
     small_warehouse: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -154,27 +180,8 @@ def test_a_flight_without_a_tail_number_takes_its_flight_numbers_last_aircraft_o
     features: F7 repeats F2's flight the next day, cancelled without a tail, and looks exactly like
     the first leg of N1 (F2's aircraft); F8, a flight number never flown before, gets an unknown
     aircraft."""
-    for flight_id, number in (("F7", 2), ("F8", 99)):
-        small_warehouse.execute(
-            """insert into fct_flights
-            select * replace (
-                ? as flight_id,
-                ? as flight_number,
-                null as tailnum,
-                scheduled_departure_date + 1 as scheduled_departure_date,
-                scheduled_departure_utc + interval 1 day as scheduled_departure_utc,
-                scheduled_departure_local + interval 1 day as scheduled_departure_local,
-                scheduled_arrival_utc + interval 1 day as scheduled_arrival_utc,
-                null as actual_departure_utc,
-                null as actual_arrival_utc,
-                null as dep_delay_minutes,
-                null as arr_delay_minutes,
-                true as is_cancelled
-            )
-            from fct_flights
-            where flight_id = 'F2'""",
-            [flight_id, number],
-        )
+    _insert_cancelled_copy(small_warehouse, "F7", days_later=1)
+    _insert_cancelled_copy(small_warehouse, "F8", days_later=1, flight_number=99)
     features = build_features(small_warehouse)
     aircraft = ["manufacturer", *FEATURES.aircraft]
     f7, f1 = _row(features, "F7"), _row(features, "F1")
@@ -191,24 +198,7 @@ def test_the_month_by_month_build_carries_what_lies_before_a_months_look_back(
     last flew, and the weather was last observed, before March's 28-day look-back. Built month by
     month, F9 still gets F2's aircraft as a stand-in, the January reading and F2's outcome, as in
     the one-pass build."""
-    small_warehouse.execute(
-        """insert into fct_flights
-        select * replace (
-            'F9' as flight_id,
-            null as tailnum,
-            scheduled_departure_date + 60 as scheduled_departure_date,
-            scheduled_departure_utc + interval 60 day as scheduled_departure_utc,
-            scheduled_departure_local + interval 60 day as scheduled_departure_local,
-            scheduled_arrival_utc + interval 60 day as scheduled_arrival_utc,
-            null as actual_departure_utc,
-            null as actual_arrival_utc,
-            null as dep_delay_minutes,
-            null as arr_delay_minutes,
-            true as is_cancelled
-        )
-        from fct_flights
-        where flight_id = 'F2'"""
-    )
+    _insert_cancelled_copy(small_warehouse, "F9", days_later=60)
     whole = build_features(small_warehouse)
     files = write_features(small_warehouse, tmp_path / "features")
     assert len(files) == 3  # January to March
