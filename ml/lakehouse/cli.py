@@ -18,10 +18,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lakehouse import landing, pipeline
-from lakehouse.config import TrainingConfig, paths
+from lakehouse.config import MAX_SEED, TrainingConfig, paths
 from lakehouse.dbt import DbtError, run_dbt
 from lakehouse.experiment import run_training
-from lakehouse.features import read_features
+from lakehouse.features import MAX_HORIZON_MINUTES, read_features
 from lakehouse.quality import gate_message, load_history_into, new_run, recent_runs, save_run
 from lakehouse.quality_report import print_summary, write_report
 from lakehouse.registry import current_champion, data_fingerprint, load_registry_into
@@ -146,13 +146,21 @@ def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
 @app.command()
 def train(
     horizon: Annotated[
-        int, typer.Option(help="Minutes before scheduled departure when the prediction is made.")
-    ] = 120,
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_HORIZON_MINUTES,
+            help="Minutes before scheduled departure when the prediction is made.",
+        ),
+    ] = TrainingConfig.horizon_minutes,
     trials: Annotated[
-        int, typer.Option(help="Optuna trials per task (the tuning budget).")
+        int, typer.Option(min=1, help="Optuna trials per task (the tuning budget).")
     ] = TrainingConfig.trials,
     task: Annotated[TaskChoice, typer.Option(help="Which model(s) to train.")] = TaskChoice.both,
-    seed: Annotated[int, typer.Option(help="Seed of everything random: same data + seed = same model.")] = 42,
+    seed: Annotated[
+        int,
+        typer.Option(min=0, max=MAX_SEED, help="Seed of everything random: same data + seed = same model."),
+    ] = TrainingConfig.seed,
 ) -> None:
     """Train and evaluate the delay models on the published warehouse, write the report and
     register the models (a challenger replaces the champion only if it beats it on validation)."""

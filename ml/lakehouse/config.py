@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.features import DEFAULT_HORIZON_MINUTES, check_horizon
+
 # The repository root: ml/lakehouse/config.py -> ../../
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,11 +96,15 @@ def paths() -> Paths:
     )
 
 
+# LightGBM's seed is a C int.
+MAX_SEED = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How models are trained and judged; `lakehouse train` options override some of these."""
 
-    horizon_minutes: int = 120
+    horizon_minutes: int = DEFAULT_HORIZON_MINUTES
     # Horizons the report also shows for the final classifier (shorter: more is known).
     other_horizons_minutes: tuple[int, ...] = (60, 30)
     seed: int = 42
@@ -119,6 +125,16 @@ class TrainingConfig:
     # Permutation importance on at most this many validation rows (a seeded sample; None: all):
     # on all ~55,000 validation rows it took 40 s of a 6-minute run.
     permutation_max_rows: int | None = 20_000
+
+    def __post_init__(self) -> None:
+        for horizon in (self.horizon_minutes, *self.other_horizons_minutes):
+            check_horizon(horizon)
+        if self.trials < 1:
+            raise ValueError(f"trials must be at least 1 (the tuning budget), not {self.trials}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(
+                f"the seed must be from 0 to {MAX_SEED} (LightGBM's seed is a C int), not {self.seed}"
+            )
 
     @classmethod
     def from_environment(cls) -> TrainingConfig:

@@ -37,6 +37,7 @@ caller (filter the result to one flight)."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +51,10 @@ LATE_AFTER_MINUTES = 15
 # How long a flight that has not left counts as waiting on the ground.
 WAITING_CAP_MINUTES = 180
 DEFAULT_HORIZON_MINUTES = 120
+# A decision is made before the scheduled departure (at T = departure - horizon) and at most a week
+# ahead: nothing live is known that far out, and the bound turns a unit slip (seconds or hours
+# for minutes) into an error instead of a model of another problem.
+MAX_HORIZON_MINUTES = 7 * 24 * 60
 # A weather row labelled hour H is complete at about H:51: known from H + 60 minutes.
 WEATHER_LAG_MINUTES = 60
 # The furthest any lookup looks back from T (flight_number_delay_rate_28d): a build of some months'
@@ -442,6 +447,22 @@ def _scheduled_in(first: datetime, last: datetime) -> str:
     return f"scheduled_departure_utc >= {_timestamp(first)} and scheduled_departure_utc < {_timestamp(last)}"
 
 
+def check_horizon(horizon_minutes: int) -> int:
+    """`horizon_minutes` if it is a whole number of minutes from 1 to `MAX_HORIZON_MINUTES`: a
+    horizon of 0 or less puts T at or after the scheduled departure, where the flight's own
+    departure (or its being late) is known."""
+    try:
+        minutes = operator.index(horizon_minutes)  # an integer of any kind, not a float or a string
+    except TypeError:
+        raise ValueError(f"the horizon must be a whole number of minutes, not {horizon_minutes!r}") from None
+    if isinstance(horizon_minutes, bool) or not 1 <= minutes <= MAX_HORIZON_MINUTES:
+        raise ValueError(
+            f"the horizon must be from 1 to {MAX_HORIZON_MINUTES} minutes (a week) before the scheduled"
+            f" departure, not {horizon_minutes!r}"
+        )
+    return minutes
+
+
 def feature_sql(
     horizon_minutes: int,
     weather_lag_minutes: int = WEATHER_LAG_MINUTES,
@@ -458,7 +479,7 @@ def feature_sql(
     totals before the look-back (see `_running_total`) and the latest day each flight number flew
     before it, and the last weather observations before it (see `write_features`). With
     `scheduled_between`, weather is read from the look-back on, plus the last observations before."""
-    horizon = int(horizon_minutes)
+    horizon = check_horizon(horizon_minutes)
     lag = int(weather_lag_minutes)
     between = None
     probed = days = flights_where = "true"

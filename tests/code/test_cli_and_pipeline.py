@@ -53,6 +53,18 @@ def _build(p: Paths, version: str, lake_files: dict[str, str]) -> None:
         (p.build_lake / name).write_text(content)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"), [("--horizon", "0"), ("--horizon", "10081"), ("--trials", "0"), ("--seed", "-1")]
+)
+def test_train_refuses_a_setting_out_of_range_before_reading_anything(
+    data_dir: Path, option: str, value: str
+) -> None:
+    result = CliRunner().invoke(app, ["train", option, value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
+    assert not (data_dir / "models").exists()
+
+
 def test_publish_switches_warehouse_and_lake_together_and_keeps_one_previous_version(
     data_dir: Path,
 ) -> None:

@@ -4,10 +4,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
-from lakehouse.features import FEATURES, build_features, write_features
+from lakehouse.features import FEATURES, build_features, check_horizon, feature_sql, write_features
 
 DAY = datetime(2013, 1, 10)
 
@@ -145,6 +146,21 @@ def test_labels_and_every_declared_feature_are_present(small_warehouse: duckdb.D
     assert _row(features, "F4")["is_delayed_departed"] is None
     assert _row(features, "F2")["is_delayed"] is True
     assert _row(features, "F1")["is_delayed"] is False
+
+
+@pytest.mark.parametrize("horizon", [0, -30, 7 * 24 * 60 + 1, 1.5, "120", True])
+def test_a_horizon_that_is_not_minutes_before_departure_is_refused(horizon: object) -> None:
+    """T must come before the scheduled departure: at or after it, the flight's own departure (or
+    its being late) is known."""
+    with pytest.raises(ValueError, match="the horizon must be"):
+        feature_sql(horizon)  # type: ignore[arg-type]
+
+
+def test_a_horizon_of_any_integer_type_is_minutes() -> None:
+    minutes = check_horizon(np.int64(30))  # type: ignore[arg-type]
+    assert minutes == 30
+    assert type(minutes) is int
+    assert feature_sql(np.int64(30)) == feature_sql(30)  # type: ignore[arg-type]
 
 
 def _insert_cancelled_copy(

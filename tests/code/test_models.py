@@ -79,6 +79,25 @@ def test_the_split_is_by_month_and_keeps_december_apart() -> None:
     assert months == {"train": set(range(1, 10)), "validation": {10, 11}, "test": {12}}
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("horizon_minutes", 0, "the horizon must be from 1 to 10080 minutes"),
+        ("horizon_minutes", -5, "the horizon must be from 1 to 10080 minutes"),
+        ("horizon_minutes", 7 * 24 * 60 + 1, "the horizon must be from 1 to 10080 minutes"),
+        ("other_horizons_minutes", (60, 0), "the horizon must be from 1 to 10080 minutes"),
+        ("trials", 0, "trials must be at least 1"),
+        ("seed", -1, "the seed must be from 0 to 2147483647"),
+        ("seed", 2**31, "the seed must be from 0 to 2147483647"),
+    ],
+)
+def test_a_training_setting_out_of_range_is_refused_by_name(
+    setting: str, value: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**{setting: value})  # type: ignore[arg-type]
+
+
 def test_training_is_deterministic_for_a_seed_and_survives_the_registry(tmp_path: Path) -> None:
     frame = _frame()
     splits = split_by_month(frame, TrainingConfig())
