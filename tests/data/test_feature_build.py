@@ -17,9 +17,17 @@ from lakehouse.features import build_features, monthly_windows, write_features
 pytestmark = pytest.mark.warehouse
 
 
-def test_the_monthly_build_equals_the_whole_build_bit_for_bit(sample: Sample, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def whole(sample: Sample) -> pl.DataFrame:
+    """The one-pass build of the sample's published warehouse."""
     with duckdb.connect(str(sample.second.paths.warehouse), read_only=True) as connection:
-        whole = build_features(connection)
+        return build_features(connection)
+
+
+def test_the_monthly_build_equals_the_whole_build_bit_for_bit(
+    sample: Sample, whole: pl.DataFrame, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(sample.second.paths.warehouse), read_only=True) as connection:
         assert len(monthly_windows(connection)) == 13  # 2013 in UTC runs into January 2014
         files = write_features(connection, tmp_path / "features")
     monthly = pl.concat([pl.read_parquet(f) for f in files])
@@ -28,11 +36,10 @@ def test_the_monthly_build_equals_the_whole_build_bit_for_bit(sample: Sample, tm
 
 
 def test_a_build_of_the_last_months_alone_gives_them_the_same_features(
-    sample: Sample, tmp_path: Path
+    sample: Sample, whole: pl.DataFrame, tmp_path: Path
 ) -> None:
     """Starting late: the totals before the first month built are added up from all history."""
     with duckdb.connect(str(sample.second.paths.warehouse), read_only=True) as connection:
-        whole = build_features(connection)
         last = monthly_windows(connection)[-3:]
         files = write_features(connection, tmp_path / "features", months=last)
     months = pl.concat([pl.read_parquet(f) for f in files])
