@@ -313,7 +313,7 @@ def child_build(raw: Path, run: RunDir, project_dir: Path) -> int:
     dbt's artifacts and log go to the run folder (not dbt_project/target), so concurrent builds in
     the repository are not disturbed and the replay reads exactly this build's SQL.
     """
-    from lakehouse.dbt import DbtError, run_dbt
+    from lakehouse.platform.dbt import DbtError, run_dbt
 
     # The replay reads every statement from the debug log (dbt's default file level; made explicit).
     # The prediction marts and their sources come with `lakehouse run`, not with a dbt build.

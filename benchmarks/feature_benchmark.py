@@ -28,7 +28,9 @@ MIB = 1024**2
 def child(warehouse: Path, output: Path, memory_limit: str, whole: bool, months: int | None) -> int:
     import duckdb
 
-    from lakehouse.features import DEFAULT_HORIZON_MINUTES, feature_sql, monthly_windows, write_features
+    from lakehouse.config import DEFAULT_HORIZON_MINUTES
+    from lakehouse.models.features.build import monthly_windows, write_features
+    from lakehouse.models.features.sql import feature_sql
 
     started = time.perf_counter()
     with duckdb.connect(str(warehouse), read_only=True) as connection:

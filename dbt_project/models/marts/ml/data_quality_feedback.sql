@@ -17,7 +17,7 @@
     'weather_interpolated': 'coalesce(weather.has_interpolated_value, false)',
     'weather_out_of_range': 'coalesce(weather.has_out_of_range_reading, false)',
     'weather_quarantined': 'quarantined_weather.weather_hour_utc is not null',
-    'weather_stale_at_decision': 'coalesce(features.weather_age_minutes >= 60, true)',
+    'weather_stale_at_decision': 'coalesce(features.weather_age_minutes >= ' ~ var('weather_stale_after_minutes') ~ ', true)',
     'plane_missing_from_registry': 'flights.is_plane_missing_from_registry',
     'tailnum_missing': 'flights.tailnum is null',
     'dest_missing_from_registry': 'coalesce(flights.is_dest_missing_from_registry, false)',

@@ -1,0 +1,48 @@
+"""LightGBM: its parameters and one fit with early stopping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import polars as pl
+
+from lakehouse.config import EARLY_STOPPING_ROUNDS, LIGHTGBM_PARAMS, MAX_ROUNDS, TrainingConfig
+from lakehouse.models.preprocess import Preprocessor
+from lakehouse.models.tasks import Task, labels
+
+
+def base_params(task: Task, config: TrainingConfig) -> dict[str, Any]:
+    """The task's objective and metric, the configured parameters, the run's seed and threads."""
+    return {
+        "objective": "binary" if task == "classification" else "regression",
+        "metric": "auc" if task == "classification" else "rmse",
+        **LIGHTGBM_PARAMS,
+        "seed": config.seed,
+        "num_threads": config.num_threads,
+    }
+
+
+def fit_lightgbm(
+    pre: Preprocessor,
+    train: pl.DataFrame,
+    validation: pl.DataFrame,
+    task: Task,
+    params: dict[str, Any],
+) -> lgb.Booster:
+    """LightGBM with early stopping on `validation`."""
+    train_set = lgb.Dataset(
+        pre.for_trees(train),
+        labels(train, task),
+        feature_name=pre.tree_features,
+        categorical_feature=pre.categorical,
+        free_raw_data=False,
+    )
+    valid_set = lgb.Dataset(pre.for_trees(validation), labels(validation, task), reference=train_set)
+    return lgb.train(
+        params,
+        train_set,
+        num_boost_round=MAX_ROUNDS,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+    )

@@ -1,0 +1,121 @@
+"""Metrics, thresholds, calibration and confidence intervals: pure functions on arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics
+
+from lakehouse.config import F1_DENOMINATOR_FLOOR, LOG_LOSS_EPSILON
+from lakehouse.models.tasks import SELECTION_METRIC, Task
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The probability threshold that maximizes F1 (chosen on validation, used on test)."""
+    precision, recall, thresholds = metrics.precision_recall_curve(y, p)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, F1_DENOMINATOR_FLOOR)
+    return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float, prior: float) -> dict[str, float]:
+    """Threshold metrics at `threshold`, ranking metrics, and probability quality against the
+    prior-rate forecast (Brier skill > 0: better than always predicting the prior)."""
+    y = y.astype(int)
+    predicted = (p >= threshold).astype(int)
+    brier = float(metrics.brier_score_loss(y, p))
+    brier_prior = float(np.mean((y - prior) ** 2))
+    return {
+        "rows": float(len(y)),
+        "positive_rate": float(y.mean()),
+        "mean_predicted": float(p.mean()),
+        "threshold": threshold,
+        "accuracy": float(metrics.accuracy_score(y, predicted)),
+        "precision": float(metrics.precision_score(y, predicted, zero_division=0)),
+        "recall": float(metrics.recall_score(y, predicted, zero_division=0)),
+        "f1": float(metrics.f1_score(y, predicted, zero_division=0)),
+        "roc_auc": float(metrics.roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan"),
+        "pr_auc": float(metrics.average_precision_score(y, p)) if y.sum() else float("nan"),
+        "log_loss": float(
+            metrics.log_loss(y, np.clip(p, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON), labels=[0, 1])
+        ),
+        "brier": brier,
+        "brier_prior": brier_prior,
+        "brier_skill": 1 - brier / brier_prior if brier_prior else float("nan"),
+    }
+
+
+def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    mse = float(metrics.mean_squared_error(y, predicted))
+    return {
+        "rows": float(len(y)),
+        "mean_actual": float(y.mean()),
+        "mean_predicted": float(predicted.mean()),
+        "mse": mse,
+        "rmse": mse**0.5,
+        "mae": float(metrics.mean_absolute_error(y, predicted)),
+        # R² compares with the variance of y: undefined for a single row (a small segment)
+        "r2": float(metrics.r2_score(y, predicted)) if len(y) > 1 else float("nan"),
+    }
+
+
+def task_metrics(
+    task: Task, y: np.ndarray, predicted: np.ndarray, threshold: float, prior: float
+) -> dict[str, float]:
+    """Every metric of a task's predictions (`threshold` and `prior` matter to a classifier only)."""
+    if task == "classification":
+        return classification_metrics(y, predicted, threshold, prior)
+    return regression_metrics(y, predicted)
+
+
+def selection_value(task: Task, y: np.ndarray, predicted: np.ndarray) -> float:
+    """The metric a task's models are chosen by (tuning, feature selection)."""
+    return task_metrics(task, y, predicted, 0.5, float(y.mean()))[SELECTION_METRIC[task]]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    predicted: list[float]
+    observed: list[float]
+    counts: list[int]
+
+
+def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> Calibration:
+    """Mean predicted vs observed rate in equal-count bins of the prediction."""
+    order = np.argsort(p, kind="stable")
+    groups = [g for g in np.array_split(order, bins) if len(g)]
+    return Calibration(
+        predicted=[float(p[g].mean()) for g in groups],
+        observed=[float(y[g].mean()) for g in groups],
+        counts=[len(g) for g in groups],
+    )
+
+
+def day_block_bootstrap_auc(
+    y: np.ndarray, p: np.ndarray, days: Sequence[object], samples: int, seed: int
+) -> tuple[float, float]:
+    """95% interval of ROC AUC, resampling whole days (flights of one day are not independent)."""
+    day_array = np.asarray(days)
+    unique_days = np.unique(day_array)
+    index_by_day = [np.flatnonzero(day_array == day) for day in unique_days]
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(samples):
+        chosen = rng.integers(0, len(unique_days), len(unique_days))
+        rows = np.concatenate([index_by_day[i] for i in chosen])
+        if 0 < y[rows].sum() < len(rows):
+            aucs.append(metrics.roc_auc_score(y[rows], p[rows]))
+    low, high = np.percentile(aucs, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def group_metrics(
+    task: Task, keys: np.ndarray, y: np.ndarray, predicted: np.ndarray, threshold: float, prior: float
+) -> dict[str, dict[str, float]]:
+    """The metrics of each group of rows (a carrier, an origin, a month)."""
+    groups = {}
+    for key in sorted(set(keys.tolist())):
+        rows = keys == key
+        groups[str(key)] = task_metrics(task, y[rows], predicted[rows], threshold, prior)
+    return groups

@@ -1,0 +1,267 @@
+"""The model registry: artifacts on disk, one Parquet file of entries and one of metrics per
+training run, and the champion decision.
+
+Like the quality history, the registry is append-only files (`data/models/registry/`), loaded into
+`ml.model_registry` and `ml.model_metrics` of a warehouse before it is published: nothing writes
+the published file in place. The champion decision (`champion.py`) and its reason are recorded with
+the entry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import lightgbm as lgb
+import polars as pl
+
+from lakehouse import config
+from lakehouse.common.files import write_parquet_atomically
+from lakehouse.config import REPO_ROOT, TrainingConfig
+from lakehouse.models.preprocess import Preprocessor
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    booster: lgb.Booster
+    pre: Preprocessor
+    features: list[str]
+    threshold: float
+
+
+def save_model(
+    directory: Path,
+    booster: lgb.Booster,
+    pre: Preprocessor,
+    features: list[str],
+    params: dict[str, Any],
+    threshold: float,
+) -> Path:
+    """LightGBM's native text format plus what it takes to feed it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(directory / "model.txt"), num_iteration=booster.best_iteration)
+    (directory / "preprocessor.json").write_text(json.dumps(pre.to_dict(), indent=1))
+    (directory / "model.json").write_text(
+        json.dumps({"features": features, "params": params, "threshold": threshold}, indent=1, sort_keys=True)
+    )
+    return directory
+
+
+def load_model(directory: Path) -> SavedModel:
+    meta = json.loads((directory / "model.json").read_text())
+    return SavedModel(
+        booster=lgb.Booster(model_file=str(directory / "model.txt")),
+        pre=Preprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text())),
+        features=list(meta["features"]),
+        threshold=float(meta["threshold"]),
+    )
+
+
+def code_version() -> str:
+    """The git commit (with `+dirty` when the package has uncommitted changes), else a hash of
+    the package's files."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "ml", "dbt_project"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        digest = hashlib.sha256()
+        for path in sorted((REPO_ROOT / "ml" / "lakehouse").rglob("*.py")):
+            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+            digest.update(path.read_bytes())
+        return "files:" + digest.hexdigest()[:12]
+
+
+# The code that decides what a model is (relative to the package): the features, the split, the
+# preprocessing, the fit, tuning, selection, metrics and prediction. The CLI, the reports and the
+# pipeline do not.
+MODEL_CODE = (
+    "models/features",
+    "models/tasks.py",
+    "models/split.py",
+    "models/preprocess.py",
+    "models/boosting.py",
+    "models/train.py",
+    "models/tune.py",
+    "models/selection.py",
+    "models/metrics.py",
+    "models/predict.py",
+)
+MODEL_LIBRARIES = ("lightgbm", "scikit-learn", "optuna", "numpy", "polars", "duckdb")
+# The settings of config.py that a model depends on besides `TrainingConfig`.
+MODEL_SETTINGS = (
+    "LATE_AFTER_MINUTES",
+    "WEATHER_LAG_MINUTES",
+    "LOG_LOSS_EPSILON",
+    "WAITING_CAP_MINUTES",
+    "LOOKBACK_MINUTES",
+    "ONE_HOT_MAX_CATEGORIES",
+    "F1_DENOMINATOR_FLOOR",
+    "MAX_ROUNDS",
+    "EARLY_STOPPING_ROUNDS",
+    "LIGHTGBM_PARAMS",
+    "SEARCH_SPACE",
+)
+
+
+def model_code_files() -> list[Path]:
+    """The files of `MODEL_CODE`, in a fixed order."""
+    package = Path(__file__).resolve().parents[1]
+    files: list[Path] = []
+    for name in MODEL_CODE:
+        path = package / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return files
+
+
+def training_signature(training: TrainingConfig) -> str:
+    """What, besides the data, a trained model depends on: the training settings, the code that
+    builds features and fits models (each file by its path in the package and its bytes), and the
+    versions of the libraries that fit it. Same signature and same data fingerprint: training
+    again would give the same model."""
+    settings = {name: getattr(config, name) for name in MODEL_SETTINGS}
+    digest = hashlib.sha256(json.dumps([asdict(training), settings], sort_keys=True, default=str).encode())
+    package = Path(__file__).resolve().parents[1]
+    for path in model_code_files():
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    for library in MODEL_LIBRARIES:
+        digest.update(f"{library}=={metadata.version(library)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def data_fingerprint(frame: pl.DataFrame) -> str:
+    """A hash of every value the models saw (rows in a fixed order)."""
+    hashes = frame.sort("flight_id").hash_rows(seed=0)
+    return hashlib.sha256(hashes.to_numpy().tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    model_id: str
+    run_id: str
+    task: str
+    model_name: str
+    horizon_minutes: int
+    created_at: datetime
+    artifact_dir: str
+    features: str
+    params: str
+    threshold: float
+    data_fingerprint: str
+    code_version: str
+    training_signature: str
+    # The scheduled departure dates the model was fitted on, and those it was tuned and chosen on:
+    # its scores there are in-sample, not a measure of how it does on new flights.
+    train_start_date: date
+    train_end_date: date
+    validation_start_date: date
+    validation_end_date: date
+    validation_metric: str
+    validation_value: float
+    test_value: float
+    champion_model_id: str | None
+    champion_validation_value: float | None
+    is_promoted: bool
+    decision_reason: str
+    report_path: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RegistryEntry:
+        """An entry as a registry file holds it (a field written after the entry's file is None)."""
+        values: dict[str, Any] = {f.name: row.get(f.name) for f in fields(cls)}
+        return cls(**values)
+
+
+def _read(directory: Path, kind: str) -> pl.DataFrame:
+    files = sorted(directory.glob(f"*.{kind}.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
+
+
+def entries(registry: Path) -> list[RegistryEntry]:
+    """Every registered model, oldest first."""
+    frame = _read(registry, "models")
+    if frame.is_empty():
+        return []
+    return [RegistryEntry.from_row(row) for row in frame.sort("created_at").iter_rows(named=True)]
+
+
+def _latest(registry: Path, task: str, horizon_minutes: int, promoted_only: bool) -> RegistryEntry | None:
+    chosen = [
+        e
+        for e in entries(registry)
+        if e.task == task and e.horizon_minutes == horizon_minutes and (e.is_promoted or not promoted_only)
+    ]
+    return chosen[-1] if chosen else None
+
+
+def current_champion(registry: Path, task: str, horizon_minutes: int) -> RegistryEntry | None:
+    """The latest promoted entry of a task and horizon."""
+    return _latest(registry, task, horizon_minutes, promoted_only=True)
+
+
+def latest_entry(registry: Path, task: str, horizon_minutes: int) -> RegistryEntry | None:
+    """The latest trained model of a task and horizon, promoted or not."""
+    return _latest(registry, task, horizon_minutes, promoted_only=False)
+
+
+def is_trained_on(entry: RegistryEntry | None, fingerprint: str, signature: str) -> bool:
+    """Was this model trained on these features with this code and configuration?"""
+    return (
+        entry is not None and entry.data_fingerprint == fingerprint and entry.training_signature == signature
+    )
+
+
+def save_entries(registry: Path, run_id: str, entries: list[RegistryEntry], metrics: pl.DataFrame) -> None:
+    """Append the run's entries and metrics (each file written whole, then renamed). The entries
+    go last: a run is registered when its models file exists."""
+    write_parquet_atomically(metrics, registry / f"{run_id}.metrics.parquet")
+    write_parquet_atomically(
+        pl.DataFrame([asdict(e) for e in entries]), registry / f"{run_id}.models.parquet"
+    )
+
+
+def load_registry_into(warehouse: Path, registry: Path) -> bool:
+    """(Re)create ml.model_registry and ml.model_metrics from the registry files; False when
+    nothing has been trained yet."""
+    if not any(registry.glob("*.models.parquet")):
+        return False
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema if not exists ml")
+        for table, kind in (("model_registry", "models"), ("model_metrics", "metrics")):
+            connection.execute(
+                f"create or replace table ml.{table} as "
+                f"select * from read_parquet('{registry / f'*.{kind}.parquet'}', union_by_name = true)"
+            )
+        # Entries written before a field existed: the field is NULL for them, and the column is
+        # there even when no file has it yet.
+        for name, kind in _ENTRY_COLUMN_TYPES.items():
+            connection.execute(f"alter table ml.model_registry add column if not exists {name} {kind}")
+    return True
+
+
+_SQL_TYPES = {
+    "str": "varchar",
+    "int": "integer",
+    "float": "double",
+    "bool": "boolean",
+    "date": "date",
+    "datetime": "timestamp with time zone",
+}
+_ENTRY_COLUMN_TYPES = {f.name: _SQL_TYPES[str(f.type).removesuffix(" | None")] for f in fields(RegistryEntry)}

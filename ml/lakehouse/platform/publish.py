@@ -1,0 +1,90 @@
+"""Publishing: a checked build becomes the published warehouse and lake in one rename.
+
+Publishing moves the build's warehouse and lake into a new folder `data/published/<version>/` and
+switches the symlink `data/current` to it: a reader (or a crash) sees the old version or the new
+one, never a warehouse from one build beside Parquet files of another. `data/warehouse.duckdb`
+and `data/lake` are symlinks through `data/current`. The published file is never written in place
+(a reader would block the write): a change is made on a copy, switched in the same way."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lakehouse.config import Paths
+
+
+class PublishError(RuntimeError):
+    """Nothing is published to change; the message says what to run first."""
+
+
+@contextmanager
+def publishing(p: Paths) -> Iterator[None]:
+    """One publisher at a time (a build's publish, a training run's registry update)."""
+    p.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with open(p.warehouse.parent / ".publish.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _new_version(p: Paths) -> Path:
+    version = p.published_versions / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    version.mkdir(parents=True)
+    return version
+
+
+def _symlink(path: Path, target: str) -> None:
+    """Make `path` a symlink to `target` in one rename (replacing a file or a link)."""
+    staged = path.with_name(f".{path.name}.link")
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(target)
+    if path.is_dir() and not path.is_symlink():
+        # A data folder from before versioned publishing: its lake moves aside, once.
+        shutil.rmtree(path)
+    os.replace(staged, path)
+
+
+def _switch(p: Paths, version: Path) -> None:
+    """Publish `version`: the one rename readers can observe, then the stable links and the
+    cleanup. Keeps the previous version (a reader may still have it open)."""
+    previous = p.current.resolve() if p.current.is_symlink() else None
+    _symlink(p.current, str(version.relative_to(p.current.parent)))
+    for path in (p.warehouse, p.lake):
+        if not path.is_symlink():
+            _symlink(path, f"{p.current.name}/{path.name}")
+    for old in p.published_versions.iterdir():
+        if old.resolve() not in {version.resolve(), previous}:
+            shutil.rmtree(old)
+
+
+def republish(p: Paths, update: Callable[[Path, Path], object]) -> None:
+    """Change the published warehouse the only safe way: copy it and its lake into a new version,
+    change the copy (`update(warehouse, lake)`), switch to it. Readers keep the file they opened;
+    nobody waits for them. When `update` fails, nothing is published."""
+    if not p.warehouse.exists():
+        raise PublishError(f"no published warehouse at {p.warehouse}: run `make run` first")
+    with publishing(p):
+        version = _new_version(p)
+        try:
+            shutil.copyfile(p.warehouse, version / "warehouse.duckdb")
+            shutil.copytree(p.lake, version / "lake")
+            update(version / "warehouse.duckdb", version / "lake")
+        except BaseException:
+            shutil.rmtree(version)
+            raise
+        _switch(p, version)
+
+
+def publish_build(p: Paths) -> Path:
+    """Move the audited build (warehouse and lake) into a new version and switch to it."""
+    with publishing(p):
+        version = _new_version(p)
+        os.replace(p.build_warehouse, version / "warehouse.duckdb")
+        os.replace(p.build_lake, version / "lake")
+        _switch(p, version)
+    return version

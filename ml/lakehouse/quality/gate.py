@@ -1,0 +1,75 @@
+"""The quality gate's verdict: a validation run's results, whether they let a build be published,
+and their counts per suite."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lakehouse.config import MESSAGE_FAILURES
+from lakehouse.quality.records import CheckResult, failures
+
+
+@dataclass
+class ValidationRun:
+    run_id: str
+    started_at: datetime
+    target: str
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def critical_failures(self) -> list[CheckResult]:
+        return failures(self.results, "critical")
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return failures(self.results, "warning")
+
+
+def new_run(target: str, now: datetime | None = None) -> ValidationRun:
+    started = now or datetime.now(UTC)
+    return ValidationRun(f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", started, target)
+
+
+def gate_message(results: list[CheckResult]) -> str | None:
+    """None when publishing may go on; otherwise what failed, one line per critical failure."""
+    critical = failures(results, "critical")
+    if not critical:
+        return None
+    lines = [f"{len(critical)} critical expectation(s) failed:"]
+    lines += [f"  - {r.message()}" for r in critical[:MESSAGE_FAILURES]]
+    if len(critical) > MESSAGE_FAILURES:
+        lines.append(f"  ... and {len(critical) - MESSAGE_FAILURES} more (see the report)")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SuiteSummary:
+    suite: str
+    table_name: str
+    checks: int
+    passed: int
+    warnings_failed: int
+    critical_failed: int
+
+
+def summarize(results: list[CheckResult]) -> list[SuiteSummary]:
+    """Counts per suite, in the order the suites ran."""
+    order: dict[str, list[CheckResult]] = {}
+    for result in results:
+        order.setdefault(result.suite, []).append(result)
+    summaries = []
+    for suite, group in order.items():
+        tables = sorted({r.table_name for r in group})
+        summaries.append(
+            SuiteSummary(
+                suite=suite,
+                table_name=tables[0] if len(tables) == 1 else f"{len(tables)} tables",
+                checks=len(group),
+                passed=sum(r.success for r in group),
+                warnings_failed=len(failures(group, "warning")),
+                critical_failed=len(failures(group, "critical")),
+            )
+        )
+    return summaries

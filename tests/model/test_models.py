@@ -1,0 +1,291 @@
+"""Training behaviour on small synthetic data: the split, determinism through the registry, batch
+scoring and its write-back, the registry table."""
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from lakehouse.config import TrainingConfig
+from lakehouse.models.batch import (
+    PREDICTION_SCHEMA,
+    ScoringError,
+    load_scoring_tables_into,
+    predict_with_champions,
+    prediction_rows,
+    scored_fingerprint,
+)
+from lakehouse.models.boosting import base_params, fit_lightgbm
+from lakehouse.models.champion import judge
+from lakehouse.models.features.catalog import FEATURES
+from lakehouse.models.metrics import classification_metrics
+from lakehouse.models.predict import predict
+from lakehouse.models.registry import (
+    RegistryEntry,
+    current_champion,
+    load_model,
+    load_registry_into,
+    save_entries,
+    save_model,
+)
+from lakehouse.models.split import split_by_month
+from lakehouse.models.tasks import TASKS
+from lakehouse.models.train import make_preprocessor
+
+
+def _frame(rows: int = 3000, seed: int = 0) -> pl.DataFrame:
+    """Flights over a year whose delay depends on two features (and noise)."""
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {
+        name: rng.normal(size=rows) for name in FEATURES.all if name not in FEATURES.categorical
+    }
+    data["carrier"] = rng.choice(["UA", "AA", "DL"], rows)
+    data["origin"] = rng.choice(["EWR", "JFK", "LGA"], rows)
+    data["dest"] = rng.choice(["ORD", "ATL"], rows)
+    data["manufacturer"] = ["BOEING" if known else None for known in rng.random(rows) > 0.3]
+    signal = 1.5 * np.asarray(data["origin_mean_delay_60m"]) + (np.asarray(data["carrier"]) == "UA")
+    data["is_delayed"] = signal + rng.normal(size=rows) > 1.0
+    data["scheduled_departure_date"] = [date(2013, 1 + i % 12, 1 + i % 28) for i in range(rows)]
+    data["flight_id"] = [f"f{i}" for i in range(rows)]
+    return pl.DataFrame(data)
+
+
+def test_the_split_is_by_month_and_keeps_december_apart() -> None:
+    splits = split_by_month(_frame(), TrainingConfig())
+    months = {
+        name: set(rows["scheduled_departure_date"].dt.month().to_list()) for name, rows in splits.items()
+    }
+    assert months == {"train": set(range(1, 10)), "validation": {10, 11}, "test": {12}}
+
+
+def test_training_is_deterministic_for_a_seed_and_survives_the_registry(tmp_path: Path) -> None:
+    frame = _frame()
+    splits = split_by_month(frame, TrainingConfig())
+    pre = make_preprocessor(splits["train"], list(FEATURES.all))
+    params = base_params("classification", TrainingConfig())
+    first = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", params)
+    second = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", params)
+    assert first.model_to_string() == second.model_to_string()
+    saved = load_model(save_model(tmp_path / "m", first, pre, list(FEATURES.all), params, 0.3))
+    assert saved.threshold == 0.3
+    np.testing.assert_array_equal(
+        predict(first, pre, splits["test"]),
+        predict(saved.booster, saved.pre, splits["test"]),
+    )
+    # It learned the signal it was given.
+    y = splits["test"]["is_delayed"].to_numpy().astype(float)
+    p = predict(first, pre, splits["test"])
+    assert classification_metrics(y, p, 0.5, float(y.mean()))["roc_auc"] > 0.75
+
+
+def _entry(run_id: str, task: str, artifact: Path, hours: int) -> RegistryEntry:
+    return RegistryEntry(
+        model_id=f"{run_id}-{task}",
+        run_id=run_id,
+        task=task,
+        model_name="lightgbm_all_features",
+        horizon_minutes=120,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=hours),
+        artifact_dir=str(artifact),
+        features=",".join(FEATURES.all),
+        params="{}",
+        threshold=0.3,
+        data_fingerprint="data",
+        code_version="test",
+        training_signature="code",
+        train_start_date=date(2013, 1, 1),
+        train_end_date=date(2013, 9, 30),
+        validation_start_date=date(2013, 10, 1),
+        validation_end_date=date(2013, 11, 30),
+        validation_metric="roc_auc",
+        validation_value=0.7,
+        test_value=0.7,
+        champion_model_id=None,
+        champion_validation_value=None,
+        is_promoted=True,
+        decision_reason="test",
+        report_path="",
+    )
+
+
+def _register(registry: Path, run_id: str, tasks: tuple[str, ...], artifact: Path) -> None:
+    """A registry run whose models (one per task) are all the given artifact."""
+    entries = [_entry(run_id, task, artifact, hours=len(list(registry.glob("*")))) for task in tasks]
+    save_entries(registry, run_id, entries, pl.DataFrame({"run_id": [run_id]}))
+
+
+@pytest.fixture
+def champions(tmp_path: Path) -> tuple[Path, pl.DataFrame]:
+    """A registry whose champions (both tasks) are one small classifier, and the flights to score."""
+    frame = _frame().with_columns(
+        horizon_minutes=pl.lit(120),
+        decision_at_utc=pl.col("scheduled_departure_date").cast(pl.Datetime("us")),
+    )
+    splits = split_by_month(frame, TrainingConfig())
+    pre = make_preprocessor(splits["train"], list(FEATURES.all))
+    params = base_params("classification", TrainingConfig())
+    model = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", params)
+    artifact = save_model(tmp_path / "m", model, pre, list(FEATURES.all), params, 0.3)
+    _register(tmp_path / "registry", "run1", TASKS, artifact)
+    return tmp_path, frame
+
+
+def test_scoring_gives_every_flight_its_score_label_and_lineage(champions: tuple[Path, pl.DataFrame]) -> None:
+    root, frame = champions
+    scored = predict_with_champions(root / "registry", root / "predictions", frame, "features-1")
+    assert [(s.task, s.rows, s.rescored) for s in scored] == [
+        ("classification", 3000, True),
+        ("regression", 3000, True),
+    ]
+    rows = pl.read_parquet(root / "predictions" / "run1-classification.parquet")
+    assert rows.schema == pl.Schema(PREDICTION_SCHEMA)
+    assert rows["flight_id"].is_unique().all()
+    assert rows.height == frame.height
+    saved = load_model(root / "m")
+    by_flight = frame.sort("flight_id")
+    np.testing.assert_array_equal(rows["score"], predict(saved.booster, saved.pre, by_flight))
+    assert (rows["predicted_label"] == (rows["score"] >= 0.3)).all()
+    assert rows["model_version"].unique().to_list() == ["run1"]
+    regression = pl.read_parquet(root / "predictions" / "run1-regression.parquet")
+    assert regression["predicted_label"].is_null().all()
+    assert regression["threshold"].is_null().all()
+
+
+def test_a_flights_score_reads_only_its_own_row(champions: tuple[Path, pl.DataFrame]) -> None:
+    root, frame = champions
+    saved = load_model(root / "m")
+    entry = current_champion(root / "registry", "classification", 120)
+    assert entry is not None
+    later = frame["scheduled_departure_date"] >= date(2013, 7, 1)
+    changed = frame.with_columns(
+        pl.when(later).then(pl.col(c).shuffle(seed=1)).otherwise(pl.col(c)).alias(c)
+        for c in FEATURES.all
+        if c not in FEATURES.categorical
+    )
+    now = datetime(2026, 1, 1)
+    before = prediction_rows(frame, saved, entry, "a", now).filter(
+        pl.col("decision_at_utc") < datetime(2013, 7, 1)
+    )
+    after = prediction_rows(changed, saved, entry, "a", now).filter(
+        pl.col("decision_at_utc") < datetime(2013, 7, 1)
+    )
+    assert before.equals(after)
+    assert not prediction_rows(frame, saved, entry, "a", now).equals(
+        prediction_rows(changed, saved, entry, "a", now)
+    )
+
+
+def test_rescoring_replaces_a_version_and_versions_coexist(champions: tuple[Path, pl.DataFrame]) -> None:
+    root, frame = champions
+    registry, predictions = root / "registry", root / "predictions"
+    predict_with_champions(registry, predictions, frame, "features-1")
+    first = (predictions / "run1-classification.parquet").read_bytes()
+    # Same model, same features: kept byte for byte.
+    assert not any(s.rescored for s in predict_with_champions(registry, predictions, frame, "features-1"))
+    assert (predictions / "run1-classification.parquet").read_bytes() == first
+    # New features: the version's rows are replaced, not added.
+    assert all(s.rescored for s in predict_with_champions(registry, predictions, frame, "features-2"))
+    assert scored_fingerprint(predictions, "run1-classification") == "features-2"
+    # A new champion scores beside the old version.
+    _register(registry, "run2", ("classification",), root / "m")
+    predict_with_champions(registry, predictions, frame, "features-2")
+    warehouse = root / "warehouse.duckdb"
+    assert load_scoring_tables_into(warehouse, predictions, frame) == 3 * frame.height
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        versions = connection.execute(
+            "select model_id, count(*), count(distinct flight_id) from ml.predictions group by all order by 1"
+        ).fetchall()
+        features = connection.execute("select count(*) from ml.flight_features").fetchone()
+    assert versions == [
+        ("run1-classification", 3000, 3000),
+        ("run1-regression", 3000, 3000),
+        ("run2-classification", 3000, 3000),
+    ]
+    assert features == (3000,)
+
+
+def test_a_failed_write_back_leaves_the_old_predictions(
+    champions: tuple[Path, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, frame = champions
+    registry, predictions = root / "registry", root / "predictions"
+    predict_with_champions(registry, predictions, frame, "features-1")
+    warehouse = root / "warehouse.duckdb"
+    load_scoring_tables_into(warehouse, predictions, frame)
+    old = (predictions / "run1-classification.parquet").read_bytes()
+
+    def crash(self: pl.DataFrame, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", crash)
+    with pytest.raises(OSError, match="disk full"):
+        predict_with_champions(registry, predictions, frame, "features-2")
+    monkeypatch.undo()
+    assert (predictions / "run1-classification.parquet").read_bytes() == old
+    # A bad file among the predictions: the load fails as a whole, the tables stay as they were.
+    (predictions / "stray.parquet").write_bytes(b"not parquet")
+    with pytest.raises(duckdb.Error):
+        load_scoring_tables_into(warehouse, predictions, frame.head(10))
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        counts = connection.execute(
+            "select (select count(*) from ml.predictions), (select count(*) from ml.flight_features)"
+        ).fetchone()
+    assert counts == (6000, 3000)
+
+
+def test_scoring_without_a_champion_says_what_to_do(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"horizon_minutes": [120]})
+    with pytest.raises(ScoringError, match="lakehouse train"):
+        predict_with_champions(tmp_path / "registry", tmp_path / "predictions", frame, "x")
+
+
+def test_the_registry_table_has_every_field_even_for_entries_written_before_it(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    _register(registry, "run1", TASKS, tmp_path / "m")
+    old = pl.read_parquet(registry / "run1.models.parquet").drop(
+        "validation_start_date", "training_signature"
+    )
+    old.write_parquet(registry / "run1.models.parquet")
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert load_registry_into(warehouse, registry)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            "select count(*), count(validation_start_date), count(training_signature), "
+            "count(validation_end_date) from ml.model_registry"
+        ).fetchone()
+    assert rows == (2, 0, 0, 2)
+
+
+def test_the_champion_is_rescored_on_the_challengers_validation_rows(
+    champions: tuple[Path, pl.DataFrame],
+) -> None:
+    root, frame = champions
+    champion = current_champion(root / "registry", "classification", 120)
+    assert champion is not None
+    validation = split_by_month(frame, TrainingConfig())["validation"]
+    saved = load_model(root / "m")
+    y = validation["is_delayed"].to_numpy().astype(float)
+    expected = classification_metrics(y, predict(saved.booster, saved.pre, validation), 0.3, 0.5)["roc_auc"]
+    decision = judge(expected + 0.01, champion, validation, "classification", 0.5)
+    # the champion's value on these rows, not the 0.7 it recorded on its own
+    assert decision.champion_value == pytest.approx(expected)
+    assert decision.champion_value != pytest.approx(champion.validation_value)
+    assert decision.promoted
+    assert not judge(expected - 0.01, champion, validation, "classification", 0.5).promoted
+
+
+def test_a_champion_reading_a_removed_feature_is_judged_on_its_recorded_value(
+    champions: tuple[Path, pl.DataFrame],
+) -> None:
+    root, frame = champions
+    champion = current_champion(root / "registry", "classification", 120)
+    assert champion is not None
+    validation = split_by_month(frame, TrainingConfig())["validation"].drop("origin_mean_delay_60m")
+    decision = judge(0.71, champion, validation, "classification", 0.5)
+    assert decision.champion_value == champion.validation_value == 0.7
+    assert decision.promoted
+    assert "removed features origin_mean_delay_60m" in decision.reason

@@ -1,0 +1,92 @@
+"""Training end to end on the real warehouse, as the session's pipeline run did it (the quick
+budget): the side-by-side models, the report, the registry and its tables, and the champion rule
+on a second run."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import Sample
+from lakehouse.config import Paths, TrainingConfig
+from lakehouse.models.features.build import read_features
+from lakehouse.models.metrics import regression_metrics
+from lakehouse.models.predict import predict
+from lakehouse.models.registry import load_model
+from lakehouse.models.split import task_splits
+from lakehouse.models.tasks import labels
+from lakehouse.models.training_run import TrainingRun, run_training
+from lakehouse.platform.pipeline import PipelineRun
+
+pytestmark = pytest.mark.warehouse
+
+
+@pytest.fixture(scope="module")
+def trained(pipeline_run: PipelineRun) -> tuple[TrainingRun, Paths]:
+    assert pipeline_run.training is not None, "a pipeline run with no registry trains"
+    return pipeline_run.training, pipeline_run.paths
+
+
+def test_the_models_stand_side_by_side_and_the_data_engineering_pays(
+    trained: tuple[TrainingRun, Paths],
+) -> None:
+    run, _ = trained
+    classification = {m.name: m.metrics["test"] for m in run.results[0].models}
+    assert list(classification)[:4] == ["prior", "linear", "lightgbm_schedule", "lightgbm_all_features"]
+    assert classification["prior"]["roc_auc"] == 0.5
+    final = run.results[0].final.metrics["test"]["roc_auc"]
+    assert classification["lightgbm_schedule"]["roc_auc"] + 0.05 < final < 0.82  # above 0.82: review leakage
+    regression = {m.name: m.metrics["test"] for m in run.results[1].models}
+    assert run.results[1].final.metrics["test"]["rmse"] < regression["mean"]["rmse"]
+    assert run.horizons[1]["horizon_minutes"] == 60
+
+
+def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, Paths]) -> None:
+    run, p = trained
+    assert run.report.exists()
+    for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "residuals.png"):
+        assert (run.report.parent / plot).stat().st_size > 1000
+    page = run.report.read_text()
+    assert "lightgbm_schedule" in page
+    assert "bootstrap" in page
+    assert [e.is_promoted for e in run.entries] == [True, True]
+    saved = load_model(Path(run.entries[0].artifact_dir))
+    assert saved.features == run.results[0].final.features
+    with duckdb.connect(str(p.warehouse), read_only=True) as connection:
+        registered = connection.execute(
+            "select task, is_promoted from ml.model_registry order by task"
+        ).fetchall()
+        metrics = connection.execute("select count(distinct segment_kind) from ml.model_metrics").fetchall()
+    assert registered == [("classification", True), ("regression", True)]
+    assert metrics[0][0] >= 5  # overall, carrier, origin, month, bootstrap, variant
+
+
+def test_a_second_run_is_judged_against_the_champion_on_the_same_rows(sample: Sample, tmp_path: Path) -> None:
+    """On the 5% sample (a cheap second training run), with a copy of its registry. The second run
+    chooses on October alone: the champion, chosen on October and November, must be re-scored on
+    October, not judged by the value it recorded."""
+    first = sample.first.training
+    assert first is not None
+    shutil.copytree(sample.first.paths.models, tmp_path / "models")
+    p = dataclasses.replace(sample.first.paths, models=tmp_path / "models")
+    quick = TrainingConfig.from_environment()
+    config = dataclasses.replace(
+        quick, trials=1, other_horizons_minutes=(), seed=7, validation_months=(10,), test_months=(11, 12)
+    )
+    second = run_training(p, config, ["regression"], lambda message: None, p.warehouse)
+    (entry,) = second.entries
+    champion = first.entries[1]
+    assert entry.champion_model_id == champion.model_id
+    october = task_splits(read_features(p.warehouse, config.horizon_minutes), config, "regression")[
+        "validation"
+    ]
+    saved = load_model(Path(champion.artifact_dir))
+    rescored = regression_metrics(labels(october, "regression"), predict(saved.booster, saved.pre, october))
+    assert entry.champion_validation_value == pytest.approx(rescored["rmse"])
+    assert entry.champion_validation_value != pytest.approx(champion.validation_value)
+    assert entry.is_promoted == (entry.validation_value < entry.champion_validation_value)
+    assert "champion" in entry.decision_reason

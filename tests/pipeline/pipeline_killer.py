@@ -1,0 +1,42 @@
+"""`lakehouse run`, killed SECONDS into one step (SIGKILL to its whole process group, dbt
+included): the crash tests/pipeline/test_pipeline_recovery.py recovers from.
+
+    python pipeline_killer.py STEP SECONDS [--retrain]
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from rich.console import Console
+
+from lakehouse.platform import pipeline
+
+
+def kill() -> None:
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def after_seconds(step: Callable[[pipeline.PipelineRun], str], seconds: float) -> Callable[..., str]:
+    def armed(run: pipeline.PipelineRun) -> str:
+        threading.Timer(seconds, kill).start()
+        return step(run)
+
+    return armed
+
+
+def main() -> None:
+    name, seconds = sys.argv[1], float(sys.argv[2])
+    pipeline.STEPS[:] = [
+        (step_name, after_seconds(step, seconds) if step_name == name else step)
+        for step_name, step in pipeline.STEPS
+    ]
+    pipeline.run_pipeline(Console(), retrain="--retrain" in sys.argv)
+
+
+if __name__ == "__main__":
+    main()

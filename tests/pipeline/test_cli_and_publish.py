@@ -1,0 +1,190 @@
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from lakehouse.cli import app
+from lakehouse.config import Paths, paths
+from lakehouse.platform import pipeline, publish
+from lakehouse.quality.gate import new_run
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_query_prints_rows_from_the_published_warehouse(data_dir: Path) -> None:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as connection:
+        connection.execute("create table t as select * from (values ('UA', 3), ('AA', 1)) v(carrier, n)")
+    result = CliRunner().invoke(app, ["query", "select carrier, n from t order by n desc"])
+    assert result.exit_code == 0, result.output
+    assert result.output.index("UA") < result.output.index("AA")
+
+
+def test_query_names_the_missing_warehouse(data_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["query", "select 1"])
+    assert result.exit_code == 1
+    assert "run `make run` first" in result.output
+
+
+def test_query_reports_sql_errors_without_a_traceback(data_dir: Path) -> None:
+    duckdb.connect(str(data_dir / "warehouse.duckdb")).close()
+    result = CliRunner().invoke(app, ["query", "select missing_column"])
+    assert result.exit_code == 1
+    assert "query failed" in result.output
+    assert "missing_column" in result.output
+
+
+def _marker(warehouse: Path) -> list[tuple[str]]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute("select version from marker").fetchall()  # type: ignore[return-value]
+
+
+def _build(p: Paths, version: str, lake_files: dict[str, str]) -> None:
+    p.build_lake.mkdir(parents=True)
+    with duckdb.connect(str(p.build_warehouse)) as connection:
+        connection.execute(f"create table marker as select '{version}' as version")
+    for name, content in lake_files.items():
+        (p.build_lake / name).write_text(content)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--horizon", "0"), ("--horizon", "10081"), ("--trials", "0"), ("--seed", "-1")]
+)
+def test_train_refuses_a_setting_out_of_range_before_reading_anything(
+    data_dir: Path, option: str, value: str
+) -> None:
+    result = CliRunner().invoke(app, ["train", option, value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
+    assert not (data_dir / "models").exists()
+
+
+def test_publish_switches_warehouse_and_lake_together_and_keeps_one_previous_version(
+    data_dir: Path,
+) -> None:
+    p = paths()
+    _build(p, "first", {"fct_flights.parquet": "first", "dropped_mart.parquet": "first"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    assert p.warehouse.is_symlink()
+    assert p.lake.is_symlink()
+    assert _marker(p.warehouse) == [("first",)]
+    # A reader holding the old warehouse open does not block the switch and keeps its snapshot.
+    reader = duckdb.connect(str(p.warehouse), read_only=True)
+    try:
+        for version in ("second", "third"):
+            _build(p, version, {"fct_flights.parquet": version})
+            pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+        assert reader.execute("select version from marker").fetchall() == [("first",)]
+    finally:
+        reader.close()
+    assert _marker(p.warehouse) == [("third",)]
+    assert sorted(f.name for f in p.lake.iterdir()) == ["fct_flights.parquet"]
+    assert (p.lake / "fct_flights.parquet").read_text() == "third"
+    assert not p.build_warehouse.exists()
+    # the current version and the one before it
+    assert len(list(p.published_versions.iterdir())) == 2
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing catches it, no cleanup runs after it."""
+
+
+@pytest.mark.parametrize("renames_before_the_kill", [1, 2, 3])
+def test_a_publish_killed_after_any_rename_leaves_one_whole_version_published(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, renames_before_the_kill: int
+) -> None:
+    p = paths()
+    _build(p, "old", {"fct_flights.parquet": "old"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    _build(p, "new", {"fct_flights.parquet": "new"})
+    replace = os.replace
+    done = 0
+
+    def rename_then_die(source: Path, target: Path) -> None:
+        nonlocal done
+        replace(source, target)
+        done += 1
+        if done == renames_before_the_kill:
+            raise Killed
+
+    monkeypatch.setattr(os, "replace", rename_then_die)
+    with pytest.raises(Killed):
+        pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    monkeypatch.undo()
+    # the warehouse and the lake always come from the same build: the old one until the switch
+    # (the third rename), the new one after it
+    (version,) = _marker(p.warehouse)[0]
+    assert version == ("old" if renames_before_the_kill < 3 else "new")
+    assert (p.lake / "fct_flights.parquet").read_text() == version
+    # the next publish starts cleanly and leaves the current version and the one before it
+    shutil.rmtree(p.build)
+    _build(p, "next", {"fct_flights.parquet": "next"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    assert _marker(p.warehouse) == [("next",)]
+    assert len(list(p.published_versions.iterdir())) == 2
+
+
+def test_publish_takes_over_a_data_folder_from_before_versions(data_dir: Path) -> None:
+    p = paths()
+    p.lake.mkdir(parents=True)
+    (p.lake / "old.parquet").write_text("old")
+    with duckdb.connect(str(p.warehouse)) as connection:
+        connection.execute("create table marker as select 'old' as version")
+    _build(p, "new", {"new.parquet": "new"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    assert _marker(p.warehouse) == [("new",)]
+    assert sorted(f.name for f in p.lake.iterdir()) == ["new.parquet"]
+
+
+def test_check_raw_names_what_is_missing(data_dir: Path) -> None:
+    with pytest.raises(pipeline.PipelineError, match="make raw"):
+        pipeline.check_raw(pipeline.PipelineRun(paths(), new_run("test")))
+
+
+def test_republish_changes_a_copy_and_switches_to_it_without_disturbing_readers(data_dir: Path) -> None:
+    p = paths()
+    _build(p, "old", {"fct_flights.parquet": "old"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    reader = duckdb.connect(str(p.warehouse), read_only=True)
+    try:
+
+        def update(copy: Path, lake: Path) -> None:
+            with duckdb.connect(str(copy)) as connection:
+                connection.execute("update marker set version = 'new'")
+            (lake / "fct_flights.parquet").write_text("new")
+
+        publish.republish(p, update)
+        assert reader.execute("select version from marker").fetchall() == [("old",)]
+    finally:
+        reader.close()
+    assert _marker(p.warehouse) == [("new",)]
+    assert (p.lake / "fct_flights.parquet").read_text() == "new"
+
+
+def test_republish_publishes_nothing_when_the_update_fails(data_dir: Path) -> None:
+    p = paths()
+    _build(p, "old", {"fct_flights.parquet": "old"})
+    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    before = p.current.resolve()
+
+    def update(copy: Path, lake: Path) -> None:
+        with duckdb.connect(str(copy)) as connection:
+            connection.execute("update marker set version = 'half-done'")
+        raise RuntimeError("scoring failed")
+
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        publish.republish(p, update)
+    assert p.current.resolve() == before
+    assert _marker(p.warehouse) == [("old",)]
+    assert list(p.published_versions.iterdir()) == [before]
+
+
+def test_republish_needs_a_published_warehouse(data_dir: Path) -> None:
+    with pytest.raises(publish.PublishError, match="make run"):
+        publish.republish(paths(), lambda copy, lake: None)

@@ -1,0 +1,55 @@
+"""The settings: refused when out of range, read from one place, importable by anything."""
+
+import ast
+import inspect
+
+import pytest
+import yaml
+
+from lakehouse import config
+from lakehouse.config import DBT_PROJECT_DIR, TrainingConfig
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("horizon_minutes", 0, "the horizon must be from 1 to 10080 minutes"),
+        ("horizon_minutes", -5, "the horizon must be from 1 to 10080 minutes"),
+        ("horizon_minutes", 7 * 24 * 60 + 1, "the horizon must be from 1 to 10080 minutes"),
+        ("other_horizons_minutes", (60, 0), "the horizon must be from 1 to 10080 minutes"),
+        ("trials", 0, "trials must be at least 1"),
+        ("seed", -1, "the seed must be from 0 to 2147483647"),
+        ("seed", 2**31, "the seed must be from 0 to 2147483647"),
+    ],
+)
+def test_a_training_setting_out_of_range_is_refused_by_name(
+    setting: str, value: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**{setting: value})  # type: ignore[arg-type]
+
+
+def test_config_imports_nothing_of_the_package() -> None:
+    tree = ast.parse(inspect.getsource(config))
+    imported = {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] == "lakehouse"}
+
+
+def test_the_rules_the_sql_shares_are_read_from_the_dbt_project() -> None:
+    """The models read these in dbt_project.yml's vars: Python must not state them again."""
+    variables = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    shared = {
+        "LATE_AFTER_MINUTES": "on_time_threshold_minutes",
+        "WEATHER_LAG_MINUTES": "weather_lag_minutes",
+        "LOG_LOSS_EPSILON": "ml_log_loss_epsilon",
+        "ORIGIN_TIME_ZONE": "origin_time_zone",
+    }
+    assert {name: getattr(config, name) for name in shared} == {
+        name: variables[var] for name, var in shared.items()
+    }
+    source = inspect.getsource(config)
+    for name, var in shared.items():
+        assert f"{name}: " in source
+        assert f'dbt_vars()["{var}"]' in source

@@ -1,0 +1,77 @@
+"""Preprocessing, metrics, the champion rule and the console's view of tuning: pure functions on
+small inputs."""
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn import metrics
+
+from lakehouse.models.champion import decide
+from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc
+from lakehouse.models.preprocess import Preprocessor
+from lakehouse.models.tune import is_trial_message
+
+
+def test_the_preprocessor_codes_unseen_categories_as_missing_and_round_trips() -> None:
+    train = pl.DataFrame({"c": ["a", "b", None], "x": [1.0, None, 3.0]})
+    pre = Preprocessor.fit(train, ["x"], ["c"])
+    trees = pre.for_trees(pl.DataFrame({"c": ["b", "unseen"], "x": [None, 2.0]}))
+    assert trees[0, 0] == 1.0
+    assert np.isnan(trees[1, 0])
+    assert np.isnan(trees[0, 1])
+    linear = pre.for_linear(pl.DataFrame({"c": ["a"], "x": [None]}))
+    assert linear.shape == (1, 4)  # x, x__missing, c=a, c=b
+    assert not np.isnan(linear).any()
+    assert Preprocessor.from_dict(pre.to_dict()) == pre
+
+
+def test_the_threshold_maximizes_f1() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    p = np.array([0.1, 0.2, 0.8, 0.7, 0.6, 0.65, 0.3, 0.9])
+    assert choose_threshold(y, p) == pytest.approx(0.65)
+
+
+def _days_of_flights(days: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """40 flights a day; a day's flights share a shift in their score (days are not independent)."""
+    rng = np.random.default_rng(seed)
+    day = np.repeat(np.arange(days), 40)
+    y = rng.integers(0, 2, day.size)
+    p = 0.3 * y + 0.5 * rng.random(day.size) + 0.2 * rng.random(days)[day]
+    return y, p, day
+
+
+def test_the_day_block_interval_holds_the_auc_and_narrows_with_more_days() -> None:
+    widths = {}
+    for days in (10, 160):
+        y, p, day = _days_of_flights(days, seed=days)
+        low, high = day_block_bootstrap_auc(y, p, day, 300, 7)
+        assert low <= metrics.roc_auc_score(y, p) <= high
+        widths[days] = high - low
+    # 16 times the days: the interval is about a quarter as wide (1 / sqrt(16))
+    assert widths[160] < widths[10] / 2
+    y, p, day = _days_of_flights(20, seed=3)
+    assert day_block_bootstrap_auc(y, p, day, 100, 7) == day_block_bootstrap_auc(y, p, day, 100, 7)
+    assert day_block_bootstrap_auc(y, p, day, 100, 7) != day_block_bootstrap_auc(y, p, day, 100, 8)
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "higher", "promoted"),
+    [
+        (0.80, None, True, True),
+        (0.80, 0.79, True, True),
+        (0.79, 0.80, True, False),
+        (30.0, 31.0, False, True),
+    ],
+)
+def test_a_challenger_is_promoted_only_when_it_beats_the_champion(
+    challenger: float, champion: float | None, higher: bool, promoted: bool
+) -> None:
+    decision, reason = decide(challenger, champion, higher, "metric")
+    assert decision is promoted
+    assert f"{challenger:.4f}" in reason
+
+
+def test_consoles_leave_out_the_tuning_trials_not_the_stages() -> None:
+    assert is_trial_message("classification: trial 3/6: roc_auc 0.7512")
+    assert not is_trial_message("classification: tuning LightGBM")
+    assert not is_trial_message("classification at T = departure - 60 min")

@@ -1,0 +1,104 @@
+"""The landing-zone checks and the reading of dbt's results, on small fixtures."""
+
+import gzip
+import json
+from pathlib import Path
+
+from lakehouse.quality.dbt_results import dbt_checks
+from lakehouse.quality.raw_files import RawSource, inspect_raw_files, raw_file_checks
+from lakehouse.quality.records import CheckResult
+
+SOURCES = [RawSource("flights", "flights/*/flights_*.csv.gz", ["year", "month", "dep_delay"])]
+
+
+def _write(raw: Path, name: str, text: str) -> None:
+    path = raw / "flights/2013" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(text.encode(), mtime=0))
+
+
+def _failed(raw: Path) -> dict[str, CheckResult]:
+    return {
+        r.expectation: r for r in raw_file_checks(SOURCES, inspect_raw_files(raw, SOURCES)) if not r.success
+    }
+
+
+def test_files_with_the_declared_fields_pass(tmp_path: Path) -> None:
+    _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")
+    _write(tmp_path, "flights_2013-02.csv.gz", "dep_delay,month,year\n4,2,2013\n")  # order is free
+    assert _failed(tmp_path) == {}
+
+
+def test_a_missing_or_renamed_column_names_the_file_and_the_columns(tmp_path: Path) -> None:
+    _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")
+    _write(tmp_path, "flights_2013-02.csv.gz", "year,month,departure_delay\n2013,2,4\n")
+    failed = _failed(tmp_path)["file fields match the declared fields"]
+    assert failed.severity == "critical"
+    assert failed.column_name == "dep_delay, departure_delay"
+    assert "flights/2013/flights_2013-02.csv.gz" in failed.message()
+    assert json.loads(failed.observed_value or "") == {
+        "flights/2013/flights_2013-02.csv.gz": {"missing": ["dep_delay"], "unexpected": ["departure_delay"]}
+    }
+
+
+def test_an_empty_file_a_byte_copy_and_no_files_are_caught(tmp_path: Path) -> None:
+    assert set(_failed(tmp_path)) == {"files exist"}
+    _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")
+    _write(tmp_path, "flights_2013-01 (1).csv.gz", "year,month,dep_delay\n2013,1,4\n")
+    _write(tmp_path, "flights_2013-02.csv.gz", "year,month,dep_delay\n")
+    failed = _failed(tmp_path)
+    assert set(failed) == {"files have data rows", "no file is a copy of another"}
+    assert "flights_2013-02.csv.gz" in failed["files have data rows"].message()
+    assert (
+        "same bytes as flights/2013/flights_2013-01 (1).csv.gz"
+        in failed["no file is a copy of another"].message()
+    )
+
+
+def test_jsonl_fields_are_every_key_used(tmp_path: Path) -> None:
+    source = RawSource("weather", "weather/*.jsonl", ["origin", "temp"])
+    (tmp_path / "weather").mkdir()
+    (tmp_path / "weather/w.jsonl").write_text('{"origin": "EWR"}\nnot json\n{"origin": "JFK", "temp": 3}\n')
+    found = inspect_raw_files(tmp_path, [source])
+    assert found["weather"][0].fields == ["origin", "temp"]
+    assert found["weather"][0].data_rows == 3
+
+
+def test_dbt_results_become_checks_with_table_column_and_severity() -> None:
+    manifest = {
+        "nodes": {
+            "test.p.not_null_t_c": {
+                "resource_type": "test",
+                "name": "not_null_t_c",
+                "column_name": "c",
+                "attached_node": "model.p.t",
+                "test_metadata": {"name": "not_null", "kwargs": {"column_name": "c", "model": "x"}},
+                "config": {"severity": "ERROR"},
+            },
+            "test.p.range_t": {
+                "resource_type": "test",
+                "name": "range_t",
+                "attached_node": "model.p.t",
+                "test_metadata": {"name": "accepted_range", "kwargs": {"min_value": 0, "model": "x"}},
+                "config": {"severity": "warn"},
+            },
+            "model.p.u": {"resource_type": "model", "name": "u"},
+        }
+    }
+    run_results = {
+        "results": [
+            {"unique_id": "test.p.not_null_t_c", "status": "fail", "failures": 3, "message": "Got 3 results"},
+            {"unique_id": "test.p.range_t", "status": "pass", "failures": 0, "message": None},
+            {"unique_id": "model.p.u", "status": "error", "message": "Binder Error: column x"},
+            {"unique_id": "model.p.v", "status": "skipped"},
+        ]
+    }
+    checks = dbt_checks(run_results, manifest)
+    assert [(c.table_name, c.expectation, c.column_name, c.severity, c.success) for c in checks] == [
+        ("t", "not_null", "c", "critical", False),
+        ("t", "accepted_range", None, "warning", True),
+        ("u", "model builds", None, "critical", False),
+    ]
+    assert checks[0].unexpected_count == 3
+    assert checks[1].expected == '{"min_value": 0}'
+    assert "Binder Error" in checks[2].message()
