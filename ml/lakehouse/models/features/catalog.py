@@ -19,8 +19,6 @@ from lakehouse.config import LATE_AFTER_MINUTES
 
 # The kinds of model input, in the order of the feature table's columns.
 KINDS = ("categorical", "schedule", "aircraft", "weather", "live", "history")
-# Columns that identify a row or hold its outcome, never model inputs.
-ROW_KINDS = ("key", "label")
 
 T = "flight.decision_at_utc"
 
@@ -174,6 +172,7 @@ _LATE = LATE_AFTER_MINUTES
 
 COLUMNS = [
     # keys, labels and what the split and the per-group metrics need
+    # "key": identifies the row; "label": its outcome. Never model inputs.
     Column("flight_id", "key", "flight.flight_id"),
     Column("scheduled_departure_utc", "key", "flight.scheduled_departure_utc"),
     Column("scheduled_departure_date", "key", "flight.scheduled_departure_date"),
@@ -328,5 +327,3 @@ def _names(kind: str) -> tuple[str, ...]:
 
 
 FEATURES = FeatureSet(*(_names(kind) for kind in KINDS))
-KEYS = _names("key")
-LABELS = _names("label")
