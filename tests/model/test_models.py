@@ -260,14 +260,18 @@ def test_the_registry_table_has_every_field_even_for_entries_written_before_it(t
     assert rows == (2, 0, 0, 2)
 
 
-def test_the_champion_is_rescored_on_the_challengers_validation_rows(
-    champions: tuple[Path, pl.DataFrame],
-) -> None:
+def _champion_and_validation(champions: tuple[Path, pl.DataFrame]) -> tuple[RegistryEntry, pl.DataFrame]:
     root, frame = champions
     champion = current_champion(root / "registry", "classification", 120)
     assert champion is not None
-    validation = split_by_month(frame, TrainingConfig())["validation"]
-    saved = load_model(root / "m")
+    return champion, split_by_month(frame, TrainingConfig())["validation"]
+
+
+def test_the_champion_is_rescored_on_the_challengers_validation_rows(
+    champions: tuple[Path, pl.DataFrame],
+) -> None:
+    champion, validation = _champion_and_validation(champions)
+    saved = load_model(champions[0] / "m")
     y = validation["is_delayed"].to_numpy().astype(float)
     expected = classification_metrics(y, predict(saved.booster, saved.pre, validation), 0.3, 0.5)["roc_auc"]
     decision = judge(expected + 0.01, champion, validation, "classification", 0.5)
@@ -281,11 +285,8 @@ def test_the_champion_is_rescored_on_the_challengers_validation_rows(
 def test_a_champion_reading_a_removed_feature_is_judged_on_its_recorded_value(
     champions: tuple[Path, pl.DataFrame],
 ) -> None:
-    root, frame = champions
-    champion = current_champion(root / "registry", "classification", 120)
-    assert champion is not None
-    validation = split_by_month(frame, TrainingConfig())["validation"].drop("origin_mean_delay_60m")
-    decision = judge(0.71, champion, validation, "classification", 0.5)
+    champion, validation = _champion_and_validation(champions)
+    decision = judge(0.71, champion, validation.drop("origin_mean_delay_60m"), "classification", 0.5)
     assert decision.champion_value == champion.validation_value == 0.7
     assert decision.promoted
     assert "removed features origin_mean_delay_60m" in decision.reason
