@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, cast
@@ -18,13 +20,18 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lakehouse.common.formatting import format_cell, format_number
-from lakehouse.config import MAX_HORIZON_MINUTES, MAX_SEED, TrainingConfig, paths
+from lakehouse.config import MAX_HORIZON_MINUTES, MAX_SEED, Paths, TrainingConfig, paths, tuned_params_file
+from lakehouse.models.backtest import SHOWN as BACKTEST_SHOWN
+from lakehouse.models.backtest import run_backtest
+from lakehouse.models.backtest import section as backtest_section
 from lakehouse.models.batch import ScoringError, predict_with_champions
 from lakehouse.models.features.build import read_features
-from lakehouse.models.registry import current_champion, data_fingerprint, load_registry_into
-from lakehouse.models.tasks import TASKS, Task
+from lakehouse.models.registry import current_champion, data_fingerprint, entries, load_registry_into
+from lakehouse.models.report import fill_backtest
+from lakehouse.models.tasks import SELECTION_METRIC, TASKS, Task
 from lakehouse.models.training_run import run_training
 from lakehouse.models.tune import is_trial_message
+from lakehouse.models.tuning_run import run_tuning
 from lakehouse.platform import landing, pipeline
 from lakehouse.platform.dbt import DbtError, run_dbt
 from lakehouse.platform.publish import PublishError, republish
@@ -149,33 +156,22 @@ def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
     return table
 
 
-@app.command()
-def train(
-    horizon: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=MAX_HORIZON_MINUTES,
-            help="Minutes before scheduled departure when the prediction is made.",
-        ),
-    ] = TrainingConfig.horizon_minutes,
-    trials: Annotated[
-        int, typer.Option(min=1, help="Optuna trials per task (the tuning budget).")
-    ] = TrainingConfig.trials,
-    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to train.")] = TaskChoice.both,
-    seed: Annotated[
-        int,
-        typer.Option(min=0, max=MAX_SEED, help="Seed of everything random: same data + seed = same model."),
-    ] = TrainingConfig.seed,
-) -> None:
-    """Train and evaluate the delay models on the published warehouse, write the report and
-    register the models (a challenger replaces the champion only if it beats it on validation)."""
+def _published() -> Paths:
+    """The paths, once there is a published warehouse to read (else exit 1 saying so)."""
     p = paths()
     if not p.warehouse.exists():
         console.print(f"[red]no warehouse at {p.warehouse}[/red]: run `make run` first")
         raise typer.Exit(code=1)
-    config = TrainingConfig(horizon_minutes=horizon, trials=trials, seed=seed)
-    tasks: list[Task] = list(TASKS) if task == TaskChoice.both else [cast(Task, task.value)]
+    return p
+
+
+def _tasks(choice: TaskChoice) -> list[Task]:
+    return list(TASKS) if choice == TaskChoice.both else [cast(Task, choice.value)]
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str], None]]:
+    """A spinner with the current stage, and a line per stage (not per tuning trial) with its time."""
     started = time.perf_counter()
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
@@ -187,11 +183,86 @@ def train(
             if not is_trial_message(message):
                 bar.console.print(f"  {time.perf_counter() - started:6.1f} s  {escape(message)}")
 
-        run = run_training(p, config, tasks, progress, p.warehouse)
+        yield progress
+
+
+@app.command()
+def tune(
+    trials: Annotated[
+        int, typer.Option(min=1, help="Optuna trials per task (the tuning budget).")
+    ] = TrainingConfig.trials,
+    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to tune.")] = TaskChoice.both,
+    seed: Annotated[
+        int,
+        typer.Option(
+            min=0, max=MAX_SEED, help="Seed of the search: same data + seed + trials = same result."
+        ),
+    ] = TrainingConfig.seed,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="File to write. Default: the committed tuned_params.yml that training reads."),
+    ] = None,
+) -> None:
+    """Search LightGBM's parameters (Optuna) and select features (permutation importance) on the
+    published warehouse, and write them where training reads them: review the change, commit it,
+    and the next `make run` trains with it."""
+    p = _published()
+    config = TrainingConfig(trials=trials, seed=seed)
+    target = (output or tuned_params_file()).resolve()
+    with _progress_bar() as progress:
+        run = run_tuning(p.models, config, _tasks(task), progress, p.warehouse, target)
+    table = Table(
+        "task",
+        "metric",
+        "best fold value",
+        "validation, all features",
+        "validation, kept",
+        "dropped",
+        box=box.SIMPLE_HEAD,
+    )
+    for result in run.tasks:
+        search = result.tuned.search
+        table.add_row(
+            result.task,
+            str(search["metric"]),
+            format_number(search["best_fold_value"], trim=False),
+            format_number(result.all_features_value, trim=False),
+            format_cell(result.selected_value, null="-"),
+            str(len(result.tuned.dropped_features)),
+        )
+    console.print(table)
+    console.print(f"written: {target} (review the diff, commit it; `make run` retrains with it)")
+    console.print(f"report: {run.report}")
+    console.print(f"tuned in {run.seconds:.0f} s")
+
+
+@app.command()
+def train(
+    horizon: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_HORIZON_MINUTES,
+            help="Minutes before scheduled departure when the prediction is made.",
+        ),
+    ] = TrainingConfig.horizon_minutes,
+    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to train.")] = TaskChoice.both,
+    seed: Annotated[
+        int,
+        typer.Option(min=0, max=MAX_SEED, help="Seed of everything random: same data + seed = same model."),
+    ] = TrainingConfig.seed,
+) -> None:
+    """Train and evaluate the delay models on the published warehouse with the tuned parameters
+    (`lakehouse tune`), write the report and register the models (a challenger replaces the
+    champion only if it beats it on validation)."""
+    p = _published()
+    config = TrainingConfig(horizon_minutes=horizon, seed=seed)
+    with _progress_bar() as progress:
+        run = run_training(p, config, _tasks(task), progress, p.warehouse)
         progress("registry tables into the published warehouse")
         republish(p, lambda warehouse, _lake: load_registry_into(warehouse, p.model_registry))
     metrics = pl.read_parquet(p.model_registry / f"{run.run_id}.metrics.parquet")
-    for name in tasks:
+    for name in _tasks(task):
         for split in ("validation", "test"):
             console.print(_side_by_side(metrics, name, split))
     for entry in run.entries:
@@ -239,11 +310,11 @@ def predict() -> None:
 def evaluate() -> None:
     """Show the champions and the side-by-side table of the latest training run."""
     p = paths()
-    files = sorted(p.model_registry.glob("*.metrics.parquet"))
-    if not files:
+    runs = sorted(p.model_registry.glob("*.models.parquet"))
+    if not runs:
         console.print("[red]no training run yet[/red]: run `lakehouse train` first")
         raise typer.Exit(code=1)
-    metrics = pl.read_parquet(files[-1])
+    metrics = pl.read_parquet(p.model_registry / runs[-1].name.replace(".models.", ".metrics."))
     for name in metrics["task"].unique(maintain_order=True):
         for split in ("validation", "test"):
             console.print(_side_by_side(metrics, name, split))
@@ -255,6 +326,36 @@ def evaluate() -> None:
                     f"{champion.validation_metric} {format_number(champion.validation_value, trim=False)}); "
                     f"report: {champion.report_path}"
                 )
+
+
+@app.command()
+def backtest(
+    months: Annotated[
+        int, typer.Option(min=1, max=10, help="How many of the data's last months to test, one at a time.")
+    ] = TrainingConfig.backtest_months,
+    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to backtest.")] = TaskChoice.both,
+) -> None:
+    """Evaluate the modelling procedure by rolling origin on the published warehouse: each of the
+    last months tested by models fitted on the months before it; the table per month and the mean
+    with a day-block interval, recorded in ml.model_metrics (split `backtest`)."""
+    p = _published()
+    config = TrainingConfig(backtest_months=months)
+    with _progress_bar() as progress:
+        result = run_backtest(p.models, p.model_registry, config, _tasks(task), progress, p.warehouse)
+        progress("registry tables into the published warehouse")
+        republish(p, lambda warehouse, _lake: load_registry_into(warehouse, p.model_registry))
+    for name in _tasks(task):
+        metric = SELECTION_METRIC[name]
+        columns = ["month", "model", *BACKTEST_SHOWN[name], f"{metric}_low", f"{metric}_high"]
+        table = Table(*columns, box=box.SIMPLE_HEAD, title=f"{name}, rolling backtest", title_justify="left")
+        for row in result.table(name):
+            table.add_row(*(format_cell(row.get(c), trim=False) for c in columns))
+        console.print(table)
+    for entry in entries(p.model_registry):
+        if entry.training_signature == result.signature and entry.data_fingerprint == result.fingerprint:
+            fill_backtest(Path(entry.report_path), backtest_section(result))
+    console.print(f"report: {result.report}")
+    console.print(f"backtested in {result.seconds:.0f} s; in ml.model_metrics as run {result.backtest_id}")
 
 
 @app.command()

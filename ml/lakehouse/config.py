@@ -119,6 +119,40 @@ SEARCH_SPACE: dict[str, SearchRange] = {
 }
 
 
+# The tuned LightGBM parameters and the selected features of each task: written by `lakehouse
+# tune`, reviewed and committed, read by every training run (LAKEHOUSE_TUNED_PARAMS moves it).
+TUNED_PARAMS_FILE = Path(__file__).with_name("tuned_params.yml")
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """What tuning chose for a task: LightGBM parameters (on top of `LIGHTGBM_PARAMS`), the
+    features it dropped, and how the search ran (`search`: trials, seed, folds, best value...)."""
+
+    params: dict[str, Any]
+    dropped_features: tuple[str, ...]
+    search: dict[str, Any]
+
+
+def tuned_params_file() -> Path:
+    return _path("LAKEHOUSE_TUNED_PARAMS", TUNED_PARAMS_FILE)
+
+
+def read_tuned(task: str, path: Path | None = None) -> Tuned:
+    """The tuned parameters of `task` (from the committed file unless `path`)."""
+    path = path or tuned_params_file()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no tuned parameters; run `lakehouse tune` to write them")
+    document = yaml.safe_load(path.read_text()) or {}
+    if task not in document:
+        raise KeyError(f"{path}: no tuned parameters for {task}; run `lakehouse tune --task {task}`")
+    entry = document[task]
+    unknown = sorted(set(entry["params"]) - set(SEARCH_SPACE))
+    if unknown:
+        raise ValueError(f"{path}: {task} has parameters outside the search space: {', '.join(unknown)}")
+    return Tuned(dict(entry["params"]), tuple(entry.get("dropped_features") or ()), dict(entry["search"]))
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How models are trained and judged; `lakehouse train` options override some of these."""
@@ -139,6 +173,8 @@ class TrainingConfig:
     tuning_timeout_seconds: int = 240
     num_threads: int = 2
     bootstrap_samples: int = 500
+    # The last months of the data the rolling backtest tests, one at a time.
+    backtest_months: int = 4
     # Permutation importance at or below this (validation AUC or RMSE change) drops a feature.
     selection_min_importance: float = 0.0
     # Permutation importance on at most this many validation rows (a seeded sample; None: all).

@@ -18,7 +18,7 @@ from lakehouse.models.batch import (
     prediction_rows,
     scored_fingerprint,
 )
-from lakehouse.models.boosting import base_params, fit_lightgbm
+from lakehouse.models.boosting import base_params, scaled_rounds
 from lakehouse.models.champion import judge
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import classification_metrics
@@ -31,9 +31,9 @@ from lakehouse.models.registry import (
     save_entries,
     save_model,
 )
-from lakehouse.models.split import split_by_month
+from lakehouse.models.split import split_by_month, task_splits
 from lakehouse.models.tasks import TASKS
-from lakehouse.models.train import make_preprocessor
+from lakehouse.models.train import ModelRun, lightgbm_run
 
 
 def _frame(rows: int = 3000, seed: int = 0) -> pl.DataFrame:
@@ -61,24 +61,61 @@ def test_the_split_is_by_month_and_keeps_december_apart() -> None:
     assert months == {"train": set(range(1, 10)), "validation": {10, 11}, "test": {12}}
 
 
-def test_training_is_deterministic_for_a_seed_and_survives_the_registry(tmp_path: Path) -> None:
+def _trained(frame: pl.DataFrame) -> ModelRun:
+    splits = task_splits(frame, TrainingConfig(), "classification")
+    return lightgbm_run(
+        "lightgbm",
+        "classification",
+        splits,
+        list(FEATURES.all),
+        base_params("classification", TrainingConfig()),
+    )
+
+
+def _save(run: ModelRun, directory: Path) -> Path:
+    rounds = {"early_stopped": run.rounds, "refit": run.refit_rounds}
+    return save_model(directory, run.scoring, (run.model, run.pre), run.features, run.params, 0.3, rounds)
+
+
+def test_training_is_deterministic_for_a_seed_and_survives_the_registry(
+    tmp_path: Path, small_classifier: ModelRun
+) -> None:
     frame = _frame()
-    splits = split_by_month(frame, TrainingConfig())
-    pre = make_preprocessor(splits["train"], list(FEATURES.all))
-    params = base_params("classification", TrainingConfig())
-    first = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", params)
-    second = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", params)
-    assert first.model_to_string() == second.model_to_string()
-    saved = load_model(save_model(tmp_path / "m", first, pre, list(FEATURES.all), params, 0.3))
+    first, second = small_classifier, _trained(frame)
+    assert first.model.model_to_string() == second.model.model_to_string()
+    assert first.refit.model_to_string() == second.refit.model_to_string()
+    saved = load_model(_save(first, tmp_path / "m"))
     assert saved.threshold == 0.3
+    test = split_by_month(frame, TrainingConfig())["test"]
+    np.testing.assert_array_equal(predict(*first.scoring, test), predict(saved.booster, saved.pre, test))
     np.testing.assert_array_equal(
-        predict(first, pre, splits["test"]),
-        predict(saved.booster, saved.pre, splits["test"]),
+        predict(first.model, first.pre, test), predict(saved.validation_booster, saved.validation_pre, test)
     )
     # It learned the signal it was given.
-    y = splits["test"]["is_delayed"].to_numpy().astype(float)
-    p = predict(first, pre, splits["test"])
-    assert classification_metrics(y, p, 0.5, float(y.mean()))["roc_auc"] > 0.75
+    y = test["is_delayed"].to_numpy().astype(float)
+    assert classification_metrics(y, predict(*first.scoring, test), 0.5, float(y.mean()))["roc_auc"] > 0.75
+
+
+def test_the_scoring_model_is_refitted_on_every_month_before_the_test_month(
+    small_classifier: ModelRun,
+) -> None:
+    frame, run = _frame(), small_classifier
+    splits = task_splits(frame, TrainingConfig(), "classification")
+    fitted, refitted = splits["train"].height, splits["train"].height + splits["validation"].height
+    assert run.rounds == run.model.best_iteration > 0
+    # the early-stopped rounds, scaled to the larger training set
+    assert (
+        run.refit_rounds
+        == scaled_rounds(run.rounds, fitted, refitted)
+        == round(run.rounds * refitted / fitted)
+    )
+    assert run.refit.num_trees() == run.refit_rounds
+    # the refit's categories and statistics come from its own rows
+    assert run.refit_pre is not None
+    assert run.refit_pre != run.pre
+    test = splits["test"]
+    assert not np.array_equal(predict(run.model, run.pre, test), predict(*run.scoring, test))
+    assert scaled_rounds(0, 10, 20) == 1
 
 
 def _entry(run_id: str, task: str, artifact: Path, hours: int) -> RegistryEntry:
@@ -117,18 +154,20 @@ def _register(registry: Path, run_id: str, tasks: tuple[str, ...], artifact: Pat
     save_entries(registry, run_id, entries, pl.DataFrame({"run_id": [run_id]}))
 
 
+@pytest.fixture(scope="module")
+def small_classifier() -> ModelRun:
+    """One small classifier, fitted once for the tests that register it."""
+    return _trained(_frame())
+
+
 @pytest.fixture
-def champions(tmp_path: Path) -> tuple[Path, pl.DataFrame]:
+def champions(tmp_path: Path, small_classifier: ModelRun) -> tuple[Path, pl.DataFrame]:
     """A registry whose champions (both tasks) are one small classifier, and the flights to score."""
     frame = _frame().with_columns(
         horizon_minutes=pl.lit(120),
         decision_at_utc=pl.col("scheduled_departure_date").cast(pl.Datetime("us")),
     )
-    splits = split_by_month(frame, TrainingConfig())
-    pre = make_preprocessor(splits["train"], list(FEATURES.all))
-    params = base_params("classification", TrainingConfig())
-    model = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", params)
-    artifact = save_model(tmp_path / "m", model, pre, list(FEATURES.all), params, 0.3)
+    artifact = _save(small_classifier, tmp_path / "m")
     _register(tmp_path / "registry", "run1", TASKS, artifact)
     return tmp_path, frame
 
@@ -273,7 +312,9 @@ def test_the_champion_is_rescored_on_the_challengers_validation_rows(
     champion, validation = _champion_and_validation(champions)
     saved = load_model(champions[0] / "m")
     y = validation["is_delayed"].to_numpy().astype(float)
-    expected = classification_metrics(y, predict(saved.booster, saved.pre, validation), 0.3, 0.5)["roc_auc"]
+    # the champion's model fitted on its training months: its scoring model has seen validation
+    predicted = predict(saved.validation_booster, saved.validation_pre, validation)
+    expected = classification_metrics(y, predicted, 0.3, 0.5)["roc_auc"]
     decision = judge(expected + 0.01, champion, validation, "classification", 0.5)
     # the champion's value on these rows, not the 0.7 it recorded on its own
     assert decision.champion_value == pytest.approx(expected)

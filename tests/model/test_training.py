@@ -5,6 +5,7 @@ on a second run."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 
 from conftest import Sample
-from lakehouse.config import Paths, TrainingConfig
+from lakehouse.config import Paths, TrainingConfig, read_tuned
 from lakehouse.models.features.build import read_features
 from lakehouse.models.metrics import regression_metrics
 from lakehouse.models.predict import predict
@@ -36,7 +37,7 @@ def test_the_models_stand_side_by_side_and_the_data_engineering_pays(
 ) -> None:
     run, _ = trained
     classification = {m.name: m.metrics["test"] for m in run.results[0].models}
-    assert list(classification)[:4] == ["prior", "linear", "lightgbm_schedule", "lightgbm_all_features"]
+    assert list(classification) == ["prior", "linear", "lightgbm_schedule", "lightgbm"]
     assert classification["prior"]["roc_auc"] == 0.5
     final = run.results[0].final.metrics["test"]["roc_auc"]
     assert classification["lightgbm_schedule"]["roc_auc"] + 0.05 < final < 0.82  # above 0.82: review leakage
@@ -53,9 +54,15 @@ def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, Pat
     page = run.report.read_text()
     assert "lightgbm_schedule" in page
     assert "bootstrap" in page
+    assert "Tuned parameters" in page
+    assert "Rolling backtest" in page
     assert [e.is_promoted for e in run.entries] == [True, True]
     saved = load_model(Path(run.entries[0].artifact_dir))
     assert saved.features == run.results[0].final.features
+    # the registry says how the parameters were found, beside the model they produced
+    tuning = json.loads(run.entries[0].tuning or "{}")
+    assert tuning["params"] == read_tuned("classification").params
+    assert {"trials", "seed", "data_fingerprint", "tuned_at"} <= set(tuning)
     with duckdb.connect(str(p.warehouse), read_only=True) as connection:
         registered = connection.execute(
             "select task, is_promoted from ml.model_registry order by task"
@@ -85,7 +92,8 @@ def test_a_second_run_is_judged_against_the_champion_on_the_same_rows(sample: Sa
         "validation"
     ]
     saved = load_model(Path(champion.artifact_dir))
-    rescored = regression_metrics(labels(october, "regression"), predict(saved.booster, saved.pre, october))
+    predicted = predict(saved.validation_booster, saved.validation_pre, october)
+    rescored = regression_metrics(labels(october, "regression"), predicted)
     assert entry.champion_validation_value == pytest.approx(rescored["rmse"])
     assert entry.champion_validation_value != pytest.approx(champion.validation_value)
     assert entry.is_promoted == (entry.validation_value < entry.champion_validation_value)

@@ -1,4 +1,5 @@
-"""LightGBM: its parameters and one fit with early stopping."""
+"""LightGBM: its parameters, a fit with early stopping, and the refit of the same recipe on more
+rows with the early-stopped rounds scaled to them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import lightgbm as lgb
 import polars as pl
 
-from lakehouse.config import EARLY_STOPPING_ROUNDS, LIGHTGBM_PARAMS, MAX_ROUNDS, TrainingConfig
+from lakehouse.config import EARLY_STOPPING_ROUNDS, LIGHTGBM_PARAMS, MAX_ROUNDS, TrainingConfig, Tuned
 from lakehouse.models.preprocess import Preprocessor
 from lakehouse.models.tasks import Task, labels
 
@@ -21,6 +22,11 @@ def base_params(task: Task, config: TrainingConfig) -> dict[str, Any]:
         "seed": config.seed,
         "num_threads": config.num_threads,
     }
+
+
+def tuned_params(task: Task, config: TrainingConfig, tuned: Tuned) -> dict[str, Any]:
+    """The base parameters with what tuning chose for the task."""
+    return base_params(task, config) | tuned.params
 
 
 def fit_lightgbm(
@@ -46,3 +52,22 @@ def fit_lightgbm(
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
     )
+
+
+def scaled_rounds(best_iteration: int, fitted_rows: int, refit_rows: int) -> int:
+    """The early-stopped rounds scaled to a larger training set (more rows: more rounds before the
+    model starts to overfit), at least one."""
+    return max(1, round(best_iteration * refit_rows / fitted_rows))
+
+
+def refit_lightgbm(
+    pre: Preprocessor, rows: pl.DataFrame, task: Task, params: dict[str, Any], rounds: int
+) -> lgb.Booster:
+    """LightGBM on `rows` for a fixed number of rounds (no validation rows left to stop on)."""
+    train_set = lgb.Dataset(
+        pre.for_trees(rows),
+        labels(rows, task),
+        feature_name=pre.tree_features,
+        categorical_feature=pre.categorical,
+    )
+    return lgb.train(params, train_set, num_boost_round=rounds)

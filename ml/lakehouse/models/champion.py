@@ -39,7 +39,8 @@ def decide(
 
 
 def rescore(champion: RegistryEntry, validation: pl.DataFrame, task: Task, prior: float) -> tuple[float, str]:
-    """The champion's selection metric on `validation`, and a note when it cannot be re-scored
+    """The selection metric on `validation` of the champion's model fitted on its training months
+    (its scoring model has seen the validation months), and a note when it cannot be re-scored
     there: a champion reading a feature that no longer exists is compared on the validation value
     it recorded (its own run's rows)."""
     saved = load_model(Path(champion.artifact_dir))
@@ -50,7 +51,7 @@ def rescore(champion: RegistryEntry, validation: pl.DataFrame, task: Task, prior
             "validation value it recorded)"
         )
         return float(champion.validation_value), note
-    predicted = predict(saved.booster, saved.pre, validation)
+    predicted = predict(saved.validation_booster, saved.validation_pre, validation)
     value = task_metrics(task, labels(validation, task), predicted, saved.threshold, prior)[
         SELECTION_METRIC[task]
     ]

@@ -15,14 +15,13 @@ import polars as pl
 from lakehouse.common.html import titled_table
 from lakehouse.common.progress import Progress
 from lakehouse.config import TrainingConfig
-from lakehouse.models.boosting import fit_lightgbm
 from lakehouse.models.features.build import read_features
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import day_block_bootstrap_auc, group_metrics, task_metrics
 from lakehouse.models.predict import predict
 from lakehouse.models.split import task_splits
 from lakehouse.models.tasks import SELECTION_METRIC, Task, labels
-from lakehouse.models.train import TaskResult, make_preprocessor
+from lakehouse.models.train import TaskResult, lightgbm_run
 
 
 @dataclass(frozen=True)
@@ -156,12 +155,13 @@ def december_honestly(
         test["is_delayed_departed"].to_numpy()[departed].astype(float),
         final.predictions["test"][departed],
         final.threshold,
-        result.prior,
+        result.refit_prior,
     )
     aircraft = [f for f in FEATURES.aircraft if f in final.features]
     shuffled = test.with_columns(pl.col(c).shuffle(seed=config.seed) for c in aircraft)
+    model, pre = final.scoring
     without_aircraft = task_metrics(
-        task, y_test, predict(final.model, final.pre, shuffled), final.threshold, result.prior
+        task, y_test, predict(model, pre, shuffled), final.threshold, result.refit_prior
     )
     rows = metric_rows(
         run_id,
@@ -208,29 +208,18 @@ def other_horizons(
     for horizon in config.other_horizons_minutes:
         progress(f"classification at T = departure - {horizon} min")
         splits = task_splits(read_features(warehouse, horizon), config, "classification")
-        pre = make_preprocessor(splits["train"], final.features)
-        model = fit_lightgbm(pre, splits["train"], splits["validation"], "classification", final.params)
-        values = {
-            split: task_metrics(
-                "classification",
-                labels(splits[split], "classification"),
-                predict(model, pre, splits[split]),
-                0.5,
-                0.5,
-            )["roc_auc"]
-            for split in ("validation", "test")
-        }
+        run = lightgbm_run(final.name, "classification", splits, final.features, final.params)
         horizons.append(
             {
                 "horizon_minutes": horizon,
-                "roc_auc": values["test"],
-                "validation_roc_auc": values["validation"],
+                "roc_auc": run.metrics["test"]["roc_auc"],
+                "validation_roc_auc": run.metrics["validation"]["roc_auc"],
             }
         )
     section = titled_table(
         "The final classifier at other horizons (December ROC AUC)",
         horizons,
         ["horizon_minutes", "roc_auc", "validation_roc_auc"],
-        "Same features and parameters, refitted on the features at each horizon.",
+        "Same features and parameters, fitted and refitted on the features at each horizon.",
     )
     return horizons, Evaluation([], [section])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,22 +92,55 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> Calibration:
     )
 
 
+def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """ROC AUC, or None when the rows hold one class only."""
+    return float(metrics.roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+
+
+def _rmse(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((y - p) ** 2)))
+
+
+# The metric a day-block interval is computed for, per task.
+BOOTSTRAP_METRIC: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] = {
+    "classification": _auc,
+    "regression": _rmse,
+}
+
+
+def day_block_bootstrap(
+    groups: Sequence[tuple[np.ndarray, np.ndarray, Sequence[object]]],
+    metric: Callable[[np.ndarray, np.ndarray], float | None],
+    samples: int,
+    seed: int,
+) -> tuple[float, float]:
+    """95% interval of the mean over `groups` (labels, predictions, days: a month each, say) of
+    `metric`, resampling whole days within each group (flights of one day are not independent).
+    A resample where the metric is undefined (one class only) is left out."""
+    blocks = []
+    for y, p, days in groups:
+        day_array = np.asarray(days)
+        blocks.append((y, p, [np.flatnonzero(day_array == day) for day in np.unique(day_array)]))
+    rng = np.random.default_rng(seed)
+    means = []
+    for _ in range(samples):
+        values = []
+        for y, p, index_by_day in blocks:
+            chosen = rng.integers(0, len(index_by_day), len(index_by_day))
+            rows = np.concatenate([index_by_day[i] for i in chosen])
+            values.append(metric(y[rows], p[rows]))
+        defined = [value for value in values if value is not None]
+        if len(defined) == len(values):
+            means.append(float(np.mean(defined)))
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def day_block_bootstrap_auc(
     y: np.ndarray, p: np.ndarray, days: Sequence[object], samples: int, seed: int
 ) -> tuple[float, float]:
-    """95% interval of ROC AUC, resampling whole days (flights of one day are not independent)."""
-    day_array = np.asarray(days)
-    unique_days = np.unique(day_array)
-    index_by_day = [np.flatnonzero(day_array == day) for day in unique_days]
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(samples):
-        chosen = rng.integers(0, len(unique_days), len(unique_days))
-        rows = np.concatenate([index_by_day[i] for i in chosen])
-        if 0 < y[rows].sum() < len(rows):
-            aucs.append(metrics.roc_auc_score(y[rows], p[rows]))
-    low, high = np.percentile(aucs, [2.5, 97.5])
-    return float(low), float(high)
+    """95% interval of ROC AUC, resampling whole days."""
+    return day_block_bootstrap([(y, p, days)], _auc, samples, seed)
 
 
 def group_metrics(

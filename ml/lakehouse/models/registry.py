@@ -29,35 +29,63 @@ from lakehouse.models.preprocess import Preprocessor
 
 @dataclass(frozen=True)
 class SavedModel:
+    """A registered model: the booster that scores (refitted on every month before the test month)
+    with its preprocessing, the one fitted on the training months alone (what the champion rule
+    re-scores on a challenger's validation rows), the features both read and the threshold."""
+
     booster: lgb.Booster
     pre: Preprocessor
+    validation_booster: lgb.Booster
+    validation_pre: Preprocessor
     features: list[str]
     threshold: float
 
 
-def save_model(
-    directory: Path,
-    booster: lgb.Booster,
-    pre: Preprocessor,
-    features: list[str],
-    params: dict[str, Any],
-    threshold: float,
-) -> Path:
-    """LightGBM's native text format plus what it takes to feed it."""
+def _save_booster(directory: Path, booster: lgb.Booster, pre: Preprocessor) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(directory / "model.txt"), num_iteration=booster.best_iteration)
     (directory / "preprocessor.json").write_text(json.dumps(pre.to_dict(), indent=1))
+
+
+def _load_booster(directory: Path) -> tuple[lgb.Booster, Preprocessor]:
+    return (
+        lgb.Booster(model_file=str(directory / "model.txt")),
+        Preprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text())),
+    )
+
+
+def save_model(
+    directory: Path,
+    scoring: tuple[lgb.Booster, Preprocessor],
+    validation: tuple[lgb.Booster, Preprocessor],
+    features: list[str],
+    params: dict[str, Any],
+    threshold: float,
+    rounds: dict[str, int | None],
+) -> Path:
+    """LightGBM's native text format plus what it takes to feed it: the scoring model in
+    `directory`, the validation model in `directory/validation`."""
+    _save_booster(directory, *scoring)
+    _save_booster(directory / "validation", *validation)
     (directory / "model.json").write_text(
-        json.dumps({"features": features, "params": params, "threshold": threshold}, indent=1, sort_keys=True)
+        json.dumps(
+            {"features": features, "params": params, "threshold": threshold, "rounds": rounds},
+            indent=1,
+            sort_keys=True,
+        )
     )
     return directory
 
 
 def load_model(directory: Path) -> SavedModel:
     meta = json.loads((directory / "model.json").read_text())
+    booster, pre = _load_booster(directory)
+    validation_booster, validation_pre = _load_booster(directory / "validation")
     return SavedModel(
-        booster=lgb.Booster(model_file=str(directory / "model.txt")),
-        pre=Preprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text())),
+        booster=booster,
+        pre=pre,
+        validation_booster=validation_booster,
+        validation_pre=validation_pre,
         features=list(meta["features"]),
         threshold=float(meta["threshold"]),
     )
@@ -89,7 +117,8 @@ def code_version() -> str:
 
 
 # The code that decides what a model is (relative to the package): the features, the split, the
-# preprocessing, the fit, tuning, selection, metrics and prediction. The CLI, the reports and the
+# preprocessing, the fit, metrics and prediction. The search and the selection decide it through
+# the tuned parameters they write (in the signature as values); the CLI, the reports and the
 # pipeline do not.
 MODEL_CODE = (
     "models/features",
@@ -98,8 +127,6 @@ MODEL_CODE = (
     "models/preprocess.py",
     "models/boosting.py",
     "models/train.py",
-    "models/tune.py",
-    "models/selection.py",
     "models/metrics.py",
     "models/predict.py",
 )
@@ -131,11 +158,15 @@ def model_code_files() -> list[Path]:
 
 
 def training_signature(training: TrainingConfig) -> str:
-    """What, besides the data, a trained model depends on: the training settings, the code that
-    builds features and fits models (each file by its path in the package and its bytes), and the
-    versions of the libraries that fit it. Same signature and same data fingerprint: training
-    again would give the same model."""
-    settings = {name: getattr(config, name) for name in MODEL_SETTINGS}
+    """What, besides the data, a trained model depends on: the training settings and the tuned
+    parameters, the code that builds features and fits models (each file by its path in the
+    package and its bytes), and the versions of the libraries that fit it. Same signature and
+    same data fingerprint: training again would give the same model."""
+    settings: dict[str, Any] = {name: getattr(config, name) for name in MODEL_SETTINGS}
+    # what tuning chose (not how: the search record changes no model)
+    for task in ("classification", "regression"):
+        tuned = config.read_tuned(task)
+        settings[f"tuned_{task}"] = {"params": tuned.params, "dropped_features": tuned.dropped_features}
     digest = hashlib.sha256(json.dumps([asdict(training), settings], sort_keys=True, default=str).encode())
     package = Path(__file__).resolve().parents[1]
     for path in model_code_files():
@@ -181,6 +212,8 @@ class RegistryEntry:
     is_promoted: bool
     decision_reason: str
     report_path: str
+    # How the parameters and features were chosen: the search recorded by `lakehouse tune`.
+    tuning: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RegistryEntry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import numpy as np
 import polars as pl
 from sklearn import metrics
 
-from lakehouse.common.html import page, table
+from lakehouse.common.html import page, table, titled_table
+from lakehouse.config import Tuned
 from lakehouse.models.metrics import calibration
 from lakehouse.models.tasks import LABEL
 from lakehouse.models.train import TaskResult
@@ -43,9 +45,14 @@ def classification_plots(
 
     figure, axis = plt.subplots(figsize=(5.5, 4.5))
     for run in result.models:
+        label = f"{run.name} ({run.metrics['test']['pr_auc']:.3f})"
+        if np.ptp(run.predictions["test"]) == 0:
+            # a constant score has one operating point: precision is the base rate at any recall
+            axis.axhline(y_test.mean(), linestyle="--", color="grey", label=label)
+            continue
         precision, recall, _ = metrics.precision_recall_curve(y_test, run.predictions["test"])
-        axis.plot(recall, precision, label=f"{run.name} ({run.metrics['test']['pr_auc']:.3f})")
-    axis.set(xlabel="recall", ylabel="precision", title="Precision-recall, December (test)")
+        axis.step(recall, precision, where="post", label=label)
+    axis.set(xlabel="recall", ylabel="precision", title="Precision-recall, December (test)", ylim=(0, 1.02))
     axis.legend(fontsize=8)
     names.append(_save(figure, folder / "pr.png"))
 
@@ -68,7 +75,9 @@ def classification_plots(
     matrix = metrics.confusion_matrix(y_test.astype(int), predicted)
     axis.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
-        axis.text(j, i, f"{count:,}", ha="center", va="center", color="black")
+        # white on the dark cells, black on the light ones
+        color = "white" if count > matrix.max() / 2 else "black"
+        axis.text(j, i, f"{count:,}", ha="center", va="center", color=color)
     axis.set(
         xticks=[0, 1],
         yticks=[0, 1],
@@ -94,17 +103,14 @@ def regression_plots(result: TaskResult, y_test: np.ndarray, folder: Path) -> li
     return [_save(figure, folder / "residuals.png")]
 
 
-def importance_plot(result: TaskResult, folder: Path) -> str:
-    top = sorted(result.importance_gain.items(), key=lambda kv: kv[1], reverse=True)[:25]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 6))
-    left.barh([n for n, _ in reversed(top)], [v for _, v in reversed(top)], color="#2b6cb0")
-    left.set(title="LightGBM gain (all features)", xlabel="total gain")
-    permutation = sorted(result.importance_permutation.items(), key=lambda kv: kv[1], reverse=True)[:25]
-    right.barh([n for n, _ in reversed(permutation)], [v for _, v in reversed(permutation)], color="#2f855a")
-    right.set(title="Permutation on validation", xlabel="metric lost when shuffled")
-    for axis in (left, right):
-        axis.tick_params(axis="y", labelsize=7)
-    return _save(figure, folder / f"importance_{result.task}.png")
+def bar_plot(values: dict[str, float], title: str, xlabel: str, path: Path, top: int = 25) -> str:
+    """The `top` largest values as horizontal bars, largest first, each labelled in full."""
+    largest = sorted(values.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    figure, axis = plt.subplots(figsize=(7, 0.28 * len(largest) + 1.2))
+    axis.barh([n for n, _ in reversed(largest)], [v for _, v in reversed(largest)], color="#2b6cb0")
+    axis.set(title=title, xlabel=xlabel)
+    axis.tick_params(axis="y", labelsize=9)
+    return _save(figure, path)
 
 
 def write_report(
@@ -114,15 +120,19 @@ def write_report(
     results: list[TaskResult],
     frames: dict[str, dict[str, pl.DataFrame]],
     sections: dict[str, str],
+    tuning: dict[str, Tuned],
 ) -> Path:
     """index.html with the side-by-side tables and the plots; `sections` adds per-task HTML."""
     folder.mkdir(parents=True, exist_ok=True)
     parts = [
         f"<h1>Training run {escape(run_id)}</h1>",
-        f"<p class='note'>Decision time T = scheduled departure - {horizon_minutes} minutes. Fit on January-"
-        "September, chosen on October-November (early stopping, tuning, threshold, feature selection), "
-        "tested once on December. December is harder than autumn (about 30% delayed against 15%): compare "
-        "<em>positive_rate</em> and <em>mean_predicted</em> for calibration in the large.</p>",
+        f"<p class='note'>Decision time T = scheduled departure - {horizon_minutes} minutes. Each model is "
+        "fitted on January-September and chosen on October-November (early stopping, threshold, champion): "
+        "the validation tables. Then the same recipe is refitted on January-November (LightGBM's rounds "
+        "scaled to the larger set), the model that scores, and tested once on December: the test tables. "
+        "December is harder than autumn (about 30% delayed against 15%): compare <em>positive_rate</em> "
+        "and <em>mean_predicted</em> for calibration in the large.</p>",
+        backtest_placeholder(),
     ]
     for result in results:
         task = result.task
@@ -157,27 +167,55 @@ def write_report(
             if task == "classification"
             else regression_plots(result, y_test, folder)
         )
-        plots.append(importance_plot(result, folder))
+        plots.append(
+            bar_plot(
+                result.importance_gain,
+                f"LightGBM gain, {result.final.name}",
+                "total gain",
+                folder / f"importance_{task}.png",
+            )
+        )
         parts.append(
             "<div class='grid'>" + "".join(f"<img src='{name}' alt='{name}'>" for name in plots) + "</div>"
         )
         parts.append(sections.get(task, ""))
-        dropped = [{"feature": k, "permutation importance": v} for k, v in sorted(result.dropped.items())]
-        parts.append(
-            "<h3>Feature selection</h3><p class='note'>Features whose shuffling on validation did not "
-            "worsen the validation metric were dropped and the model refitted; the selection is kept only "
-            "if validation does not get worse.</p>"
-            + (
-                table(dropped, ["feature", "permutation importance"])
-                if dropped
-                else "<p>Nothing dropped.</p>"
-            )
-        )
-        if result.trials:
-            parts.append(
-                "<h3>Tuning trials (mean over the expanding-window folds)</h3>"
-                + table(result.trials, list(result.trials[0]))
-            )
+        parts.append(_tuning_section(tuning[task]))
     path = folder / "index.html"
     path.write_text(page(f"Training {run_id}", "".join(parts)))
     return path
+
+
+def _tuning_section(tuned: Tuned) -> str:
+    """What the final model's parameters and features come from (`lakehouse tune`)."""
+    search = [{"setting": key, "value": value} for key, value in tuned.search.items()]
+    params = [{"parameter": key, "value": value} for key, value in tuned.params.items()]
+    return (
+        titled_table(
+            "Tuned parameters",
+            params,
+            ["parameter", "value"],
+            "Chosen by `lakehouse tune` (the reviewed tuned_params.yml); the search that found them below.",
+        )
+        + table(search, ["setting", "value"])
+        + "<p class='note'>Features dropped by the selection: "
+        + f"{escape(', '.join(tuned.dropped_features) or 'none')}.</p>"
+    )
+
+
+BACKTEST_SECTION = re.compile(r"<!-- backtest -->.*?<!-- /backtest -->", re.S)
+
+
+def backtest_placeholder() -> str:
+    """The place a training report keeps for the backtest of its procedure."""
+    return (
+        "<!-- backtest --><h2>Rolling backtest</h2><p class='note'>No backtest of this procedure (code, "
+        "settings, tuned parameters and data) yet: <span class='mono'>lakehouse backtest</span> runs it "
+        "and fills this section in.</p><!-- /backtest -->"
+    )
+
+
+def fill_backtest(report: Path, section: str) -> None:
+    """Put a backtest's section into a training report, in place of the one it has."""
+    if report.exists():
+        text = report.read_text()
+        report.write_text(BACKTEST_SECTION.sub(lambda _: section, text, count=1))

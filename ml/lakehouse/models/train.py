@@ -1,5 +1,12 @@
-"""Training one task: the models side by side on the same split, from the prior to LightGBM tuned
-and feature-selected, each evaluated on validation and test."""
+"""Training one task: the models side by side on the same split, from the prior to LightGBM with
+the tuned parameters and features (`lakehouse tune` chose them), each evaluated on validation and
+test.
+
+Each model is fitted twice, as a production system would: on the training months, where its
+validation predictions choose the early-stopped rounds, the threshold and the champion; then the
+same recipe on every month before the test month (training and validation), the model that scores
+(`refit`), with LightGBM's rounds scaled to the larger set. Validation metrics come from the first
+fit, test metrics from the refit: what the scoring model does on the month after its data."""
 
 from __future__ import annotations
 
@@ -12,47 +19,54 @@ import polars as pl
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from lakehouse.common.progress import Progress
-from lakehouse.config import TrainingConfig
-from lakehouse.models.boosting import fit_lightgbm
+from lakehouse.config import TrainingConfig, Tuned
+from lakehouse.models.boosting import fit_lightgbm, refit_lightgbm, scaled_rounds, tuned_params
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import choose_threshold, task_metrics
 from lakehouse.models.predict import predict
 from lakehouse.models.preprocess import Preprocessor
-from lakehouse.models.selection import (
-    is_at_least_as_good,
-    permutation_importance,
-    permutation_rows,
-    unimportant,
-)
 from lakehouse.models.split import task_splits
-from lakehouse.models.tasks import SELECTION_METRIC, Task, labels
-from lakehouse.models.tune import tune
+from lakehouse.models.tasks import Task, labels
+
+# The final model of a task: LightGBM with the tuned parameters on the features tuning kept.
+FINAL_MODEL = "lightgbm"
 
 
 @dataclass
 class ModelRun:
-    """One model of the side-by-side table, with what it predicted and how it scored."""
+    """One model of the side-by-side table: its fit on the training months (`model`) and its
+    refit on training + validation (`refit`), what they predicted and how they scored."""
 
     name: str
     task: Task
+    features: list[str]
     model: Any
     pre: Preprocessor
-    features: list[str]
+    refit: Any = None
+    refit_pre: Preprocessor | None = None
     threshold: float = 0.5
     params: dict[str, Any] = field(default_factory=dict)
+    # LightGBM's rounds: early-stopped on validation, and scaled for the refit
+    rounds: int | None = None
+    refit_rounds: int | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def scoring(self) -> tuple[Any, Preprocessor]:
+        """The model that scores flights, and its preprocessing."""
+        assert self.refit_pre is not None, "a model is refitted before it scores"
+        return self.refit, self.refit_pre
 
 
 @dataclass
 class TaskResult:
     task: Task
     models: list[ModelRun]
+    # the positive rate (or mean) of the training months, and of training + validation
     prior: float
-    trials: list[dict[str, Any]]
+    refit_prior: float
     importance_gain: dict[str, float]
-    importance_permutation: dict[str, float]
-    dropped: dict[str, float]
     seconds: float
 
     @property
@@ -60,96 +74,130 @@ class TaskResult:
         return self.models[-1]
 
 
-def make_preprocessor(train: pl.DataFrame, features: list[str]) -> Preprocessor:
+def make_preprocessor(rows: pl.DataFrame, features: list[str]) -> Preprocessor:
     categorical = [c for c in FEATURES.categorical if c in features]
-    return Preprocessor.fit(train, [c for c in features if c not in categorical], categorical)
+    return Preprocessor.fit(rows, [c for c in features if c not in categorical], categorical)
 
 
-def evaluate_run(run: ModelRun, splits: dict[str, pl.DataFrame], prior: float) -> ModelRun:
-    """Predict every split, choose a classifier's threshold on validation, score every split."""
-    for name, rows in splits.items():
-        run.predictions[name] = predict(run.model, run.pre, rows)
+def refit_rows(splits: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Every row before the test months: what the scoring model is fitted on."""
+    return pl.concat([splits["train"], splits["validation"]])
+
+
+def tuned_features(tuned: Tuned) -> list[str]:
+    """Every feature but those tuning dropped."""
+    return [name for name in FEATURES.all if name not in tuned.dropped_features]
+
+
+def evaluate_run(
+    run: ModelRun, splits: dict[str, pl.DataFrame], prior: float, refit_prior: float
+) -> ModelRun:
+    """Validation by the model fitted on the training months (and a classifier's threshold chosen
+    there), test by the refit."""
+    validation, test = splits["validation"], splits["test"]
+    run.predictions["validation"] = predict(run.model, run.pre, validation)
+    model, pre = run.scoring
+    run.predictions["test"] = predict(model, pre, test)
     if run.task == "classification":
-        run.threshold = choose_threshold(
-            labels(splits["validation"], run.task), run.predictions["validation"]
-        )
-    for name, rows in splits.items():
-        run.metrics[name] = task_metrics(
-            run.task, labels(rows, run.task), run.predictions[name], run.threshold, prior
-        )
+        run.threshold = choose_threshold(labels(validation, run.task), run.predictions["validation"])
+        if isinstance(run.refit, float):
+            # a constant ranks nothing: validation chose "late for every flight", whatever the
+            # refit's rate
+            run.threshold = min(run.threshold, run.refit)
+    run.metrics["validation"] = task_metrics(
+        run.task, labels(validation, run.task), run.predictions["validation"], run.threshold, prior
+    )
+    run.metrics["test"] = task_metrics(
+        run.task, labels(test, run.task), run.predictions["test"], run.threshold, refit_prior
+    )
     return run
 
 
+def constant_run(
+    task: Task, splits: dict[str, pl.DataFrame], pre: Preprocessor, refit_pre: Preprocessor
+) -> ModelRun:
+    """The prior rate (or the mean) of the training months, and of training + validation."""
+    prior = float(labels(splits["train"], task).mean())
+    refit_prior = float(labels(refit_rows(splits), task).mean())
+    run = ModelRun(
+        "prior" if task == "classification" else "mean", task, [], prior, pre, refit_prior, refit_pre
+    )
+    return evaluate_run(run, splits, prior, refit_prior)
+
+
 def _baselines(
-    task: Task, splits: dict[str, pl.DataFrame], pre: Preprocessor, prior: float
+    task: Task, splits: dict[str, pl.DataFrame], pre: Preprocessor, refit_pre: Preprocessor
 ) -> list[ModelRun]:
     """The prior rate (or mean) and a linear model on every feature."""
-    train = splits["train"]
-    constant = ModelRun("prior" if task == "classification" else "mean", task, prior, pre, [])
-    linear: Any = LogisticRegression(max_iter=1000, C=1.0) if task == "classification" else LinearRegression()
-    linear.fit(pre.for_linear(train), labels(train, task))
+    train, refit = splits["train"], refit_rows(splits)
+    prior, refit_prior = float(labels(train, task).mean()), float(labels(refit, task).mean())
+
+    def linear(rows: pl.DataFrame, rows_pre: Preprocessor) -> Any:
+        model: Any = (
+            LogisticRegression(max_iter=1000, C=1.0) if task == "classification" else LinearRegression()
+        )
+        return model.fit(rows_pre.for_linear(rows), labels(rows, task))
+
     features = list(FEATURES.all)
-    return [
-        evaluate_run(constant, splits, prior),
-        evaluate_run(ModelRun("linear", task, linear, pre, features), splits, prior),
-    ]
+    fitted = ModelRun("linear", task, features, linear(train, pre), pre, linear(refit, refit_pre), refit_pre)
+    return [constant_run(task, splits, pre, refit_pre), evaluate_run(fitted, splits, prior, refit_prior)]
 
 
-def _lightgbm(
+def lightgbm_run(
     name: str,
     task: Task,
     splits: dict[str, pl.DataFrame],
     features: list[str],
     params: dict[str, Any],
-    prior: float,
     pre: Preprocessor | None = None,
+    refit_pre: Preprocessor | None = None,
 ) -> ModelRun:
-    """LightGBM on `features` with `params`, early-stopped on validation, evaluated; `pre` when
-    the caller has fitted the features' preprocessor already."""
-    pre = pre or make_preprocessor(splits["train"], features)
-    booster = fit_lightgbm(pre, splits["train"], splits["validation"], task, params)
-    return evaluate_run(ModelRun(name, task, booster, pre, features, params=params), splits, prior)
+    """LightGBM on `features` with `params`: early-stopped on validation, refitted on training +
+    validation with the rounds scaled; `pre` and `refit_pre` when the caller has fitted the
+    features' preprocessing already."""
+    train, refit = splits["train"], refit_rows(splits)
+    pre = pre or make_preprocessor(train, features)
+    refit_pre = refit_pre or make_preprocessor(refit, features)
+    booster = fit_lightgbm(pre, train, splits["validation"], task, params)
+    rounds = scaled_rounds(booster.best_iteration, train.height, refit.height)
+    run = ModelRun(
+        name,
+        task,
+        features,
+        booster,
+        pre,
+        refit_lightgbm(refit_pre, refit, task, params, rounds),
+        refit_pre,
+        params=params,
+        rounds=booster.best_iteration,
+        refit_rounds=rounds,
+    )
+    return evaluate_run(run, splits, float(labels(train, task).mean()), float(labels(refit, task).mean()))
 
 
-def train_task(frame: pl.DataFrame, task: Task, config: TrainingConfig, progress: Progress) -> TaskResult:
-    """Baseline, linear model, LightGBM on schedule features, LightGBM on everything (tuned, then
-    feature-selected), all on the same split."""
+def train_task(
+    frame: pl.DataFrame, task: Task, config: TrainingConfig, tuned: Tuned, progress: Progress
+) -> TaskResult:
+    """Prior, linear model, LightGBM on schedule features, LightGBM with the tuned parameters and
+    features (the final model), all on the same split."""
     started = time.perf_counter()
     splits = task_splits(frame, config, task)
-    train, validation = splits["train"], splits["validation"]
-    prior = float(labels(train, task).mean())
     all_features = list(FEATURES.all)
-    pre_all = make_preprocessor(train, all_features)
+    pre_all = make_preprocessor(splits["train"], all_features)
+    refit_pre_all = make_preprocessor(refit_rows(splits), all_features)
+    params = tuned_params(task, config, tuned)
 
     progress("baseline and linear model")
-    models = _baselines(task, splits, pre_all, prior)
-
-    progress("tuning LightGBM")
-    tuned, trials = tune(train, task, pre_all, config, progress)
+    models = _baselines(task, splits, pre_all, refit_pre_all)
 
     progress("LightGBM on schedule features")
-    models.append(_lightgbm("lightgbm_schedule", task, splits, list(FEATURES.schedule_only), tuned, prior))
+    models.append(lightgbm_run("lightgbm_schedule", task, splits, list(FEATURES.schedule_only), params))
 
-    progress("LightGBM on all features")
-    full = _lightgbm("lightgbm_all_features", task, splits, all_features, tuned, prior, pre_all)
-    gain = dict(zip(full.pre.tree_features, full.model.feature_importance("gain").tolist(), strict=True))
-
-    progress("permutation importance and feature selection")
-    permutation = permutation_importance(
-        full.model, full.pre, permutation_rows(validation, config), task, config.seed
-    )
-    dropped = unimportant(permutation, config)
-    final = full
-    if dropped:
-        kept = [name for name in all_features if name not in dropped]
-        selected = _lightgbm("lightgbm_selected", task, splits, kept, tuned, prior)
-        metric = SELECTION_METRIC[task]
-        if is_at_least_as_good(
-            task, selected.metrics["validation"][metric], full.metrics["validation"][metric]
-        ):
-            models.append(full)
-            final = selected
-        else:
-            dropped = {}
+    progress("LightGBM, tuned")
+    features = tuned_features(tuned)
+    final = lightgbm_run(FINAL_MODEL, task, splits, features, params)
     models.append(final)
-    return TaskResult(task, models, prior, trials, gain, permutation, dropped, time.perf_counter() - started)
+    gain = dict(zip(final.pre.tree_features, final.model.feature_importance("gain").tolist(), strict=True))
+    prior = float(models[0].model)
+    refit_prior = float(models[0].refit)
+    return TaskResult(task, models, prior, refit_prior, gain, time.perf_counter() - started)

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from lakehouse.common.progress import Progress
-from lakehouse.config import Paths, TrainingConfig
+from lakehouse.config import Paths, TrainingConfig, Tuned, read_tuned
 from lakehouse.models import registry
 from lakehouse.models.champion import Decision, judge
 from lakehouse.models.evaluate import (
@@ -73,7 +73,7 @@ def _provenance(
 
 
 def _entry(
-    origin: _Provenance, result: TaskResult, directory: Path, decision: Decision
+    origin: _Provenance, result: TaskResult, directory: Path, decision: Decision, tuned: Tuned
 ) -> registry.RegistryEntry:
     final = result.final
     metric = SELECTION_METRIC[result.task]
@@ -103,6 +103,9 @@ def _entry(
         is_promoted=decision.promoted,
         decision_reason=decision.reason,
         report_path=str(origin.run_dir / "report" / "index.html"),
+        tuning=json.dumps(
+            {"params": tuned.params, "dropped_features": tuned.dropped_features, **tuned.search}
+        ),
     )
 
 
@@ -150,20 +153,28 @@ def run_training(
     sections: dict[str, str] = {}
     entries: list[registry.RegistryEntry] = []
     horizons: list[dict[str, Any]] = []
+    tuning: dict[str, Tuned] = {}
     for task in tasks:
         progress(f"{task}: training")
 
         def task_progress(message: str, task: Task = task) -> None:
             progress(f"{task}: {message}")
 
-        result = train_task(frame, task, config, task_progress)
+        tuning[task] = read_tuned(task)
+        result = train_task(frame, task, config, tuning[task], task_progress)
         results.append(result)
         splits = frames[task] = task_splits(frame, config, task)
         evaluation, task_horizons = _evaluate(run_id, result, splits, config, warehouse, progress)
         horizons = task_horizons or horizons
         final = result.final
         directory = registry.save_model(
-            run_dir / task, final.model, final.pre, final.features, final.params, final.threshold
+            run_dir / task,
+            final.scoring,
+            (final.model, final.pre),
+            final.features,
+            final.params,
+            final.threshold,
+            {"early_stopped": final.rounds, "refit": final.refit_rounds},
         )
         champion = registry.current_champion(p.model_registry, task, config.horizon_minutes)
         metric = SELECTION_METRIC[task]
@@ -174,8 +185,10 @@ def run_training(
         evaluation.sections.append(f"<h3>Champion decision</h3><p>{verdict}: {escape(decision.reason)}.</p>")
         rows += evaluation.rows
         sections[task] = "".join(evaluation.sections)
-        entries.append(_entry(origin, result, directory, decision))
+        entries.append(_entry(origin, result, directory, decision, tuning[task]))
     progress("report")
-    report = write_report(run_dir / "report", run_id, config.horizon_minutes, results, frames, sections)
+    report = write_report(
+        run_dir / "report", run_id, config.horizon_minutes, results, frames, sections, tuning
+    )
     registry.save_entries(p.model_registry, run_id, entries, metrics_frame(rows))
     return TrainingRun(run_id, results, entries, report, time.perf_counter() - started, horizons)
