@@ -38,16 +38,16 @@ docs: setup
 	$(RUN) lakehouse docs
 
 bench: setup
-	$(RUN) python benchmarks/build_benchmark.py
+	$(RUN) python -m benchmarks.build
 
 bench-gate: setup
-	$(RUN) python benchmarks/gate_benchmark.py
+	$(RUN) python -m benchmarks.gate
 
 bench-features: setup
-	$(RUN) python benchmarks/feature_benchmark.py
+	$(RUN) python -m benchmarks.features
 
 bench-scoring: setup
-	$(RUN) python benchmarks/scoring_benchmark.py
+	$(RUN) python -m benchmarks.scoring
 
 clean:
 	rm -rf data/build data/warehouse.duckdb data/lake data/current data/published data/quality dbt_project/target dbt_project/logs

@@ -1,0 +1,98 @@
+"""The benchmarks are not run by the tests (timings are noisy), but they must import: a broken
+import fails here rather than at the next `make bench`. And the synthetic generator, on one flight
+and one weather reading, writes its files where the landing zone keeps them and moves copy k to
+the year 2013 + k by whole weeks (benchmarks/synthetic.py says why)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from benchmarks.runner import BUNDLED_RAW
+from benchmarks.synthetic import (
+    FLIGHT_NUMBER_STEP,
+    ISO_UTC,
+    flights_file,
+    generate_synthetic_raw,
+    weather_file,
+)
+from lakehouse.platform.landing import REFERENCE_TABLES
+
+ENTRY_MODULES = ("build", "gate", "features", "scoring")
+MODULES = (*ENTRY_MODULES, "synthetic", "dbt_replay", "runner")
+# 2013's DST start (2013-03-10) to 2014's (2014-03-09): the shift of copy 1.
+ONE_YEAR_SHIFT = timedelta(weeks=52)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_benchmark_module_imports(name: str) -> None:
+    module = importlib.import_module(f"benchmarks.{name}")
+    if name in ENTRY_MODULES:
+        assert callable(module.main)
+
+
+def test_file_names_are_the_landing_zone_layout(tmp_path: Path) -> None:
+    assert flights_file(tmp_path, 2014, 3) == tmp_path / "flights" / "2014" / "flights_2014-03.csv.gz"
+    assert weather_file(tmp_path, 2113, 12) == tmp_path / "weather" / "2113" / "weather_2113-12.jsonl"
+    # the same names `lakehouse land` gave the bundled files
+    assert flights_file(BUNDLED_RAW, 2013, 1).is_file()
+    assert weather_file(BUNDLED_RAW, 2013, 1).is_file()
+
+
+def _tiny_landing_zone(folder: Path) -> tuple[dict[str, str], dict[str, object]]:
+    """One flight and one weather reading of 2013-03-15 (after DST began), from the bundled files."""
+    with gzip.open(flights_file(BUNDLED_RAW, 2013, 3), "rt") as handle:
+        header, *rows = handle.read().splitlines()
+    flight = next(row for row in rows if row.split(",")[2] == "15")
+    path = flights_file(folder, 2013, 3)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(f"{header}\n{flight}\n".encode()))
+    lines = weather_file(BUNDLED_RAW, 2013, 3).read_text().splitlines()
+    reading = next(line for line in lines if json.loads(line)["day"] == 15)
+    weather_file(folder, 2013, 3).parent.mkdir(parents=True)
+    weather_file(folder, 2013, 3).write_text(reading + "\n")
+    for table in REFERENCE_TABLES:
+        (folder / table).mkdir()
+        (folder / table / f"{table}.csv").write_text("code\nx\n")
+    return next(csv.DictReader([header, flight])), json.loads(reading)
+
+
+def test_a_copy_moves_by_whole_weeks_to_its_year(tmp_path: Path) -> None:
+    flight, reading = _tiny_landing_zone(tmp_path / "bundled")
+    target = tmp_path / "raw-2x"
+
+    assert generate_synthetic_raw(tmp_path / "bundled", target, 2)
+    assert not generate_synthetic_raw(tmp_path / "bundled", target, 2)  # cached
+
+    written = sorted(str(path.relative_to(target)) for path in target.rglob("*") if path.is_file())
+    assert written == [
+        ".complete",
+        "airlines/airlines.csv",
+        "airports/airports.csv",
+        "flights/2013/flights_2013-03.csv.gz",
+        "flights/2014/flights_2014-03.csv.gz",
+        "planes/planes.csv",
+        "weather/2013/weather_2013-03.jsonl",
+        "weather/2014/weather_2014-03.jsonl",
+    ]
+    with gzip.open(flights_file(target, 2013, 3), "rt") as handle:
+        assert list(csv.DictReader(handle)) == [flight]  # copy 0 is the bundled year as it was
+    with gzip.open(flights_file(target, 2014, 3), "rt") as handle:
+        (copied,) = csv.DictReader(handle)
+    moved = datetime.strptime(flight["time_hour"], ISO_UTC) + ONE_YEAR_SHIFT
+    assert copied == {
+        **flight,
+        "year": "2014",
+        "day": "14",  # the same weekday, a year on
+        "flight": str(int(flight["flight"]) + FLIGHT_NUMBER_STEP),
+        "time_hour": moved.strftime(ISO_UTC),  # the same clock time and UTC offset
+    }
+    (copied_reading,) = map(json.loads, weather_file(target, 2014, 3).read_text().splitlines())
+    moved = datetime.strptime(str(reading["time_hour"]), ISO_UTC) + ONE_YEAR_SHIFT
+    assert copied_reading == {**reading, "year": 2014, "day": 14, "time_hour": moved.strftime(ISO_UTC)}
