@@ -1,4 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`. Everything else is a helper.
+# The benchmarks take their options in ARGS, e.g. make bench-gate ARGS="--scales 1,10".
 UV_VERSION := 0.13.9
 UV := python3 -m uv
 # After `setup`, run from the synced environment without re-checking it each time.
@@ -38,16 +39,16 @@ docs: setup
 	$(RUN) lakehouse docs
 
 bench: setup
-	$(RUN) python -m benchmarks.build
+	$(RUN) python -m benchmarks.build $(ARGS)
 
 bench-gate: setup
-	$(RUN) python -m benchmarks.gate
+	$(RUN) python -m benchmarks.gate $(ARGS)
 
 bench-features: setup
-	$(RUN) python -m benchmarks.features
+	$(RUN) python -m benchmarks.features $(ARGS)
 
 bench-scoring: setup
-	$(RUN) python -m benchmarks.scoring
+	$(RUN) python -m benchmarks.scoring $(ARGS)
 
 clean:
 	rm -rf data/build data/warehouse.duckdb data/lake data/current data/published data/quality dbt_project/target dbt_project/logs

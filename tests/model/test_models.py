@@ -123,7 +123,7 @@ def _entry(run_id: str, task: str, artifact: Path, hours: int) -> RegistryEntry:
         model_id=f"{run_id}-{task}",
         run_id=run_id,
         task=task,
-        model_name="lightgbm_all_features",
+        model_name="lightgbm",
         horizon_minutes=120,
         created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=hours),
         artifact_dir=str(artifact),

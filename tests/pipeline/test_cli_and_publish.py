@@ -54,12 +54,20 @@ def _build(p: Paths, version: str, lake_files: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--horizon", "0"), ("--horizon", "10081"), ("--trials", "0"), ("--seed", "-1")]
+    ("command", "option", "value"),
+    [
+        ("train", "--horizon", "0"),
+        ("train", "--horizon", "10081"),
+        ("train", "--seed", "-1"),
+        ("tune", "--trials", "0"),
+        ("tune", "--seed", "-1"),
+        ("backtest", "--months", "0"),
+    ],
 )
-def test_train_refuses_a_setting_out_of_range_before_reading_anything(
-    data_dir: Path, option: str, value: str
+def test_a_setting_out_of_range_is_refused_before_reading_anything(
+    data_dir: Path, command: str, option: str, value: str
 ) -> None:
-    result = CliRunner().invoke(app, ["train", option, value])
+    result = CliRunner().invoke(app, [command, option, value])
     assert result.exit_code == 2
     assert f"Invalid value for '{option}'" in result.output
     assert not (data_dir / "models").exists()
