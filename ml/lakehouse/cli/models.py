@@ -1,0 +1,253 @@
+"""The commands of the models: tune, train, predict, evaluate, backtest."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from lakehouse.cli.common import TaskChoice, app, console, fail, progress_bar, published, tasks
+from lakehouse.common.formatting import format_cell, format_number
+from lakehouse.config import MAX_HORIZON_MINUTES, MAX_SEED, TrainingConfig, paths, tuned_params_file
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# The columns of the side-by-side table, per task.
+SIDE_BY_SIDE = {
+    "classification": [
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+        "brier_skill",
+        "f1",
+        "precision",
+        "recall",
+        "threshold",
+    ],
+    "regression": ["rmse", "mae", "r2", "mean_predicted"],
+}
+
+
+def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
+    import polars as pl
+
+    rows = metrics.filter(
+        (pl.col("task") == task) & (pl.col("split") == split) & (pl.col("segment_kind") == "overall")
+    )
+    table = Table(
+        "model", *SIDE_BY_SIDE[task], box=box.SIMPLE_HEAD, title=f"{task}, {split}", title_justify="left"
+    )
+    for model in rows["model_name"].unique(maintain_order=True):
+        values = dict(rows.filter(pl.col("model_name") == model).select("metric", "value").iter_rows())
+        table.add_row(
+            model, *(format_number(values.get(m, float("nan")), trim=False) for m in SIDE_BY_SIDE[task])
+        )
+    return table
+
+
+def _registry_into_published(p: Any) -> None:
+    """The registry tables into a copy of the published warehouse, switched in whole."""
+    from lakehouse.models.registry import load_registry_into
+    from lakehouse.platform.publish import republish
+
+    republish(p, lambda warehouse, _lake: load_registry_into(warehouse, p.model_registry))
+
+
+@app.command()
+def tune(
+    trials: Annotated[
+        int, typer.Option(min=1, help="Optuna trials per task (the tuning budget).")
+    ] = TrainingConfig.trials,
+    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to tune.")] = TaskChoice.both,
+    seed: Annotated[
+        int,
+        typer.Option(
+            min=0, max=MAX_SEED, help="Seed of the search: same data + seed + trials = same result."
+        ),
+    ] = TrainingConfig.seed,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="File to write. Default: the committed tuned_params.yml that training reads."),
+    ] = None,
+) -> None:
+    """Search LightGBM's parameters (Optuna) and select features (permutation importance) on the
+    published warehouse, and write them where training reads them: review the change, commit it,
+    and the next `make run` trains with it."""
+    from lakehouse.models.tuning_run import run_tuning
+
+    p = published()
+    config = TrainingConfig(trials=trials, seed=seed)
+    target = (output or tuned_params_file()).resolve()
+    with progress_bar() as progress:
+        run = run_tuning(p.models, config, tasks(task), progress, p.warehouse, target)
+    table = Table(
+        "task",
+        "metric",
+        "best fold value",
+        "validation, all features",
+        "validation, kept",
+        "dropped",
+        box=box.SIMPLE_HEAD,
+    )
+    for result in run.tasks:
+        search = result.tuned.search
+        table.add_row(
+            result.task,
+            str(search["metric"]),
+            format_number(search["best_fold_value"], trim=False),
+            format_number(result.all_features_value, trim=False),
+            format_cell(result.selected_value, null="-", trim=False),
+            str(len(result.tuned.dropped_features)),
+        )
+    console.print(table)
+    console.print(f"written: {target} (review the diff, commit it; `make run` retrains with it)")
+    console.print(f"report: {run.report}")
+    console.print(f"tuned in {run.seconds:.0f} s")
+
+
+@app.command()
+def train(
+    horizon: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_HORIZON_MINUTES,
+            help="Minutes before scheduled departure when the prediction is made.",
+        ),
+    ] = TrainingConfig.horizon_minutes,
+    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to train.")] = TaskChoice.both,
+    seed: Annotated[
+        int,
+        typer.Option(min=0, max=MAX_SEED, help="Seed of everything random: same data + seed = same model."),
+    ] = TrainingConfig.seed,
+) -> None:
+    """Train and evaluate the delay models on the published warehouse with the tuned parameters
+    (`lakehouse tune`), write the report and register the models (a challenger replaces the
+    champion only if it beats it on validation)."""
+    import polars as pl
+
+    from lakehouse.models.training_run import run_training
+
+    p = published()
+    config = TrainingConfig(horizon_minutes=horizon, seed=seed)
+    with progress_bar() as progress:
+        run = run_training(p, config, tasks(task), progress, p.warehouse)
+        progress("registry tables into the published warehouse")
+        _registry_into_published(p)
+    metrics = pl.read_parquet(p.model_registry / f"{run.run_id}.metrics.parquet")
+    for name in tasks(task):
+        for split in ("validation", "test"):
+            console.print(_side_by_side(metrics, name, split))
+    for entry in run.entries:
+        verdict = "[green]promoted[/green]" if entry.is_promoted else "[yellow]kept the champion[/yellow]"
+        console.print(f"{entry.task}: {verdict}: {escape(entry.decision_reason)}")
+    for row in run.horizons:
+        console.print(
+            f"classification at {row['horizon_minutes']} min: December ROC AUC {row['roc_auc']:.4f}"
+        )
+    console.print(f"report: {run.report}")
+    console.print(f"trained in {run.seconds:.0f} s; models in {p.model_runs / run.run_id}")
+
+
+@app.command()
+def predict() -> None:
+    """Score every flight with each task's champion, write ml.predictions, rebuild and audit the
+    prediction marts, and publish them (a copy of the published warehouse, switched in whole)."""
+    from lakehouse.models.batch import ScoringError, predict_with_champions
+    from lakehouse.models.features.build import read_features
+    from lakehouse.models.registry import data_fingerprint
+    from lakehouse.platform import pipeline
+    from lakehouse.platform.dbt import DbtError
+    from lakehouse.platform.publish import PublishError, republish
+    from lakehouse.quality.gate import new_run
+
+    p = published()
+    started = time.perf_counter()
+    run = pipeline.PipelineRun(p, new_run(str(p.warehouse)))
+    run.features = read_features(p.warehouse, run.config.horizon_minutes)
+    run.fingerprint = data_fingerprint(run.features)
+    try:
+        scored = predict_with_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
+
+        def update(warehouse: Path, lake: Path) -> None:
+            assert run.features is not None
+            pipeline.load_ml_tables_into(warehouse, p, run.features)
+            console.print(pipeline.build_prediction_marts(run, warehouse, lake))
+
+        republish(p, update)
+    except (ScoringError, DbtError, PublishError, pipeline.PipelineError) as error:
+        fail(f"scoring stopped: {error}")
+    for s in scored:
+        verb = "scored" if s.rescored else "kept (same model, same features)"
+        console.print(f"{s.task}: {s.rows:,} flights {verb} by {s.model_id}")
+    console.print(f"published in {time.perf_counter() - started:.1f} s: {p.warehouse}")
+
+
+@app.command()
+def evaluate() -> None:
+    """Show the champions and the side-by-side table of the latest training run."""
+    import polars as pl
+
+    from lakehouse.models.registry import current_champion
+
+    p = paths()
+    runs = sorted(p.model_registry.glob("*.models.parquet"))
+    if not runs:
+        fail("no training run yet", "run `make run` or `lakehouse train` first")
+    metrics = pl.read_parquet(p.model_registry / runs[-1].name.replace(".models.", ".metrics."))
+    for name in metrics["task"].unique(maintain_order=True):
+        for split in ("validation", "test"):
+            console.print(_side_by_side(metrics, name, split))
+        for horizon in TrainingConfig().horizons_minutes:
+            champion = current_champion(p.model_registry, name, horizon)
+            if champion:
+                console.print(
+                    f"{name} champion at {horizon} min: {champion.model_id} (validation "
+                    f"{champion.validation_metric} {format_number(champion.validation_value, trim=False)}); "
+                    f"report: {champion.report_path}"
+                )
+
+
+@app.command()
+def backtest(
+    months: Annotated[
+        int, typer.Option(min=1, max=10, help="How many of the data's last months to test, one at a time.")
+    ] = TrainingConfig.backtest_months,
+    task: Annotated[TaskChoice, typer.Option(help="Which model(s) to backtest.")] = TaskChoice.both,
+) -> None:
+    """Evaluate the modelling procedure by rolling origin on the published warehouse: each of the
+    last months tested by models fitted on the months before it; the table per month and the mean
+    with a day-block interval, recorded in ml.model_metrics (split `backtest`)."""
+    from lakehouse.models.backtest import SHOWN, run_backtest, section
+    from lakehouse.models.registry import entries
+    from lakehouse.models.report import fill_backtest
+    from lakehouse.models.tasks import SELECTION_METRIC
+
+    p = published()
+    config = TrainingConfig(backtest_months=months)
+    chosen = tasks(task)
+    with progress_bar() as progress:
+        try:
+            result = run_backtest(p.models, p.model_registry, config, chosen, progress, p.warehouse)
+        except ValueError as error:
+            fail(str(error))
+        progress("registry tables into the published warehouse")
+        _registry_into_published(p)
+    for name in chosen:
+        metric = SELECTION_METRIC[name]
+        columns = ["month", "model", *SHOWN[name], f"{metric}_low", f"{metric}_high"]
+        table = Table(*columns, box=box.SIMPLE_HEAD, title=f"{name}, rolling backtest", title_justify="left")
+        for row in result.table(name):
+            table.add_row(*(format_cell(row.get(c), trim=False) for c in columns))
+        console.print(table)
+    for entry in entries(p.model_registry):
+        if entry.training_signature == result.signature and entry.data_fingerprint == result.fingerprint:
+            fill_backtest(Path(entry.report_path), section(result))
+    console.print(f"report: {result.report}")
+    console.print(f"backtested in {result.seconds:.0f} s; in ml.model_metrics as run {result.backtest_id}")
