@@ -19,12 +19,12 @@
     'weather_quarantined': 'quarantined_weather.weather_hour_utc is not null',
     'weather_stale_at_decision': 'coalesce(features.weather_age_minutes >= ' ~ var('weather_stale_after_minutes') ~ ', true)',
     'plane_missing_from_registry': 'flights.is_plane_missing_from_registry',
-    'tailnum_missing': 'flights.tailnum is null',
+    'tailnum_missing': 'flights.tail_number is null',
     'dest_missing_from_registry': 'coalesce(flights.is_dest_missing_from_registry, false)',
 } -%}
 {%- set segments = [
-    ['carrier', 'carrier'],
-    ['route', "origin || '-' || dest"],
+    ['carrier', 'carrier_code'],
+    ['route', "origin_airport_code || '-' || dest_airport_code"],
     ['scheduled_hour', "lpad(cast(scheduled_hour_local as varchar), 2, '0')"],
     ['weather_regime', 'weather_regime'],
 ] -%}
@@ -96,9 +96,9 @@ flagged as (
         predictions.model_name,
         predictions.model_version,
         predictions.horizon_minutes,
-        predictions.carrier,
-        predictions.origin,
-        predictions.dest,
+        predictions.carrier_code,
+        predictions.origin_airport_code,
+        predictions.dest_airport_code,
         extract(hour from predictions.scheduled_departure_local) as scheduled_hour_local,
         {%- for measure in measures %}
             predictions.{{ measure }},
@@ -118,7 +118,7 @@ flagged as (
         on predictions.flight_id = flights.flight_id
     left join weather
         on
-            flights.origin = weather.airport_code
+            flights.origin_airport_code = weather.airport_code
             and flights.scheduled_departure_hour_utc = weather.weather_hour_utc
     left join features
         on
@@ -126,7 +126,7 @@ flagged as (
             and predictions.horizon_minutes = features.horizon_minutes
     left join quarantined_weather
         on
-            flights.origin = quarantined_weather.airport_code
+            flights.origin_airport_code = quarantined_weather.airport_code
             and flights.scheduled_departure_hour_utc = quarantined_weather.weather_hour_utc
 ),
 
