@@ -36,8 +36,7 @@ standardized as (
             / nullif(airport_statistics.{{ measure }}_std, 0) as {{ measure }}_zscore,
         {%- endfor %}
         {{ utc_to_local('filled.weather_hour_utc', 'airports.time_zone') }} as weather_hour_local,
-        filled.has_interpolated_value,
-        filled.* exclude (has_interpolated_value)
+        filled.*
     from filled
     inner join airports
         on filled.airport_code = airports.airport_code

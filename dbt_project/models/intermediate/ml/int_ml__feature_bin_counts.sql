@@ -40,7 +40,7 @@ windowed as (
 ),
 
 -- every row's bin of every numeric feature, still one row per flight: binning and counting
--- feature by feature on the wide rows is about 3x faster than on the unpivoted values
+-- feature by feature on the wide rows is faster than on the unpivoted values
 numeric_bins as (
     select
         {%- for feature in numeric_features %}

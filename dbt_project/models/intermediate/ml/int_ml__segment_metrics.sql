@@ -49,7 +49,7 @@ segmented as (
     {%- endfor %}
 ),
 
--- an integer per segment: ranking within an integer partition is about 3x faster than within
+-- an integer per segment: ranking within an integer partition is faster than within
 -- three text columns
 segments as (
     select distinct
@@ -103,7 +103,7 @@ select
     segment_ids.model_id,
     segment_ids.segment_type,
     segment_ids.segment_value,
-    by_segment_id.* exclude (segment_id)
+    by_segment_id.* exclude (segment_id) -- noqa: RF02
 from by_segment_id
 inner join segment_ids
     on by_segment_id.segment_id = segment_ids.segment_id
