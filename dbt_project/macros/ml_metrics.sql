@@ -116,3 +116,19 @@
 {% macro duckdb__fixed_order_avg(expression, order_by) -%}
     avg({{ expression }} order by {{ order_by }})
 {%- endmacro %}
+
+{#- The data-quality flags data_quality_feedback reports, in their order: each flag's name and
+    when a scored row carries it, over the joins of int_ml__scored_flights_flagged (flights,
+    weather, features, quarantined_weather). The later steps use the names only. -#}
+{% macro ml_data_quality_flags() -%}
+    {{ return({
+        'weather_missing': 'weather.weather_hour_utc is null or not (weather.is_observed or weather.has_interpolated_value)',
+        'weather_interpolated': 'coalesce(weather.has_interpolated_value, false)',
+        'weather_out_of_range': 'coalesce(weather.has_out_of_range_reading, false)',
+        'weather_quarantined': 'quarantined_weather.weather_hour_utc is not null',
+        'weather_stale_at_decision': 'coalesce(features.weather_age_minutes >= ' ~ var('weather_stale_after_minutes') ~ ', true)',
+        'plane_missing_from_registry': 'flights.is_plane_missing_from_registry',
+        'tailnum_missing': 'flights.tail_number is null',
+        'dest_missing_from_registry': 'coalesce(flights.is_dest_missing_from_registry, false)',
+    }) }}
+{%- endmacro %}

@@ -17,8 +17,8 @@ def test_published_facts_hold(warehouse: duckdb.DuckDBPyConnection) -> None:
     ua, iah, mean_arr, mean_dep = warehouse.execute(
         """
         select
-            count(*) filter (where carrier = 'UA'),
-            count(*) filter (where dest = 'IAH'),
+            count(*) filter (where carrier_code = 'UA'),
+            count(*) filter (where dest_airport_code = 'IAH'),
             avg(arr_delay_minutes),
             avg(dep_delay_minutes)
         from fct_flights
@@ -40,9 +40,9 @@ def test_known_defects_are_kept_visible(warehouse: duckdb.DuckDBPyConnection) ->
     assert (unknown_planes, unknown_plane_flights) == (721, 50_094)
     caribbean = warehouse.execute(
         """
-        select list(distinct f.dest order by f.dest), count(*)
+        select list(distinct f.dest_airport_code order by f.dest_airport_code), count(*)
         from fct_flights as f
-        join dim_airports as a on f.dest = a.airport_code
+        join dim_airports as a on f.dest_airport_code = a.airport_code
         where a.is_missing_from_registry
         """
     ).fetchall()[0]

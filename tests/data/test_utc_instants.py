@@ -84,7 +84,7 @@ def test_utc_instants_are_right_for_every_flight(warehouse: duckdb.DuckDBPyConne
         (carrier, flight, origin, local): rest
         for carrier, flight, origin, local, *rest in warehouse.execute(
             """
-            select carrier, flight_number, origin, scheduled_departure_local,
+            select carrier_code, flight_number, origin_airport_code, scheduled_departure_local,
                 scheduled_departure_utc, actual_departure_utc, scheduled_arrival_utc, actual_arrival_utc
             from fct_flights
             """

@@ -40,11 +40,11 @@ def small_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     rows = [
         {
             "flight_id": flight_id,
-            "carrier": carrier,
+            "carrier_code": carrier,
             "flight_number": number,
-            "tailnum": tail,
-            "origin": origin,
-            "dest": "ORD",
+            "tail_number": tail,
+            "origin_airport_code": origin,
+            "dest_airport_code": "ORD",
             "distance_miles": 719,
             "scheduled_departure_date": DAY.date(),
             "scheduled_departure_utc": scheduled,
@@ -80,7 +80,7 @@ def small_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     connection.execute("create table fct_flights as select * from flights")
     connection.execute("create table stg_nycflights__weather as select * from weather")
     connection.execute(
-        "create table dim_planes as select tailnum, 'BOEING' as manufacturer, 2000 as year_manufactured, "
+        "create table dim_planes as select tail_number, 'BOEING' as manufacturer, 2000 as year_manufactured, "
         "150 as seat_count, 2 as engine_count, false as is_missing_from_registry from flights"
     )
     connection.execute(
@@ -175,7 +175,7 @@ def _insert_cancelled_copy(
         select * replace (
             $flight_id as flight_id,
             coalesce($flight_number, flight_number) as flight_number,
-            null as tailnum,
+            null as tail_number,
             scheduled_departure_date + $days as scheduled_departure_date,
             scheduled_departure_utc + to_days($days) as scheduled_departure_utc,
             scheduled_departure_local + to_days($days) as scheduled_departure_local,

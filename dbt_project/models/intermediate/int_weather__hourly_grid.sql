@@ -1,122 +1,19 @@
-{#- Every hour at every origin from the first to the last observation, with short gaps filled.
-    Gap rule: a measure missing for at most var('weather_max_interpolated_gap_hours') consecutive
-    hours is interpolated linearly between the observations on either side (wind direction
-    along the shorter arc of the compass); longer gaps stay NULL. Wind gust is never filled: the
-    source reports a gust only when there is one. Each filled value is flagged. The z-scores
-    standardize each measure per airport over the whole period: descriptive, and since they see
-    the whole year they are not for point-in-time features. -#}
-{%- set interpolated = [
+{#- The hourly weather grid (int_weather__hourly_filled) with each hour on the airport's local
+    clock and every measure standardized per airport over the whole period. The z-scores are
+    descriptive: since they see the whole year they are not for point-in-time features. -#}
+{%- set measures = [
     'temperature_f', 'dew_point_f', 'relative_humidity_pct', 'wind_direction_deg',
-    'wind_speed_mph', 'precipitation_in', 'pressure_mb', 'visibility_mi',
+    'wind_speed_mph', 'precipitation_in', 'pressure_mb', 'visibility_mi', 'wind_gust_mph',
 ] -%}
-{%- set measures = interpolated + ['wind_gust_mph'] -%}
-{%- set max_gap = var('weather_max_interpolated_gap_hours') -%}
 
 with
 
-observations as (
-    select * from {{ ref('stg_nycflights__weather') }}
+filled as (
+    select * from {{ ref('int_weather__hourly_filled') }}
 ),
 
 airports as (
     select * from {{ ref('stg_nycflights__airports') }}
-),
-
-span as (
-    select
-        min(observed_hour_utc) as first_hour_utc,
-        max(observed_hour_utc) as last_hour_utc
-    from observations
-),
-
-hours as (
-    select unnest(generate_series(span.first_hour_utc, span.last_hour_utc, interval 1 hour)) as weather_hour_utc
-    from span
-),
-
-stations as (
-    select distinct airport_code from observations
-),
-
-grid as (
-    select
-        stations.airport_code,
-        hours.weather_hour_utc
-    from stations
-    cross join hours
-),
-
-joined as (
-    select
-        grid.airport_code,
-        grid.weather_hour_utc,
-        {%- for measure in measures %}
-            observations.{{ measure }},
-            coalesce(observations.is_{{ measure }}_out_of_range, false) as is_{{ measure }}_out_of_range,
-        {%- endfor %}
-        observations.observed_hour_utc is not null as is_observed,
-        coalesce(observations.has_out_of_range_reading, false) as has_out_of_range_reading
-    from grid
-    left join observations
-        on
-            grid.airport_code = observations.airport_code
-            and grid.weather_hour_utc = observations.observed_hour_utc
-),
-
-neighbours as (
-    select
-        {%- for measure in interpolated %}
-            last_value(case when {{ measure }} is not null then weather_hour_utc end ignore nulls)
-                over before_hour as {{ measure }}_before_at,
-            last_value({{ measure }} ignore nulls) over before_hour as {{ measure }}_before,
-            first_value(case when {{ measure }} is not null then weather_hour_utc end ignore nulls)
-                over after_hour as {{ measure }}_after_at,
-            first_value({{ measure }} ignore nulls) over after_hour as {{ measure }}_after,
-        {%- endfor %}
-        *
-    from joined
-    window
-        before_hour as (
-            partition by airport_code order by weather_hour_utc
-            rows between unbounded preceding and 1 preceding
-        ),
-        after_hour as (
-            partition by airport_code order by weather_hour_utc
-            rows between 1 following and unbounded following
-        )
-),
-
-filled as (
-    select
-        {%- for measure in interpolated %}
-            {%- set before = measure ~ '_before' %}
-            {%- set after = measure ~ '_after' %}
-            {%- set gap_hours = dbt.datediff(before ~ '_at', after ~ '_at', 'hour') ~ ' - 1' %}
-            {%- set fraction = dbt.datediff(before ~ '_at', 'weather_hour_utc', 'hour') ~ ' / ('
-                ~ dbt.datediff(before ~ '_at', after ~ '_at', 'hour') ~ ')' %}
-            {{ measure }} is null and {{ gap_hours }} <= {{ max_gap }} as is_{{ measure }}_interpolated,
-            case
-                when {{ measure }} is not null then {{ measure }}
-                {%- if measure == 'wind_direction_deg' %}
-                    -- along the shorter arc: 350 -> 10 passes through 0, not 180
-                    when {{ gap_hours }} <= {{ max_gap }}
-                        then (
-                            {{ before }} + ((({{ after }} - {{ before }} + 540) % 360) - 180) * {{ fraction }} + 360
-                        ) % 360
-                {%- else %}
-                    when {{ gap_hours }} <= {{ max_gap }}
-                        then {{ before }} + ({{ after }} - {{ before }}) * {{ fraction }}
-                {%- endif %}
-            end as {{ measure }},
-            is_{{ measure }}_out_of_range,
-        {%- endfor %}
-        airport_code,
-        weather_hour_utc,
-        is_observed,
-        has_out_of_range_reading,
-        wind_gust_mph,
-        is_wind_gust_mph_out_of_range
-    from neighbours
 ),
 
 -- The sums run in a fixed order: a parallel sum of doubles differs in its last bits from one
@@ -139,11 +36,6 @@ standardized as (
             / nullif(airport_statistics.{{ measure }}_std, 0) as {{ measure }}_zscore,
         {%- endfor %}
         {{ utc_to_local('filled.weather_hour_utc', 'airports.time_zone') }} as weather_hour_local,
-        (
-            {%- for measure in interpolated %}
-                {{ 'or ' if not loop.first }}filled.is_{{ measure }}_interpolated
-            {%- endfor %}
-        ) as has_interpolated_value,
         filled.*
     from filled
     inner join airports

@@ -1,4 +1,4 @@
-{{ config(meta={'lake_order_by': 'scheduled_departure_date, carrier, origin'}) }}
+{{ config(meta={'lake_order_by': 'scheduled_departure_date, carrier_code, origin_airport_code'}) }}
 
 with
 
@@ -8,8 +8,8 @@ flights as (
 
 select
     flights.scheduled_departure_date,
-    flights.carrier,
-    flights.origin,
+    flights.carrier_code,
+    flights.origin_airport_code,
     {{ flight_performance_measures() }}
 from flights
-group by flights.scheduled_departure_date, flights.carrier, flights.origin
+group by flights.scheduled_departure_date, flights.carrier_code, flights.origin_airport_code

@@ -1,4 +1,4 @@
-{{ config(meta={'lake_order_by': 'origin, scheduled_departure_hour_local'}) }}
+{{ config(meta={'lake_order_by': 'origin_airport_code, scheduled_departure_hour_local'}) }}
 
 with
 
@@ -7,8 +7,8 @@ flights as (
 )
 
 select
-    flights.origin,
+    flights.origin_airport_code,
     extract(hour from flights.scheduled_departure_local) as scheduled_departure_hour_local,
     {{ flight_performance_measures() }}
 from flights
-group by flights.origin, extract(hour from flights.scheduled_departure_local)
+group by flights.origin_airport_code, extract(hour from flights.scheduled_departure_local)

@@ -1,4 +1,4 @@
-{{ config(meta={'lake_order_by': 'tailnum'}) }}
+{{ config(meta={'lake_order_by': 'tail_number'}) }}
 
 with
 
@@ -17,7 +17,7 @@ flown as (
 
 registered as (
     select
-        planes.tail_number as tailnum,
+        planes.tail_number,
         planes.year_manufactured,
         planes.aircraft_type,
         planes.manufacturer,
@@ -36,7 +36,7 @@ registered as (
 -- Tail numbers that fly but have no registry row: explicit members with unknown attributes.
 unregistered as (
     select
-        flown.tail_number as tailnum,
+        flown.tail_number,
         cast(null as integer) as year_manufactured,
         cast(null as varchar) as aircraft_type,
         cast(null as varchar) as manufacturer,

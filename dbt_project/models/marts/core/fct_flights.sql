@@ -9,11 +9,11 @@ flights as (
 select
     -- keys
     flight_id,
-    carrier_code as carrier,
+    carrier_code,
     flight_number,
-    tail_number as tailnum,
-    origin_airport_code as origin,
-    dest_airport_code as dest,
+    tail_number,
+    origin_airport_code,
+    dest_airport_code,
     scheduled_departure_date,
 
     -- instants

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ ref('base_nycflights__flights') }}
+    select * from {{ ref('stg_nycflights__flights_checked') }}
     where rejection_reason is null
 ),
 

@@ -8,7 +8,7 @@
 with
 
 source as (
-    select * from {{ ref('base_nycflights__weather') }}
+    select * from {{ ref('stg_nycflights__weather_checked') }}
     where rejection_reason is null
 ),
 

@@ -59,11 +59,11 @@ def event_sources(flights_where: str = "true") -> list[str]:
         f"""flights as (
     select
         flight_id,
-        carrier,
+        carrier_code as carrier,
         flight_number,
-        tailnum,
-        origin,
-        dest,
+        tail_number as tailnum,
+        origin_airport_code as origin,
+        dest_airport_code as dest,
         distance_miles,
         scheduled_departure_date,
         scheduled_departure_utc,
@@ -224,12 +224,24 @@ def running_total(
 def flown_days(where: str, wanted: str = "") -> str:
     """The aircraft of each carrier, flight number, origin and day matching `where` (the first tail
     when it flew twice), of the flight numbers of the subquery `wanted` (default all)."""
-    semi_join = f"semi join ({wanted}) as wanted using (carrier, flight_number, origin)" if wanted else ""
-    return f"""select carrier, flight_number, origin, scheduled_departure_date, min(tailnum) as tailnum
-    from fct_flights
+    semi_join = (
+        f"""semi join ({wanted}) as wanted
+        on flight.carrier_code = wanted.carrier
+        and flight.flight_number = wanted.flight_number
+        and flight.origin_airport_code = wanted.origin"""
+        if wanted
+        else ""
+    )
+    return f"""select
+        carrier_code as carrier,
+        flight.flight_number,
+        origin_airport_code as origin,
+        scheduled_departure_date,
+        min(tail_number) as tailnum
+    from fct_flights as flight
     {semi_join}
-    where tailnum is not null and {where}
-    group by carrier, flight_number, origin, scheduled_departure_date"""
+    where tail_number is not null and {where}
+    group by carrier_code, flight.flight_number, origin_airport_code, scheduled_departure_date"""
 
 
 def last_flown(days: str) -> str:
@@ -460,7 +472,7 @@ _CONTEXT_JOINS = [
     "left join legs using (flight_id)",
     "left join scheduled_load using (flight_id)",
     "left join stand_in_aircraft as stand_in using (flight_id)",
-    "left join dim_planes as plane on coalesce(flight.tailnum, stand_in.tailnum) = plane.tailnum",
+    "left join dim_planes as plane on coalesce(flight.tailnum, stand_in.tailnum) = plane.tail_number",
     "left join dim_dates as day on flight.scheduled_departure_date = day.date_day",
 ]
 

@@ -43,45 +43,6 @@ unpacked as (
 {{ parse_and_check_fields(
     'unpacked', fields, required,
     raw_fields_expression='line_text', keep_columns=['is_json_object'],
-) }},
-
-airports as (
-    select * from {{ ref('stg_nycflights__airports') }}
-),
-
-checked_rows as (
-    select
-        reading.* exclude (field_rejection, is_json_object), -- noqa: RF02
-        concat_ws(
-            '; ',
-            -- A line that is not JSON has no fields to complain about.
-            case
-                when not reading.is_json_object then 'line is not a JSON object'
-                else nullif(reading.field_rejection, '')
-            end,
-            case
-                when reading.origin is not null and airports.time_zone is null
-                    then 'no time zone known for origin ' || reading.origin
-            end,
-            case
-                when {{ dbt.date_trunc('hour', 'reading.time_hour') }} <> reading.time_hour
-                    then 'time_hour ' || reading.time_hour || ' is not on the hour'
-            end,
-            case
-                when {{ utc_to_local('reading.time_hour', 'airports.time_zone') }} <> {{ dbt.dateadd(
-                        'hour', 'reading.hour',
-                        dbt.safe_cast("reading.year || '-' || reading.month || '-' || reading.day", 'timestamp')
-                    ) }}
-                    or reading.hour not between 0 and 23
-                    then 'local date and hour ' || reading.year || '-' || reading.month || '-' || reading.day
-                        || ' ' || reading.hour || 'h disagree with time_hour ' || reading.time_hour
-            end
-        ) as field_rejection
-    from checked_fields as reading
-    left join airports
-        on reading.origin = airports.airport_code
-),
-
-{{ with_rejection_reason(
-    'checked_rows', ['origin', 'time_hour'], 'observation hour', raw_is_text=true
 ) }}
+
+select * from checked_fields
