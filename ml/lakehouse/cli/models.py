@@ -37,8 +37,12 @@ SIDE_BY_SIDE = {
 def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
     import polars as pl
 
+    main = TrainingConfig().horizon_minutes
     rows = metrics.filter(
-        (pl.col("task") == task) & (pl.col("split") == split) & (pl.col("segment_kind") == "overall")
+        (pl.col("task") == task)
+        & (pl.col("split") == split)
+        & (pl.col("segment_kind") == "overall")
+        & (pl.col("horizon_minutes") == main if "horizon_minutes" in metrics.columns else True)
     )
     table = Table(
         "model", *SIDE_BY_SIDE[task], box=box.SIMPLE_HEAD, title=f"{task}, {split}", title_justify="left"
@@ -147,10 +151,6 @@ def train(
     for entry in run.entries:
         verdict = "[green]promoted[/green]" if entry.is_promoted else "[yellow]kept the champion[/yellow]"
         console.print(f"{entry.task}: {verdict}: {escape(entry.decision_reason)}")
-    for row in run.horizons:
-        console.print(
-            f"classification at {row['horizon_minutes']} min: December ROC AUC {row['roc_auc']:.4f}"
-        )
     console.print(f"report: {run.report}")
     console.print(f"trained in {run.seconds:.0f} s; models in {p.model_runs / run.run_id}")
 
@@ -160,8 +160,8 @@ def predict() -> None:
     """Score every flight with each task's champion, write ml.predictions, rebuild and audit the
     prediction marts, and publish them (a copy of the published warehouse, switched in whole)."""
     from lakehouse.models.batch import ScoringError, predict_with_champions
-    from lakehouse.models.features.build import read_features
     from lakehouse.models.registry import data_fingerprint
+    from lakehouse.models.training_run import features_by_horizon
     from lakehouse.platform import pipeline
     from lakehouse.platform.dbt import DbtError
     from lakehouse.platform.publish import PublishError, republish
@@ -170,14 +170,16 @@ def predict() -> None:
     p = published()
     started = time.perf_counter()
     run = pipeline.PipelineRun(p, new_run(str(p.warehouse)))
-    run.features = read_features(p.warehouse, run.config.horizon_minutes)
-    run.fingerprint = data_fingerprint(run.features)
+    run.features = features_by_horizon(p.warehouse, run.config, lambda message: None)
     try:
-        scored = predict_with_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
+        scored = [
+            s
+            for frame in run.features.values()
+            for s in predict_with_champions(p.model_registry, p.predictions, frame, data_fingerprint(frame))
+        ]
 
         def update(warehouse: Path, lake: Path) -> None:
-            assert run.features is not None
-            pipeline.load_ml_tables_into(warehouse, p, run.features)
+            pipeline.load_ml_tables_into(warehouse, p, list(run.features.values()))
             console.print(pipeline.build_prediction_marts(run, warehouse, lake))
 
         republish(p, update)

@@ -30,7 +30,7 @@ from lakehouse.common.html import page, table
 from lakehouse.common.progress import Progress
 from lakehouse.config import TrainingConfig, read_tuned
 from lakehouse.models.boosting import tuned_params
-from lakehouse.models.evaluate import MetricRow, metric_rows, metrics_frame
+from lakehouse.models.evaluate import MetricRow, Rows, metrics_frame
 from lakehouse.models.features.build import read_features
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import BOOTSTRAP_METRIC, day_block_bootstrap
@@ -108,6 +108,7 @@ def backtest_task(
     the mean over folds with a day-block interval of the selection metric."""
     tuned = read_tuned(task)
     params = tuned_params(task, config, tuned)
+    origin = Rows(backtest_id, task, config.horizon_minutes)
     rows: list[MetricRow] = []
     tested: dict[str, list[tuple[np.ndarray, np.ndarray, list[Any]]]] = {}
     per_month: dict[str, list[dict[str, float]]] = {}
@@ -124,7 +125,7 @@ def backtest_task(
         ]
         days = splits["test"]["scheduled_departure_date"].to_list()
         for run in runs:
-            rows += metric_rows(backtest_id, task, run.name, SPLIT, "month", month, run.metrics["test"])
+            rows += origin.of(run.name, SPLIT, "month", month, run.metrics["test"])
             per_month.setdefault(run.name, []).append(run.metrics["test"])
             tested.setdefault(run.name, []).append(
                 (labels(splits["test"], task), run.predictions["test"], days)
@@ -132,19 +133,11 @@ def backtest_task(
     metric = SELECTION_METRIC[task]
     for name, months in per_month.items():
         mean = {key: float(np.mean([m[key] for m in months])) for key in months[0]}
-        rows += metric_rows(backtest_id, task, name, SPLIT, "mean", "mean", mean)
+        rows += origin.of(name, SPLIT, "mean", "mean", mean)
         low, high = day_block_bootstrap(
             tested[name], BOOTSTRAP_METRIC[task], config.bootstrap_samples, config.seed
         )
-        rows += metric_rows(
-            backtest_id,
-            task,
-            name,
-            SPLIT,
-            "bootstrap",
-            "mean",
-            {f"{metric}_low": low, f"{metric}_high": high},
-        )
+        rows += origin.of(name, SPLIT, "bootstrap", "mean", {f"{metric}_low": low, f"{metric}_high": high})
     return rows
 
 

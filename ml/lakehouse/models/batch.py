@@ -143,10 +143,13 @@ def predict_with_champions(
     return scored
 
 
-def load_scoring_tables_into(warehouse: Path, directory: Path, features: pl.DataFrame) -> int:
-    """(Re)create `ml.flight_features` and `ml.predictions` in one transaction; returns the number
-    of prediction rows."""
-    table = feature_table(features)
+def load_scoring_tables_into(
+    warehouse: Path, directory: Path, features: pl.DataFrame | list[pl.DataFrame]
+) -> int:
+    """(Re)create `ml.flight_features` (the features at each horizon) and `ml.predictions` in one
+    transaction; returns the number of prediction rows."""
+    frames = features if isinstance(features, list) else [features]
+    table = pl.concat([feature_table(frame) for frame in frames]).sort("flight_id", "horizon_minutes")
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("begin")
         connection.execute("create schema if not exists ml")

@@ -1,35 +1,31 @@
 """The evaluation of a task's final model beyond the side-by-side table: per carrier, origin and
-month, December with a day-block interval, without cancellations and without the aircraft
-features, and the same recipe at other horizons. Each part gives metric rows for the registry
-and a section of the training report."""
+month, and December with a day-block interval, without cancellations and without the aircraft
+features. Each part gives metric rows for the registry and a section of the training report."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from lakehouse.common.html import titled_table
-from lakehouse.common.progress import Progress
 from lakehouse.config import TrainingConfig
-from lakehouse.models.features.build import read_features
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import day_block_bootstrap_auc, group_metrics, task_metrics
 from lakehouse.models.predict import predict
-from lakehouse.models.split import task_splits
 from lakehouse.models.tasks import SELECTION_METRIC, Task, labels
-from lakehouse.models.train import TaskResult, lightgbm_run
+from lakehouse.models.train import TaskResult
 
 
 @dataclass(frozen=True)
 class MetricRow:
-    """One value of `ml.model_metrics`: which model, on which rows, which metric."""
+    """One value of `ml.model_metrics`: which model (of which run, task and horizon), on which
+    rows, which metric."""
 
     run_id: str
     task: str
+    horizon_minutes: int
     model_name: str
     split: str
     segment_kind: str
@@ -38,13 +34,24 @@ class MetricRow:
     value: float
 
 
-def metric_rows(
-    run_id: str, task: str, model: str, split: str, kind: str, segment: str, values: dict[str, float]
-) -> list[MetricRow]:
-    return [
-        MetricRow(run_id, task, model, split, kind, segment, name, float(value))
-        for name, value in values.items()
-    ]
+@dataclass(frozen=True)
+class Rows:
+    """Where metric rows come from: a run (or a backtest), a task, a horizon."""
+
+    run_id: str
+    task: str
+    horizon_minutes: int
+
+    def of(
+        self, model: str, split: str, kind: str, segment: str, values: dict[str, float]
+    ) -> list[MetricRow]:
+        """A row per metric of `values`."""
+        return [
+            MetricRow(
+                self.run_id, self.task, self.horizon_minutes, model, split, kind, segment, name, float(value)
+            )
+            for name, value in values.items()
+        ]
 
 
 def metrics_frame(rows: list[MetricRow]) -> pl.DataFrame:
@@ -63,14 +70,14 @@ class Evaluation:
         self.sections += other.sections
 
 
-def side_by_side(run_id: str, result: TaskResult) -> Evaluation:
+def side_by_side(origin: Rows, result: TaskResult) -> Evaluation:
     """Every model's metrics on validation and test."""
     return Evaluation(
         [
             row
             for run in result.models
             for split in ("validation", "test")
-            for row in metric_rows(run_id, result.task, run.name, split, "overall", "all", run.metrics[split])
+            for row in origin.of(run.name, split, "overall", "all", run.metrics[split])
         ]
     )
 
@@ -85,7 +92,7 @@ def _group_columns(task: Task, key: str) -> list[str]:
     ]
 
 
-def by_segment(run_id: str, result: TaskResult, splits: dict[str, pl.DataFrame]) -> Evaluation:
+def by_segment(origin: Rows, result: TaskResult, splits: dict[str, pl.DataFrame]) -> Evaluation:
     """The final model per carrier and origin on December, and per month over validation and test."""
     task, final = result.task, result.final
     test = splits["test"]
@@ -102,7 +109,7 @@ def by_segment(run_id: str, result: TaskResult, splits: dict[str, pl.DataFrame])
         evaluation.rows += [
             row
             for segment, values in groups.items()
-            for row in metric_rows(run_id, task, final.name, "test", kind, segment, values)
+            for row in origin.of(final.name, "test", kind, segment, values)
         ]
         evaluation.sections.append(
             titled_table(
@@ -123,7 +130,7 @@ def by_segment(run_id: str, result: TaskResult, splits: dict[str, pl.DataFrame])
     evaluation.rows += [
         row
         for segment, values in groups.items()
-        for row in metric_rows(run_id, task, final.name, "validation+test", "month", str(segment), values)
+        for row in origin.of(final.name, "validation+test", "month", str(segment), values)
     ]
     evaluation.sections.append(
         titled_table(
@@ -136,7 +143,7 @@ def by_segment(run_id: str, result: TaskResult, splits: dict[str, pl.DataFrame])
 
 
 def december_honestly(
-    run_id: str, result: TaskResult, test: pl.DataFrame, config: TrainingConfig
+    origin: Rows, result: TaskResult, test: pl.DataFrame, config: TrainingConfig
 ) -> Evaluation:
     """The classifier's December AUC with a day-block bootstrap interval, on departed flights
     only, and with the aircraft features shuffled (they use the tail that finally flew)."""
@@ -163,15 +170,9 @@ def december_honestly(
     without_aircraft = task_metrics(
         task, y_test, predict(model, pre, shuffled), final.threshold, result.refit_prior
     )
-    rows = metric_rows(
-        run_id,
-        task,
-        final.name,
-        "test",
-        "bootstrap",
-        "95% interval",
-        {"roc_auc_low": low, "roc_auc_high": high},
-    ) + metric_rows(run_id, task, final.name, "test", "variant", "departed flights only", variant)
+    rows = origin.of(
+        final.name, "test", "bootstrap", "95% interval", {"roc_auc_low": low, "roc_auc_high": high}
+    ) + origin.of(final.name, "test", "variant", "departed flights only", variant)
     section = titled_table(
         "December, honestly",
         [
@@ -190,36 +191,3 @@ def december_honestly(
         "optimistic.",
     )
     return Evaluation(rows, [section])
-
-
-def other_horizons(
-    warehouse: Path, result: TaskResult, config: TrainingConfig, progress: Progress
-) -> tuple[list[dict[str, Any]], Evaluation]:
-    """The final classifier's recipe refitted at shorter horizons (more is known at T), beside its
-    own horizon: December and validation ROC AUC of each."""
-    final = result.final
-    horizons: list[dict[str, Any]] = [
-        {
-            "horizon_minutes": config.horizon_minutes,
-            "roc_auc": final.metrics["test"]["roc_auc"],
-            "validation_roc_auc": final.metrics["validation"]["roc_auc"],
-        }
-    ]
-    for horizon in config.other_horizons_minutes:
-        progress(f"classification at T = departure - {horizon} min")
-        splits = task_splits(read_features(warehouse, horizon), config, "classification")
-        run = lightgbm_run(final.name, "classification", splits, final.features, final.params)
-        horizons.append(
-            {
-                "horizon_minutes": horizon,
-                "roc_auc": run.metrics["test"]["roc_auc"],
-                "validation_roc_auc": run.metrics["validation"]["roc_auc"],
-            }
-        )
-    section = titled_table(
-        "The final classifier at other horizons (December ROC AUC)",
-        horizons,
-        ["horizon_minutes", "roc_auc", "validation_roc_auc"],
-        "Same features and parameters, fitted and refitted on the features at each horizon.",
-    )
-    return horizons, Evaluation([], [section])

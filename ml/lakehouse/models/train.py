@@ -201,3 +201,20 @@ def train_task(
     prior = float(models[0].model)
     refit_prior = float(models[0].refit)
     return TaskResult(task, models, prior, refit_prior, gain, time.perf_counter() - started)
+
+
+def train_final(
+    frame: pl.DataFrame, task: Task, config: TrainingConfig, tuned: Tuned, progress: Progress
+) -> TaskResult:
+    """The final model alone (beside the prior its metrics are judged against), at a horizon where
+    the side-by-side table is not needed."""
+    started = time.perf_counter()
+    splits = task_splits(frame, config, task)
+    pre = make_preprocessor(splits["train"], [])
+    prior = constant_run(task, splits, pre, pre)
+    progress("LightGBM, tuned")
+    final = lightgbm_run(FINAL_MODEL, task, splits, tuned_features(tuned), tuned_params(task, config, tuned))
+    gain = dict(zip(final.pre.tree_features, final.model.feature_importance("gain").tolist(), strict=True))
+    return TaskResult(
+        task, [prior, final], float(prior.model), float(prior.refit), gain, time.perf_counter() - started
+    )

@@ -1,5 +1,7 @@
-"""One training run, end to end: features from a warehouse, every model of each task, the
-evaluation beyond the side-by-side table, the champion decision, the report and the registry."""
+"""One training run, end to end: features from a warehouse at each horizon, every model of each
+task side by side at the main horizon and the final model at the others, the evaluation beyond
+the side-by-side table, the champion decision of each task and horizon, the report and the
+registry."""
 
 from __future__ import annotations
 
@@ -9,42 +11,44 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
+from lakehouse.common.html import titled_table
 from lakehouse.common.progress import Progress
 from lakehouse.config import Paths, TrainingConfig, Tuned, read_tuned
 from lakehouse.models import registry
+from lakehouse.models.backtest import latest_backtest
+from lakehouse.models.backtest import section as backtest_section
 from lakehouse.models.champion import Decision, judge
 from lakehouse.models.evaluate import (
-    Evaluation,
+    Rows,
     by_segment,
     december_honestly,
     metrics_frame,
-    other_horizons,
     side_by_side,
 )
 from lakehouse.models.features.build import read_features
-from lakehouse.models.report import write_report
+from lakehouse.models.report import fill_backtest, write_report
 from lakehouse.models.split import split_by_month, task_splits
 from lakehouse.models.tasks import SELECTION_METRIC, Task
-from lakehouse.models.train import TaskResult, train_task
+from lakehouse.models.train import TaskResult, train_final, train_task
 
 
 @dataclass
 class TrainingRun:
     run_id: str
+    # the main horizon's results, side by side
     results: list[TaskResult]
+    # every model registered: each task at each horizon
     entries: list[registry.RegistryEntry]
     report: Path
     seconds: float
-    horizons: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class _Provenance:
-    """What every entry of a run records about where its model came from."""
+    """What every entry of a run at one horizon records about where its model came from."""
 
     run_id: str
     created: datetime
@@ -56,15 +60,24 @@ class _Provenance:
     windows: dict[str, tuple[date, date]]
 
 
+def model_id(run_id: str, task: str, horizon_minutes: int) -> str:
+    return f"{run_id}-{task}-{horizon_minutes}"
+
+
 def _provenance(
-    run_id: str, created: datetime, run_dir: Path, frame: pl.DataFrame, config: TrainingConfig
+    run_id: str, created: datetime, run_dir: Path, frame: pl.DataFrame, config: TrainingConfig, horizon: int
 ) -> _Provenance:
-    dates = {name: rows["scheduled_departure_date"] for name, rows in split_by_month(frame, config).items()}
+    splits = split_by_month(frame, config)
+    # the scoring model is fitted on training and validation: its scores there are in-sample
+    dates = {
+        "train": pl.concat([splits["train"], splits["validation"]])["scheduled_departure_date"],
+        "validation": splits["validation"]["scheduled_departure_date"],
+    }
     return _Provenance(
         run_id=run_id,
         created=created,
         run_dir=run_dir,
-        horizon_minutes=config.horizon_minutes,
+        horizon_minutes=horizon,
         data_fingerprint=registry.data_fingerprint(frame),
         code_version=registry.code_version(),
         training_signature=registry.training_signature(config),
@@ -78,7 +91,7 @@ def _entry(
     final = result.final
     metric = SELECTION_METRIC[result.task]
     return registry.RegistryEntry(
-        model_id=f"{origin.run_id}-{result.task}",
+        model_id=model_id(origin.run_id, result.task, origin.horizon_minutes),
         run_id=origin.run_id,
         task=result.task,
         model_name=final.name,
@@ -109,24 +122,66 @@ def _entry(
     )
 
 
-def _evaluate(
-    run_id: str,
-    result: TaskResult,
-    splits: dict[str, pl.DataFrame],
-    config: TrainingConfig,
-    warehouse: Path,
-    progress: Progress,
-) -> tuple[Evaluation, list[dict[str, Any]]]:
-    """Everything a task's run records and reports beyond training; for the classifier, also its
-    recipe at the other horizons."""
-    evaluation = side_by_side(run_id, result)
-    evaluation.add(by_segment(run_id, result, splits))
-    horizons: list[dict[str, Any]] = []
-    if result.task == "classification":
-        evaluation.add(december_honestly(run_id, result, splits["test"], config))
-        horizons, at_other_horizons = other_horizons(warehouse, result, config, progress)
-        evaluation.add(at_other_horizons)
-    return evaluation, horizons
+def _register(
+    p: Paths, origin: _Provenance, result: TaskResult, splits: dict[str, pl.DataFrame], tuned: Tuned
+) -> tuple[registry.RegistryEntry, Decision]:
+    """Save the final model, judge it against the champion of its task and horizon, and return
+    its registry entry."""
+    final = result.final
+    directory = registry.save_model(
+        origin.run_dir / f"{result.task}-{origin.horizon_minutes}",
+        final.scoring,
+        (final.model, final.pre),
+        final.features,
+        final.params,
+        final.threshold,
+        {"early_stopped": final.rounds, "refit": final.refit_rounds},
+    )
+    champion = registry.current_champion(p.model_registry, result.task, origin.horizon_minutes)
+    metric = SELECTION_METRIC[result.task]
+    decision = judge(
+        final.metrics["validation"][metric], champion, splits["validation"], result.task, result.prior
+    )
+    return _entry(origin, result, directory, decision, tuned), decision
+
+
+def _decision_html(decision: Decision) -> str:
+    verdict = "Promoted" if decision.promoted else "Not promoted"
+    return f"<h3>Champion decision</h3><p>{verdict}: {escape(decision.reason)}.</p>"
+
+
+def _other_horizons_html(task: str, entries: list[registry.RegistryEntry]) -> str:
+    """The final model at every horizon: validation and December values and the decision."""
+    metric = SELECTION_METRIC[task]  # type: ignore[index]
+    rows = [
+        {
+            "horizon_minutes": e.horizon_minutes,
+            f"validation {metric}": e.validation_value,
+            f"December {metric}": e.test_value,
+            "promoted": e.is_promoted,
+            "decision": e.decision_reason,
+        }
+        for e in sorted(entries, key=lambda e: -e.horizon_minutes)
+    ]
+    return titled_table(
+        f"{task}: the final model at each horizon",
+        rows,
+        list(rows[0]),
+        "Same features and parameters, fitted and refitted on the features at each horizon; each "
+        "horizon has its own champion (the service answers at any of them).",
+    )
+
+
+def features_by_horizon(
+    warehouse: Path, config: TrainingConfig, progress: Progress, built: dict[int, pl.DataFrame] | None = None
+) -> dict[int, pl.DataFrame]:
+    """The features at every horizon the configuration trains, reading what is not `built` yet."""
+    frames = dict(built or {})
+    for horizon in config.horizons_minutes:
+        if horizon not in frames:
+            progress(f"features at T = departure - {horizon} min")
+            frames[horizon] = read_features(warehouse, horizon)
+    return frames
 
 
 def run_training(
@@ -135,60 +190,61 @@ def run_training(
     tasks: list[Task],
     progress: Progress,
     warehouse: Path,
-    frame: pl.DataFrame | None = None,
+    frames: dict[int, pl.DataFrame] | None = None,
 ) -> TrainingRun:
-    """Train on `warehouse`'s features (or `frame`, when the caller has built them already) and
-    append the run to the registry files; putting the registry into a warehouse is the caller's."""
+    """Train on `warehouse`'s features (or `frames` by horizon, when the caller has built them
+    already) and append the run to the registry files; putting the registry into a warehouse is
+    the caller's."""
     started = time.perf_counter()
     created = datetime.now(UTC)
     run_id = f"{created:%Y%m%dT%H%M%SZ}"
     run_dir = p.model_runs / run_id
-    if frame is None:
-        progress(f"features at T = departure - {config.horizon_minutes} min")
-        frame = read_features(warehouse, config.horizon_minutes)
-    origin = _provenance(run_id, created, run_dir, frame, config)
+    frames = features_by_horizon(warehouse, config, progress, frames)
+    main = config.horizon_minutes
+    origins = {
+        h: _provenance(run_id, created, run_dir, frames[h], config, h) for h in config.horizons_minutes
+    }
     results: list[TaskResult] = []
-    frames: dict[str, dict[str, pl.DataFrame]] = {}
+    splits_by_task: dict[str, dict[str, pl.DataFrame]] = {}
     rows = []
     sections: dict[str, str] = {}
     entries: list[registry.RegistryEntry] = []
-    horizons: list[dict[str, Any]] = []
     tuning: dict[str, Tuned] = {}
     for task in tasks:
-        progress(f"{task}: training")
 
         def task_progress(message: str, task: Task = task) -> None:
             progress(f"{task}: {message}")
 
-        tuning[task] = read_tuned(task)
-        result = train_task(frame, task, config, tuning[task], task_progress)
+        tuning[task] = tuned = read_tuned(task)
+        progress(f"{task}: training at T = departure - {main} min")
+        result = train_task(frames[main], task, config, tuned, task_progress)
         results.append(result)
-        splits = frames[task] = task_splits(frame, config, task)
-        evaluation, task_horizons = _evaluate(run_id, result, splits, config, warehouse, progress)
-        horizons = task_horizons or horizons
-        final = result.final
-        directory = registry.save_model(
-            run_dir / task,
-            final.scoring,
-            (final.model, final.pre),
-            final.features,
-            final.params,
-            final.threshold,
-            {"early_stopped": final.rounds, "refit": final.refit_rounds},
-        )
-        champion = registry.current_champion(p.model_registry, task, config.horizon_minutes)
-        metric = SELECTION_METRIC[task]
-        decision = judge(
-            final.metrics["validation"][metric], champion, splits["validation"], task, result.prior
-        )
-        verdict = "Promoted" if decision.promoted else "Not promoted"
-        evaluation.sections.append(f"<h3>Champion decision</h3><p>{verdict}: {escape(decision.reason)}.</p>")
+        splits = splits_by_task[task] = task_splits(frames[main], config, task)
+        origin = Rows(run_id, task, main)
+        evaluation = side_by_side(origin, result)
+        evaluation.add(by_segment(origin, result, splits))
+        if task == "classification":
+            evaluation.add(december_honestly(origin, result, splits["test"], config))
+        entry, decision = _register(p, origins[main], result, splits, tuned)
+        evaluation.sections.append(_decision_html(decision))
+        task_entries = [entry]
+        for horizon in config.other_horizons_minutes:
+            progress(f"{task}: the final model at T = departure - {horizon} min")
+            other = train_final(frames[horizon], task, config, tuned, task_progress)
+            evaluation.add(side_by_side(Rows(run_id, task, horizon), other))
+            other_splits = task_splits(frames[horizon], config, task)
+            task_entries.append(_register(p, origins[horizon], other, other_splits, tuned)[0])
+        if config.other_horizons_minutes:
+            evaluation.sections.append(_other_horizons_html(task, task_entries))
         rows += evaluation.rows
         sections[task] = "".join(evaluation.sections)
-        entries.append(_entry(origin, result, directory, decision, tuning[task]))
+        entries += task_entries
     progress("report")
-    report = write_report(
-        run_dir / "report", run_id, config.horizon_minutes, results, frames, sections, tuning
+    report = write_report(run_dir / "report", run_id, main, results, splits_by_task, sections, tuning)
+    earlier = latest_backtest(
+        p.models, p.model_registry, origins[main].training_signature, origins[main].data_fingerprint
     )
+    if earlier is not None:
+        fill_backtest(report, backtest_section(earlier))
     registry.save_entries(p.model_registry, run_id, entries, metrics_frame(rows))
-    return TrainingRun(run_id, results, entries, report, time.perf_counter() - started, horizons)
+    return TrainingRun(run_id, results, entries, report, time.perf_counter() - started)

@@ -25,9 +25,8 @@ from lakehouse.common.progress import Progress, quiet
 from lakehouse.config import Paths, TrainingConfig, paths
 from lakehouse.models import registry
 from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
-from lakehouse.models.features.build import read_features
 from lakehouse.models.tasks import TASKS
-from lakehouse.models.training_run import TrainingRun, run_training
+from lakehouse.models.training_run import TrainingRun, features_by_horizon, run_training
 from lakehouse.models.tune import is_trial_message
 from lakehouse.platform.dbt import DbtError, run_dbt
 from lakehouse.platform.publish import publish_build
@@ -64,8 +63,9 @@ class PipelineRun:
     progress: Progress = quiet
     raw_files: dict[str, list[RawFile]] = field(default_factory=dict)
     report: Path | None = None
-    features: pl.DataFrame | None = None
-    fingerprint: str = ""
+    # the features at each horizon the champions decide at, and their fingerprints
+    features: dict[int, pl.DataFrame] = field(default_factory=dict)
+    fingerprints: dict[int, str] = field(default_factory=dict)
     training: TrainingRun | None = None
     steps: list[StepResult] = field(default_factory=list)
 
@@ -173,44 +173,65 @@ def quality_gate(run: PipelineRun) -> str:
 
 
 def train_or_reuse(run: PipelineRun) -> str:
-    """Train on the audited build, unless the latest model of each task was trained on exactly
-    these features (data fingerprint) with the same code, settings and libraries (training
-    signature): training again would give the same models."""
+    """Train on the audited build, unless the latest model of each task and horizon was trained on
+    exactly these features (data fingerprint) with the same code, settings and libraries
+    (training signature): training again would give the same models."""
     p, config = run.paths, run.config
-    run.features = read_features(p.build_warehouse, config.horizon_minutes)
-    run.fingerprint = registry.data_fingerprint(run.features)
+    run.features = features_by_horizon(p.build_warehouse, config, run.progress)
+    run.fingerprints = {h: registry.data_fingerprint(frame) for h, frame in run.features.items()}
     signature = registry.training_signature(config)
-    latest = {task: registry.latest_entry(p.model_registry, task, config.horizon_minutes) for task in TASKS}
-    unchanged = all(registry.is_trained_on(e, run.fingerprint, signature) for e in latest.values())
+    latest = {
+        (task, h): registry.latest_entry(p.model_registry, task, h) for task in TASKS for h in run.features
+    }
+    unchanged = all(
+        registry.is_trained_on(entry, run.fingerprints[h], signature) for (_, h), entry in latest.items()
+    )
     if unchanged and not run.retrain:
         models = ", ".join(e.model_id for e in latest.values() if e)
-        return f"reused {models}: trained on these features (fingerprint {run.fingerprint}) with this code"
-    training = run_training(p, config, list(TASKS), run.progress, p.build_warehouse, frame=run.features)
+        return f"reused {models}: trained on these features with this code"
+    training = run_training(p, config, list(TASKS), run.progress, p.build_warehouse, frames=run.features)
     run.training = training
-    verdicts = "; ".join(
-        f"{e.task} {'promoted' if e.is_promoted else 'not promoted'} ({e.decision_reason})"
-        for e in training.entries
-    )
-    return f"trained run {training.run_id} in {training.seconds:.0f} s: {verdicts}; report: {training.report}"
+    return f"trained run {training.run_id} in {training.seconds:.0f} s: {verdicts(training.entries, config)}"
+
+
+def verdicts(entries: list[registry.RegistryEntry], config: TrainingConfig) -> str:
+    """Each task's decisions: the reason at the main horizon, the outcome at the others."""
+    parts = []
+    for task in TASKS:
+        mine = [e for e in entries if e.task == task]
+        main = [e for e in mine if e.horizon_minutes == config.horizon_minutes]
+        others = [
+            f"{'promoted' if e.is_promoted else 'not promoted'} at {e.horizon_minutes} min"
+            for e in mine
+            if e.horizon_minutes != config.horizon_minutes
+        ]
+        text = "; ".join(
+            f"{task} {'promoted' if e.is_promoted else 'not promoted'} ({e.decision_reason})" for e in main
+        )
+        parts.append(text + (f", {', '.join(others)}" if others else ""))
+    return "; ".join(parts)
 
 
 def predict(run: PipelineRun) -> str:
-    """Every flight scored by each task's champion; ml tables into the build."""
+    """Every flight scored by each task's champion at each horizon; ml tables into the build."""
     p = run.paths
-    assert run.features is not None, "the train step builds the features"
-    scored = predict_with_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
-    rows = load_ml_tables_into(p.build_warehouse, p, run.features)
+    assert run.features, "the train step builds the features"
+    scored = [
+        s
+        for horizon, frame in run.features.items()
+        for s in predict_with_champions(p.model_registry, p.predictions, frame, run.fingerprints[horizon])
+    ]
+    rows = load_ml_tables_into(p.build_warehouse, p, list(run.features.values()))
+    kept = sum(not s.rescored for s in scored)
     return (
-        "; ".join(
-            f"{s.task}: {s.rows:,} flights by {s.model_id}"
-            + ("" if s.rescored else " (kept: same model, same features)")
-            for s in scored
-        )
+        f"{len(scored)} champions ({', '.join(sorted({s.model_id.split('-', 1)[1] for s in scored}))}) "
+        f"scored {scored[0].rows:,} flights each"
+        + (f", {kept} kept (same model, same features)" if kept else "")
         + f"; ml.predictions: {rows:,} rows"
     )
 
 
-def load_ml_tables_into(warehouse: Path, p: Paths, features: pl.DataFrame) -> int:
+def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame]) -> int:
     """The tables the prediction marts read: features, predictions, the registry."""
     rows = load_scoring_tables_into(warehouse, p.predictions, features)
     registry.load_registry_into(warehouse, p.model_registry)
