@@ -24,7 +24,11 @@ def kill() -> None:
 def after_seconds(step: Callable[[pipeline.PipelineRun], str], seconds: float) -> Callable[..., str]:
     def armed(run: pipeline.PipelineRun) -> str:
         threading.Timer(seconds, kill).start()
-        return step(run)
+        step(run)
+        # done before the timer (a step faster than the run that timed it): die at its very end,
+        # before anything reports or follows it
+        kill()
+        return ""
 
     return armed
 

@@ -198,8 +198,9 @@ class RegistryEntry:
     data_fingerprint: str
     code_version: str
     training_signature: str
-    # The scheduled departure dates the model was fitted on, and those it was tuned and chosen on:
-    # its scores there are in-sample, not a measure of how it does on new flights.
+    # The scheduled departure dates the scoring model was fitted on (training and validation
+    # months: the refit), and those it was chosen on: its scores there are in-sample, not a
+    # measure of how it does on new flights.
     train_start_date: date
     train_end_date: date
     validation_start_date: date

@@ -59,7 +59,12 @@ class _Provenance:
 def _provenance(
     run_id: str, created: datetime, run_dir: Path, frame: pl.DataFrame, config: TrainingConfig
 ) -> _Provenance:
-    dates = {name: rows["scheduled_departure_date"] for name, rows in split_by_month(frame, config).items()}
+    splits = split_by_month(frame, config)
+    # the scoring model is fitted on training and validation: its scores there are in-sample
+    dates = {
+        "train": pl.concat([splits["train"], splits["validation"]])["scheduled_departure_date"],
+        "validation": splits["validation"]["scheduled_departure_date"],
+    }
     return _Provenance(
         run_id=run_id,
         created=created,
