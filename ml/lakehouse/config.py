@@ -222,6 +222,20 @@ SAMPLE_SIZE = 10
 MESSAGE_FAILURES = 8
 
 
+# --- The scoring API ------------------------------------------------------------------------------
+
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8000
+# Bound to any other address than loopback, the service needs this key in every request's
+# X-API-Key header (but /health's).
+API_KEY_VARIABLE = "LAKEHOUSE_API_KEY"
+MAX_BATCH_FLIGHTS = 10_000
+# A request body larger than this is refused (413): a full batch is about 3 MB.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+# How often the service looks for a newly published version (seconds).
+RELOAD_INTERVAL_SECONDS = 2.0
+
+
 # --- Paths ----------------------------------------------------------------------------------------
 
 
@@ -274,6 +288,12 @@ class Paths:
     def prediction_expectations(self) -> Path:
         """The suites of the tables scoring writes and the marts built on them."""
         return self.expectations / "predictions"
+
+    @property
+    def served_predictions(self) -> Path:
+        """What the scoring API answered, one JSON Lines file per process and day, appended; the
+        next `make run` loads them into ml.served_predictions."""
+        return self.models / "served"
 
     @property
     def published_versions(self) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.cli.common import TASK_NAMES, app, console, fail
-from lakehouse.config import paths
+from lakehouse.config import API_KEY_VARIABLE, SERVE_HOST, SERVE_PORT, paths
 
 
 @app.command()
@@ -165,3 +165,44 @@ def query(
     Console(width=None if console.is_terminal else 250).print(table)
     if len(rows) > limit:
         console.print(f"(first {limit} rows; use --limit to see more)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind: loopback by default.")] = SERVE_HOST,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = SERVE_PORT,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
+) -> None:
+    """Start the scoring API on the published warehouse and the champion models (OpenAPI at
+    /openapi.json, its page at /docs). Bound to any address but loopback it needs an API key in
+    LAKEHOUSE_API_KEY, and every request but /health then needs it in X-API-Key. A new publish is
+    picked up without a restart."""
+    import ipaddress
+    import os
+
+    import uvicorn
+
+    loopback = host == "localhost" or _is_loopback(host, ipaddress)
+    if not loopback and not os.environ.get(API_KEY_VARIABLE):
+        fail(
+            f"bound to {host}, the service needs an API key",
+            f"set {API_KEY_VARIABLE} and call with X-API-Key",
+        )
+    if not paths().current.exists():
+        fail(f"nothing published at {paths().current}", "run `make run` first")
+    console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "lakehouse.serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+def _is_loopback(host: str, ipaddress: Any) -> bool:
+    try:
+        return bool(ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        return False

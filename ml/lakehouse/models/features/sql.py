@@ -261,6 +261,12 @@ _WANTED = "select carrier, flight_number, origin from probes where tailnum is nu
 def _aircraft(scope: Scope) -> list[str]:
     """A stand-in aircraft for each probed flight without a tail, and each aircraft's earlier
     departures from New York on the same local day (the schedule: known)."""
+    return [*_stand_in(scope), _legs(scope)]
+
+
+def _stand_in(scope: Scope) -> list[str]:
+    """The aircraft that flew a tailless flight's carrier, flight number and origin on the latest
+    earlier day."""
     return [
         f"""aircraft_flown as (
     {scope.aircraft_flown}
@@ -275,7 +281,12 @@ def _aircraft(scope: Scope) -> list[str]:
         and flight.scheduled_departure_date > flown.scheduled_departure_date
     where flight.tailnum is null
 )""",
-        f"""legs as (
+    ]
+
+
+def _legs(scope: Scope) -> str:
+    """The aircraft's earlier departures from New York on the same local day (the schedule)."""
+    return f"""legs as (
     select
         flight_id,
         row_number() over day_legs - 1 as earlier_legs_today,
@@ -291,11 +302,24 @@ def _aircraft(scope: Scope) -> list[str]:
     window day_legs as (
         partition by tailnum, scheduled_departure_date order by scheduled_departure_utc, flight_id
     )
-)""",
-    ]
+)"""
 
 
 # --- The weather ------------------------------------------------------------------------------------------
+
+# The readings of staged weather a lookup brings, as observed, and what the `weather` CTE adds.
+WEATHER_READINGS = (
+    "temperature_f",
+    "dew_point_f",
+    "relative_humidity_pct",
+    "wind_speed_mph",
+    "wind_gust_mph",
+    "precipitation_in",
+    "pressure_mb",
+    "visibility_mi",
+    "has_out_of_range_reading",
+)
+WEATHER_COLUMNS = (*WEATHER_READINGS, "precipitation_3h_in")
 
 
 def observed_in(first: datetime | None, last: datetime) -> str:
@@ -314,21 +338,13 @@ join (select airport_code, max(observed_hour_utc) as last_hour from ({rows}) gro
 where observed_hour_utc >= last_hour - interval 2 hour"""
 
 
-def _weather(scope: Scope) -> str:
+def weather_cte(scope: Scope) -> str:
     """Weather as observed (staging), available from its hour + the lag."""
+    readings = "".join(f"\n        {column}," for column in WEATHER_READINGS)
     return f"""weather as (
     select
         airport_code as origin,
-        observed_hour_utc + to_minutes({scope.weather_lag_minutes}) as at_utc,
-        temperature_f,
-        dew_point_f,
-        relative_humidity_pct,
-        wind_speed_mph,
-        wind_gust_mph,
-        precipitation_in,
-        pressure_mb,
-        visibility_mi,
-        has_out_of_range_reading,
+        observed_hour_utc + to_minutes({scope.weather_lag_minutes}) as at_utc,{readings}
         sum(precipitation_in) over (
             partition by airport_code order by observed_hour_utc
             range between interval 2 hour preceding and current row
@@ -500,11 +516,47 @@ def feature_sql(
         *_probes(horizon, scope),
         *_aircraft(scope),
         *(running_total(total, scope.between, scope.carried_from) for total in RUNNING_TOTALS),
-        _weather(scope),
+        weather_cte(scope),
         _scheduled_load(scope),
         *(cte for cte, _ in lookups),
     ]
     joins = _CONTEXT_JOINS + [join for _, join in lookups]
+    return _select(ctes, joins)
+
+
+def lookup_columns(lookup: Lookup) -> list[str]:
+    """The columns a lookup's row brings: its partition, its instant, its values."""
+    if lookup.cte == "weather":
+        return [*lookup.partition, "at_utc", *WEATHER_COLUMNS]
+    total = next(t for t in RUNNING_TOTALS if t.name == lookup.cte)
+    return [*lookup.partition, "at_utc", *total.measures]
+
+
+def online_feature_sql(horizon_minutes: int) -> str:
+    """The feature SELECT for flights the caller brings, computed as the batch computes them but
+    from lookups found ahead of the query: `fct_flights` holds the requested flights and every
+    flight of their days (their aircraft's legs and their airports' schedule), `requested` their
+    ids, `lookups` one row per requested flight with each lookup's row as a struct named after
+    its alias (see `lakehouse.models.online`), `aircraft_flown` the days each of their flight
+    numbers flew (the stand-ins), and `dim_planes` and `dim_dates` the marts."""
+    horizon = check_horizon(horizon_minutes)
+    scope = Scope(
+        probed="flight_id in (select requested.flight_id from requested)",
+        aircraft_flown="select * from aircraft_flown",
+    )
+    ctes = [
+        event_sources()[0],
+        *_probes(horizon, scope),
+        _stand_in(scope)[1],
+        _legs(scope),
+        _scheduled_load(scope),
+    ]
+    joins = [*_CONTEXT_JOINS, "left join lookups on flight.flight_id = lookups.flight_id"]
+    return _select(ctes, joins)
+
+
+def _select(ctes: list[str], joins: list[str]) -> str:
+    """The SELECT of every column of the catalog over the probes and what is joined to them."""
     select = ",\n    ".join(f"{column.sql} as {column.name}" for column in COLUMNS)
     return (
         "with\n\n"

@@ -1,0 +1,1 @@
+"""The scoring API: real-time predictions from the published warehouse and the champion models."""

@@ -1,0 +1,247 @@
+"""The scoring API (FastAPI on uvicorn): predictions for one flight or a batch, a known flight by
+its id, the champions, health. Every answer names the models that gave it; every request is
+logged as a served prediction."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lakehouse.config import API_KEY_VARIABLE, MAX_BODY_BYTES, Paths, paths
+from lakehouse.serving.log import ServedLog
+from lakehouse.serving.predict import Answer, RequestError, check, predict
+from lakehouse.serving.schema import (
+    BatchRequest,
+    BatchResponse,
+    Champion,
+    FlightRequest,
+    Health,
+    Models,
+    ModelsResponse,
+    Prediction,
+)
+from lakehouse.serving.state import ServingState, StateHolder
+
+OPEN_PATHS = {"/health"}
+
+
+class BodyLimit:
+    """Refuses a body larger than `limit` bytes (413) before reading it all."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(scope, receive, send, self.limit)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLargeError
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLargeError:
+            await _too_large(scope, receive, send, self.limit)
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = JSONResponse({"detail": f"the body is larger than {limit} bytes"}, status_code=413)
+    await response(scope, receive, send)
+
+
+def _answer(answer: Answer, explain: bool) -> Prediction:
+    return Prediction(
+        flight_id=answer.flight_id,
+        decision_at_utc=answer.decision_at_utc,
+        horizon_minutes=answer.horizon_minutes,
+        probability_late=answer.probability_late,
+        is_late=answer.is_late,
+        threshold=answer.threshold,
+        expected_arrival_delay_minutes=answer.expected_arrival_delay_minutes,
+        models=Models(classification=answer.classification, regression=answer.regression),
+        features=answer.features if explain else None,
+    )
+
+
+def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
+    """The app on the data folder `p` (default: this process's paths); with `api_key`, every
+    request but /health needs it in X-API-Key."""
+    p = p or paths()
+    api_key = api_key if api_key is not None else os.environ.get(API_KEY_VARIABLE) or None
+    holder = StateHolder(p)
+    log = ServedLog(p.served_predictions)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        holder.start()
+        yield
+        holder.stop()
+        log.close()
+
+    app = FastAPIOffline(
+        title="lakehouse scoring API",
+        version="1",
+        description=(
+            "Will this flight leave more than 15 minutes late (or not at all)? Predictions at a "
+            "decision time before the scheduled departure, from the champion models of the published "
+            "warehouse."
+        ),
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if api_key and request.url.path not in OPEN_PATHS:
+            given = request.headers.get("x-api-key", "")
+            if not hmac.compare_digest(given.encode(), api_key.encode()):
+                return JSONResponse({"detail": "a valid X-API-Key header is required"}, status_code=401)
+        if request.method == "POST":
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                return JSONResponse({"detail": "the body must be application/json"}, status_code=415)
+        return await call_next(request)
+
+    @app.exception_handler(RequestError)
+    async def refused(_: Request, error: RequestError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": [{"loc": ["body", *error.field], "msg": str(error), "type": "value_error"}]},
+            status_code=422,
+        )
+
+    def state() -> ServingState:
+        current = holder.state
+        if current is None:
+            raise HTTPException(status_code=503, detail=holder.error or "the service is loading")
+        return current
+
+    def answer(
+        flights: list[FlightRequest], prefix: tuple[str | int, ...]
+    ) -> tuple[ServingState, list[Answer]]:
+        serving = state()
+        data = [flight.model_dump() for flight in flights]
+        horizons = check(serving, data, prefix)
+        return serving, predict(serving, data, horizons)
+
+    @app.post("/predict", response_model=Prediction, response_model_exclude_none=True)
+    def predict_one(flight: FlightRequest) -> Prediction:
+        """One flight's prediction at its horizon (default: the longest with a champion)."""
+        started = time.perf_counter()
+        serving, (result,) = answer([flight], ())
+        log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
+        return _answer(result, flight.explain)
+
+    @app.post("/predict/batch", response_model=BatchResponse, response_model_exclude_none=True)
+    def predict_batch(batch: BatchRequest) -> BatchResponse:
+        """Up to 10,000 flights, answered in order."""
+        started = time.perf_counter()
+        serving, results = answer(batch.flights, ("flights",))
+        log.write(serving.version, str(uuid.uuid4()), results, time.perf_counter() - started)
+        return BatchResponse(
+            predictions=[_answer(r, f.explain) for r, f in zip(results, batch.flights, strict=True)]
+        )
+
+    @app.get("/flights/{flight_id}/prediction", response_model=Prediction, response_model_exclude_none=True)
+    def flight_prediction(flight_id: str, horizon_minutes: int | None = None) -> Prediction:
+        """A flight the warehouse knows, by its id, at a horizon (default: the longest)."""
+        started = time.perf_counter()
+        serving = state()
+        row = serving.online.known([flight_id])
+        if row.is_empty():
+            raise HTTPException(
+                status_code=404, detail=f"no flight {flight_id!r} in version {serving.version}"
+            )
+        known = row.row(0, named=True)
+        flight: dict[str, Any] = {
+            "carrier": known["carrier_code"],
+            "flight_number": known["flight_number"],
+            "origin": known["origin_airport_code"],
+            "dest": known["dest_airport_code"],
+            "tailnum": known["tail_number"],
+            "scheduled_departure": _aware(known["scheduled_departure_utc"]),
+            "scheduled_arrival": _aware(known["scheduled_arrival_utc"]),
+            "horizon_minutes": horizon_minutes,
+        }
+        horizons = check(serving, [flight], ())
+        (result,) = predict(serving, [flight], horizons)
+        log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
+        return _answer(result, False)
+
+    @app.get("/models", response_model=ModelsResponse)
+    def models() -> ModelsResponse:
+        """The champions of each task and horizon, their training windows and validation values."""
+        serving = state()
+        return ModelsResponse(
+            version=serving.version,
+            horizons_minutes=serving.horizons,
+            default_horizon_minutes=serving.horizons[0],
+            champions=[
+                Champion(
+                    model_id=c.entry.model_id,
+                    task=c.entry.task,
+                    horizon_minutes=c.entry.horizon_minutes,
+                    model_name=c.entry.model_name,
+                    train_start_date=str(c.entry.train_start_date),
+                    train_end_date=str(c.entry.train_end_date),
+                    validation_metric=c.entry.validation_metric,
+                    validation_value=c.entry.validation_value,
+                    test_value=c.entry.test_value,
+                )
+                for c in sorted(
+                    serving.champions.values(), key=lambda c: (c.entry.task, -c.entry.horizon_minutes)
+                )
+            ],
+        )
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        """Ready or not, the version served and its models."""
+        serving = holder.state
+        return Health(
+            ready=serving is not None,
+            version=None if serving is None else serving.version,
+            models=[] if serving is None else sorted(c.entry.model_id for c in serving.champions.values()),
+            detail=holder.error,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        # the errors as FastAPI words them, without the input they quote (it may be large)
+        details = [{k: v for k, v in e.items() if k in {"loc", "msg", "type"}} for e in error.errors()]
+        return JSONResponse({"detail": details}, status_code=422)
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    return app
+
+
+def _aware(value: Any) -> Any:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC)

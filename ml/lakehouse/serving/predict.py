@@ -1,0 +1,137 @@
+"""Predictions for requested flights from a serving state: a known flight from its batch features
+(already the champions' tree input), any other from features computed on demand by the same
+definitions (`lakehouse.models.online`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from lakehouse.models.features.catalog import FEATURES
+from lakehouse.serving.state import Champion, ServingState, request_frame
+
+
+class RequestError(ValueError):
+    """A request the state cannot answer: `field` names what is wrong (a 422)."""
+
+    def __init__(self, field: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Answer:
+    flight_id: str | None
+    decision_at_utc: Any
+    horizon_minutes: int
+    probability_late: float
+    is_late: bool
+    threshold: float
+    expected_arrival_delay_minutes: float | None
+    classification: str
+    regression: str | None
+    features: dict[str, Any] | None
+    known: bool
+
+
+def _feature_values(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in FEATURES.all:
+        value = row.get(name)
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        elif isinstance(value, bool):
+            value = float(value)
+        out[name] = value
+    return out
+
+
+def check(state: ServingState, flights: list[dict[str, Any]], prefix: tuple[str | int, ...]) -> list[int]:
+    """Each flight's horizon (its own, or the default); refuses a horizon without a champion and a
+    departure far from the data, naming the field."""
+    default = state.horizons[0] if state.horizons else None
+    if default is None:
+        raise RequestError(prefix, "no champion is published: run `make run`")
+    horizons = []
+    first = state.first_date - timedelta(days=366)
+    last = state.last_date + timedelta(days=366)
+    for index, flight in enumerate(flights):
+        where = (*prefix, index) if prefix else ()
+        horizon = flight.get("horizon_minutes") or default
+        if horizon not in state.horizons:
+            raise RequestError(
+                (*where, "horizon_minutes"),
+                f"no champion at {horizon} minutes; horizons with one: {', '.join(map(str, state.horizons))}",
+            )
+        day = flight["scheduled_departure"].astimezone(UTC).date()
+        if not first <= day <= last:
+            raise RequestError(
+                (*where, "scheduled_departure"),
+                f"{day} is more than a year away from the data ({state.first_date} to {state.last_date})",
+            )
+        horizons.append(horizon)
+    return horizons
+
+
+def predict(state: ServingState, flights: list[dict[str, Any]], horizons: list[int]) -> list[Answer]:
+    """One answer per flight, in order."""
+    frame = request_frame(state, flights).with_columns(pl.Series("horizon", horizons, dtype=pl.Int32))
+    frame = frame.with_row_index("position")
+    answers: list[Answer | None] = [None] * frame.height
+    for horizon in sorted(set(horizons)):
+        at = frame.filter(pl.col("horizon") == horizon)
+        classifier = state.champions[("classification", horizon)]
+        regressor = state.champions.get(("regression", horizon))
+        known = state.known[horizon]
+        rows = [known.row_of.get(fid) for fid in at["flight_id"].to_list()]
+        is_known = np.array([r is not None for r in rows])
+        probability = np.empty(at.height)
+        delay = np.full(at.height, np.nan)
+        feature_rows: list[dict[str, Any]] = [{}] * at.height
+        if is_known.any():
+            index = np.array([r for r in rows if r is not None])
+            probability[is_known] = classifier.predict(known.matrices[classifier.entry.model_id][index])
+            if regressor is not None:
+                delay[is_known] = regressor.predict(known.matrices[regressor.entry.model_id][index])
+            stored = known.features[index.tolist()].to_dicts()
+            for slot, row in zip(np.flatnonzero(is_known), stored, strict=True):
+                feature_rows[slot] = row
+        if (~is_known).any():
+            requested = at.filter(pl.Series(~is_known)).drop("position", "horizon")
+            computed = state.online.build(requested, horizon)
+            order = {fid: i for i, fid in enumerate(computed["flight_id"].to_list())}
+            computed = computed[[order[fid] for fid in requested["flight_id"].to_list()]]
+            probability[~is_known] = _score(classifier, computed)
+            if regressor is not None:
+                delay[~is_known] = _score(regressor, computed)
+            for slot, row in zip(np.flatnonzero(~is_known), computed.to_dicts(), strict=True):
+                feature_rows[slot] = row
+        threshold = classifier.model.threshold
+        for i, flight in enumerate(at.iter_rows(named=True)):
+            answers[flight["position"]] = Answer(
+                flight_id=flight["flight_id"]
+                if is_known[i] or not flight["flight_id"].startswith("request-")
+                else None,
+                decision_at_utc=(flight["scheduled_departure_utc"] - timedelta(minutes=horizon)).replace(
+                    tzinfo=UTC
+                ),
+                horizon_minutes=horizon,
+                probability_late=float(probability[i]),
+                is_late=bool(probability[i] >= threshold),
+                threshold=threshold,
+                expected_arrival_delay_minutes=None if regressor is None else float(delay[i]),
+                classification=classifier.entry.model_id,
+                regression=None if regressor is None else regressor.entry.model_id,
+                features=_feature_values(feature_rows[i]),
+                known=bool(is_known[i]),
+            )
+    return [a for a in answers if a is not None]
+
+
+def _score(champion: Champion, frame: pl.DataFrame) -> np.ndarray:
+    return champion.predict(champion.model.pre.for_trees(frame))

@@ -1,0 +1,116 @@
+"""What the scoring API accepts and answers: the request and response bodies, validated field by
+field (a bad field is a 422 that names it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from lakehouse.config import MAX_BATCH_FLIGHTS
+
+Carrier = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$", description="Two letters or digits, e.g. UA.")]
+Airport = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="Three letters (FAA code), e.g. EWR.")]
+
+
+class FlightRequest(BaseModel):
+    """One flight's schedule. Times are ISO 8601 with an offset (or Z)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "carrier": "UA",
+                    "flight_number": 1545,
+                    "origin": "EWR",
+                    "dest": "IAH",
+                    "scheduled_departure": "2013-01-01T05:15:00-05:00",
+                    "scheduled_arrival": "2013-01-01T08:19:00-06:00",
+                    "tailnum": "N14228",
+                    "horizon_minutes": 120,
+                }
+            ]
+        },
+    )
+
+    carrier: Carrier
+    flight_number: Annotated[int, Field(ge=1, le=9999)]
+    origin: Airport
+    dest: Airport
+    scheduled_departure: AwareDatetime
+    scheduled_arrival: AwareDatetime
+    tailnum: Annotated[
+        str | None, Field(pattern=r"^[A-Z0-9]{2,7}$", description="The aircraft's tail number, e.g. N14228.")
+    ] = None
+    horizon_minutes: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="Minutes before the scheduled departure; a horizon with a champion (GET /models).",
+        ),
+    ] = None
+    explain: bool = Field(default=False, description="Also return the features the models read.")
+
+    @model_validator(mode="after")
+    def _arrives_after_it_leaves(self) -> FlightRequest:
+        if self.scheduled_arrival <= self.scheduled_departure:
+            raise ValueError("scheduled_arrival must be after scheduled_departure")
+        return self
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flights: Annotated[list[FlightRequest], Field(min_length=1, max_length=MAX_BATCH_FLIGHTS)]
+
+
+class Models(BaseModel):
+    classification: str
+    regression: str | None
+
+
+class Prediction(BaseModel):
+    """A flight's prediction: the probability that it leaves more than 15 minutes late (or not at
+    all), the classifier's decision at its threshold, and the expected arrival delay."""
+
+    flight_id: str | None = Field(description="The warehouse's id of the flight, when it knows it.")
+    decision_at_utc: datetime
+    horizon_minutes: int
+    probability_late: float
+    is_late: bool
+    threshold: float
+    expected_arrival_delay_minutes: float | None
+    models: Models
+    features: dict[str, float | str | None] | None = None
+
+
+class BatchResponse(BaseModel):
+    predictions: list[Prediction]
+
+
+class Champion(BaseModel):
+    model_id: str
+    task: str
+    horizon_minutes: int
+    model_name: str
+    train_start_date: str | None
+    train_end_date: str | None
+    validation_metric: str
+    validation_value: float
+    test_value: float
+
+
+class ModelsResponse(BaseModel):
+    version: str
+    horizons_minutes: list[int]
+    default_horizon_minutes: int
+    champions: list[Champion]
+
+
+class Health(BaseModel):
+    ready: bool
+    version: str | None
+    models: list[str]
+    detail: str | None = None

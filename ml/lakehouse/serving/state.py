@@ -1,0 +1,212 @@
+"""What the scoring API serves from: one published version, read into memory once.
+
+The service never keeps the warehouse file open (a reader would block the next publish): a
+version is loaded whole (the champions of every horizon, every known flight's batch features
+ready for the trees, the sources of the on-demand features) and the file is closed. A watcher
+loads a newly published version beside the one serving and switches the reference when it is
+ready: a request is answered entirely by the version it started with."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from lakehouse.config import ORIGIN_TIME_ZONE, RELOAD_INTERVAL_SECONDS, Paths
+from lakehouse.models.online import OnlineFeatures, request_rows
+from lakehouse.models.preprocess import Preprocessor
+from lakehouse.models.registry import RegistryEntry, SavedModel, load_model
+
+
+@dataclass(frozen=True)
+class Champion:
+    entry: RegistryEntry
+    model: SavedModel
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        booster = self.model.booster
+        return np.asarray(booster.predict(matrix, num_iteration=booster.best_iteration, num_threads=1))
+
+
+@dataclass(frozen=True)
+class KnownFlights:
+    """The batch features of every flight at one horizon, ready for a champion's preprocessing."""
+
+    features: pl.DataFrame
+    row_of: dict[str, int]
+    # the tree input of each champion, by model id, one row per flight of `features`
+    matrices: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ServingState:
+    version: str
+    loaded_at: datetime
+    champions: dict[tuple[str, int], Champion]
+    known: dict[int, KnownFlights]
+    # (carrier, flight number, origin, scheduled departure UTC) -> flight id
+    flight_ids: dict[tuple[str, int, str, datetime], str]
+    online: OnlineFeatures
+    time_zones: dict[str, str]
+    first_date: date
+    last_date: date
+
+    @property
+    def horizons(self) -> list[int]:
+        """Horizons with a classification champion, longest first."""
+        return sorted({h for task, h in self.champions if task == "classification"}, reverse=True)
+
+    def local_time_zone(self, airport: str) -> ZoneInfo:
+        return ZoneInfo(self.time_zones.get(airport, ORIGIN_TIME_ZONE))
+
+
+def _champions(connection: duckdb.DuckDBPyConnection, models_dir: Path) -> dict[tuple[str, int], Champion]:
+    """The latest promoted entry of each task and horizon, as the published warehouse records them."""
+    rows = connection.sql(
+        """
+        select * from (
+            select
+                *,
+                row_number() over (partition by task, horizon_minutes order by created_at desc) as recency
+            from ml.model_registry
+            where is_promoted
+        ) where recency = 1
+        """
+    ).pl()
+    champions = {}
+    for row in rows.drop("recency").iter_rows(named=True):
+        entry = RegistryEntry.from_row(row)
+        directory = Path(entry.artifact_dir)
+        if not directory.is_absolute():
+            directory = models_dir / directory
+        champions[(entry.task, entry.horizon_minutes)] = Champion(entry, load_model(directory))
+    return champions
+
+
+def _matrix(pre: Preprocessor, frame: pl.DataFrame) -> np.ndarray:
+    return pre.for_trees(frame)
+
+
+def load_state(p: Paths) -> ServingState:
+    """Read the published version `p.current` names into memory."""
+    version_dir = p.current.resolve()
+    warehouse = version_dir / "warehouse.duckdb"
+    if not warehouse.exists():
+        raise FileNotFoundError(f"no published warehouse at {warehouse}: run `make run` first")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        connection.execute("set enable_progress_bar = false")
+        champions = _champions(connection, p.models)
+        features = connection.sql("select * from ml.flight_features").pl()
+        keys = connection.sql(
+            "select flight_id, carrier_code, flight_number, origin_airport_code, scheduled_departure_utc "
+            "from fct_flights"
+        ).pl()
+        zones = dict(connection.execute("select airport_code, time_zone from dim_airports").fetchall())
+        first, last = connection.execute("select min(date_day), max(date_day) from dim_dates").fetchone()  # type: ignore[misc]
+    known: dict[int, KnownFlights] = {}
+    for horizon in sorted({h for _, h in champions}):
+        at = features.filter(pl.col("horizon_minutes") == horizon).sort("flight_id")
+        matrices = {
+            champion.entry.model_id: _matrix(champion.model.pre, at)
+            for (_, h), champion in champions.items()
+            if h == horizon
+        }
+        known[horizon] = KnownFlights(
+            at, {fid: i for i, fid in enumerate(at["flight_id"].to_list())}, matrices
+        )
+    flight_ids = {
+        (carrier, number, origin, departure): flight_id
+        for flight_id, carrier, number, origin, departure in keys.iter_rows()
+    }
+    return ServingState(
+        version=version_dir.name,
+        loaded_at=datetime.now(UTC),
+        champions=champions,
+        known=known,
+        flight_ids=flight_ids,
+        online=OnlineFeatures.load(warehouse),
+        time_zones=zones,
+        first_date=first,
+        last_date=last,
+    )
+
+
+class StateHolder:
+    """The state the service answers from, and a watcher that swaps in each new publish."""
+
+    def __init__(self, p: Paths) -> None:
+        self.paths = p
+        self.state: ServingState | None = None
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _published_version(self) -> str | None:
+        current = self.paths.current
+        return current.resolve().name if current.exists() else None
+
+    def refresh(self) -> None:
+        """Load the published version if it is not the one serving; on failure keep serving."""
+        version = self._published_version()
+        if version is None:
+            self.error = f"nothing published at {self.paths.current}: run `make run` first"
+            return
+        if self.state is not None and self.state.version == version:
+            return
+        try:
+            self.state = load_state(self.paths)
+            self.error = None
+        except Exception as error:  # a broken version must not stop the one serving
+            self.error = f"version {version} could not be loaded: {error}"
+
+    def start(self) -> None:
+        self.refresh()
+
+        def watch() -> None:
+            while not self._stop.wait(RELOAD_INTERVAL_SECONDS):
+                self.refresh()
+
+        self._thread = threading.Thread(target=watch, name="lakehouse-reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def request_frame(state: ServingState, flights: list[dict[str, Any]]) -> pl.DataFrame:
+    """fct_flights-like rows for requested schedules: UTC instants, the origin's local clock and
+    date, the flight id when the warehouse knows the flight."""
+    rows = []
+    for index, flight in enumerate(flights):
+        departure = flight["scheduled_departure"].astimezone(UTC).replace(tzinfo=None)
+        local = (
+            flight["scheduled_departure"]
+            .astimezone(state.local_time_zone(flight["origin"]))
+            .replace(tzinfo=None)
+        )
+        known = state.flight_ids.get(
+            (flight["carrier"], flight["flight_number"], flight["origin"], departure)
+        )
+        rows.append(
+            {
+                **flight,
+                "flight_id": known or f"request-{index}",
+                "scheduled_departure_utc": departure,
+                "scheduled_departure_local": local,
+                "scheduled_arrival_utc": flight["scheduled_arrival"].astimezone(UTC).replace(tzinfo=None),
+            }
+        )
+    return request_rows(rows)
+
+
+def decision_time(departure_utc: datetime, horizon_minutes: int) -> datetime:
+    return departure_utc - timedelta(minutes=horizon_minutes)
