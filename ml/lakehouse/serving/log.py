@@ -84,3 +84,26 @@ class ServedLog:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def load_served_into(warehouse: Path, directory: Path) -> int:
+    """(Re)create ml.served_predictions from every served file (empty, with its columns, when the
+    API has answered nothing yet); returns its rows."""
+    import duckdb
+
+    files = sorted(directory.glob("served-*.jsonl"))
+    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in SERVED_SCHEMA.items())
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema if not exists ml")
+        if files:
+            listed = ", ".join(f"'{f}'" for f in files)
+            connection.execute(
+                "create or replace table ml.served_predictions as "
+                f"select * from read_json([{listed}], format = 'newline_delimited', columns = {{{columns}}}) "
+                "order by served_at, request_id, flight_id"
+            )
+        else:
+            typed = ", ".join(f"{name} {kind}" for name, kind in SERVED_SCHEMA.items())
+            connection.execute(f"create or replace table ml.served_predictions ({typed})")
+        count = connection.execute("select count(*) from ml.served_predictions").fetchone()
+    return int(count[0]) if count else 0
