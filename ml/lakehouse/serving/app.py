@@ -150,7 +150,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         horizons = check(serving, data, prefix)
         return serving, predict(serving, data, horizons)
 
-    @app.post("/predict", response_model=Prediction, response_model_exclude_none=True)
+    @app.post("/predict", response_model=Prediction)
     def predict_one(flight: FlightRequest) -> Prediction:
         """One flight's prediction at its horizon (default: the longest with a champion)."""
         started = time.perf_counter()
@@ -158,7 +158,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
         return _answer(result, flight.explain)
 
-    @app.post("/predict/batch", response_model=BatchResponse, response_model_exclude_none=True)
+    @app.post("/predict/batch", response_model=BatchResponse)
     def predict_batch(batch: BatchRequest) -> BatchResponse:
         """Up to 10,000 flights, answered in order."""
         started = time.perf_counter()
@@ -168,7 +168,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             predictions=[_answer(r, f.explain) for r, f in zip(results, batch.flights, strict=True)]
         )
 
-    @app.get("/flights/{flight_id}/prediction", response_model=Prediction, response_model_exclude_none=True)
+    @app.get("/flights/{flight_id}/prediction", response_model=Prediction)
     def flight_prediction(flight_id: str, horizon_minutes: int | None = None) -> Prediction:
         """A flight the warehouse knows, by its id, at a horizon (default: the longest)."""
         started = time.perf_counter()

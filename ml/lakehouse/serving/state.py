@@ -53,6 +53,8 @@ class ServingState:
     known: dict[int, KnownFlights]
     # (carrier, flight number, origin, scheduled departure UTC) -> flight id
     flight_ids: dict[tuple[str, int, str, datetime], str]
+    # each route's distance, for a schedule that does not give it
+    distances: dict[tuple[str, str], int]
     online: OnlineFeatures
     time_zones: dict[str, str]
     first_date: date
@@ -104,6 +106,13 @@ def load_state(p: Paths) -> ServingState:
         connection.execute("set enable_progress_bar = false")
         champions = _champions(connection, p.models)
         features = connection.sql("select * from ml.flight_features").pl()
+        distances = dict(
+            ((origin, dest), distance)
+            for origin, dest, distance in connection.execute(
+                "select origin_airport_code, dest_airport_code, mode(distance_miles) "
+                "from fct_flights group by all"
+            ).fetchall()
+        )
         keys = connection.sql(
             "select flight_id, carrier_code, flight_number, origin_airport_code, scheduled_departure_utc "
             "from fct_flights"
@@ -131,6 +140,7 @@ def load_state(p: Paths) -> ServingState:
         champions=champions,
         known=known,
         flight_ids=flight_ids,
+        distances=distances,
         online=OnlineFeatures.load(warehouse),
         time_zones=zones,
         first_date=first,
@@ -200,6 +210,7 @@ def request_frame(state: ServingState, flights: list[dict[str, Any]]) -> pl.Data
             {
                 **flight,
                 "flight_id": known or f"request-{index}",
+                "distance_miles": state.distances.get((flight["origin"], flight["dest"])),
                 "scheduled_departure_utc": departure,
                 "scheduled_departure_local": local,
                 "scheduled_arrival_utc": flight["scheduled_arrival"].astimezone(UTC).replace(tzinfo=None),
