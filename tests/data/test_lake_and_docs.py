@@ -34,7 +34,9 @@ def test_every_mart_is_in_the_lake_with_the_same_rows(
     lake = pl.read_parquet(lake_dir / f"{mart}.parquet")
     table = warehouse.sql(f"select * from {mart}").pl()
     assert lake.columns == table.columns
-    assert lake.height == table.height > 0
+    assert lake.height == table.height
+    # the service's mart stays empty until the API has answered; every other mart has rows
+    assert table.height > 0 or mart == "served_performance_daily"
     # Same rows, whatever their order.
     assert lake.sort(lake.columns).equals(table.sort(table.columns))
 

@@ -17,7 +17,7 @@ def test_the_marts_and_training_agree_on_the_label_and_the_log_loss(
         """
         with champion as (
             select model_id, run_id, model_name from ml.model_registry
-            where task = 'classification' and is_promoted
+            where task = 'classification' and is_promoted and horizon_minutes = 120
             order by created_at desc
             limit 1
         )
@@ -26,13 +26,13 @@ def test_the_marts_and_training_agree_on_the_label_and_the_log_loss(
                 where model_id = champion.model_id and evaluation_split = 'out_of_sample'),
             (select value from ml.model_metrics as metrics
                 where metrics.run_id = champion.run_id and task = 'classification'
-                and model_name = champion.model_name and split = 'test'
+                and model_name = champion.model_name and split = 'test' and horizon_minutes = 120
                 and segment_kind = 'overall' and metric = 'log_loss'),
             (select count(*) from fct_flight_predictions
                 where model_id = champion.model_id and evaluation_split = 'out_of_sample'),
             (select value from ml.model_metrics as metrics
                 where metrics.run_id = champion.run_id and task = 'classification'
-                and model_name = champion.model_name and split = 'test'
+                and model_name = champion.model_name and split = 'test' and horizon_minutes = 120
                 and segment_kind = 'overall' and metric = 'rows')
         from champion
         """

@@ -10,9 +10,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -25,6 +25,7 @@ from lakehouse.serving.schema import (
     BatchRequest,
     BatchResponse,
     Champion,
+    ErrorResponse,
     FlightRequest,
     Health,
     Models,
@@ -34,6 +35,19 @@ from lakehouse.serving.schema import (
 from lakehouse.serving.state import ServingState, StateHolder
 
 OPEN_PATHS = {"/health"}
+JSON_PATHS = {"/predict", "/predict/batch"}
+# The refusals every endpoint may answer, documented in the OpenAPI with their body.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "A valid X-API-Key header is required."},
+    422: {"model": ErrorResponse, "description": "A field is missing, malformed or out of range."},
+    503: {"model": ErrorResponse, "description": "Nothing is published yet, or the service is loading."},
+}
+BODY_REFUSALS: dict[int | str, dict[str, Any]] = {
+    **REFUSALS,
+    400: {"model": ErrorResponse, "description": "The body is not JSON."},
+    413: {"model": ErrorResponse, "description": "The body is too large."},
+    415: {"model": ErrorResponse, "description": "The body is not application/json."},
+}
 
 
 class BodyLimit:
@@ -123,7 +137,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             given = request.headers.get("x-api-key", "")
             if not hmac.compare_digest(given.encode(), api_key.encode()):
                 return JSONResponse({"detail": "a valid X-API-Key header is required"}, status_code=401)
-        if request.method == "POST":
+        if request.method == "POST" and request.url.path in JSON_PATHS:
             kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if kind != "application/json":
                 return JSONResponse({"detail": "the body must be application/json"}, status_code=415)
@@ -150,7 +164,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         horizons = check(serving, data, prefix)
         return serving, predict(serving, data, horizons)
 
-    @app.post("/predict", response_model=Prediction)
+    @app.post("/predict", response_model=Prediction, responses=BODY_REFUSALS)
     def predict_one(flight: FlightRequest) -> Prediction:
         """One flight's prediction at its horizon (default: the longest with a champion)."""
         started = time.perf_counter()
@@ -158,7 +172,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
         return _answer(result, flight.explain)
 
-    @app.post("/predict/batch", response_model=BatchResponse)
+    @app.post("/predict/batch", response_model=BatchResponse, responses=BODY_REFUSALS)
     def predict_batch(batch: BatchRequest) -> BatchResponse:
         """Up to 10,000 flights, answered in order."""
         started = time.perf_counter()
@@ -168,8 +182,14 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             predictions=[_answer(r, f.explain) for r, f in zip(results, batch.flights, strict=True)]
         )
 
-    @app.get("/flights/{flight_id}/prediction", response_model=Prediction)
-    def flight_prediction(flight_id: str, horizon_minutes: int | None = None) -> Prediction:
+    @app.get(
+        "/flights/{flight_id}/prediction",
+        response_model=Prediction,
+        responses={**REFUSALS, 404: {"model": ErrorResponse, "description": "No such flight."}},
+    )
+    def flight_prediction(
+        flight_id: str, horizon_minutes: Annotated[int | None, Query(ge=1)] = None
+    ) -> Prediction:
         """A flight the warehouse knows, by its id, at a horizon (default: the longest)."""
         started = time.perf_counter()
         serving = state()
@@ -194,7 +214,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
         return _answer(result, False)
 
-    @app.get("/models", response_model=ModelsResponse)
+    @app.get("/models", response_model=ModelsResponse, responses=REFUSALS)
     def models() -> ModelsResponse:
         """The champions of each task and horizon, their training windows and validation values."""
         serving = state()
@@ -220,7 +240,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             ],
         )
 
-    @app.get("/health", response_model=Health)
+    @app.get("/health", response_model=Health, responses={401: REFUSALS[401]})
     def health() -> Health:
         """Ready or not, the version served and its models."""
         serving = holder.state

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from lakehouse.config import MAX_BATCH_FLIGHTS
 
@@ -36,7 +36,7 @@ class FlightRequest(BaseModel):
     )
 
     carrier: Carrier
-    flight_number: Annotated[int, Field(ge=1, le=9999)]
+    flight_number: Annotated[StrictInt, Field(ge=1, le=9999)]
     origin: Airport
     dest: Airport
     scheduled_departure: AwareDatetime
@@ -51,7 +51,7 @@ class FlightRequest(BaseModel):
             description="Minutes before the scheduled departure; a horizon with a champion (GET /models).",
         ),
     ] = None
-    explain: bool = Field(default=False, description="Also return the features the models read.")
+    explain: StrictBool = Field(default=False, description="Also return the features the models read.")
 
     @model_validator(mode="after")
     def _arrives_after_it_leaves(self) -> FlightRequest:
@@ -114,3 +114,15 @@ class Health(BaseModel):
     version: str | None
     models: list[str]
     detail: str | None = None
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Why a request was refused: a sentence, or each field at fault."""
+
+    detail: str | list[FieldError]
