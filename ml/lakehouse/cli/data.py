@@ -30,15 +30,26 @@ def run(
     retrain: Annotated[
         bool, typer.Option(help="Train even when the champions were trained on the same features and code.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="When another run is using the data folder, wait for it to end instead of refusing.",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline: check the landing zone, build the warehouse, audit it, train (or reuse the
-    champions), score every flight, build and audit the prediction marts, publish."""
+    champions), score every flight, build and audit the prediction marts, publish. One run at a
+    time per data folder: another refuses (exit 1), or waits with `--wait`."""
     from lakehouse.models.registry import current_champion
     from lakehouse.platform import pipeline
+    from lakehouse.platform.builds import RunInProgressError
 
     started = time.perf_counter()
     try:
-        done = pipeline.run_pipeline(console, retrain=retrain)
+        done = pipeline.run_pipeline(console, retrain=retrain, wait=wait)
+    except RunInProgressError as error:
+        fail(str(error))
     except pipeline.PipelineError as error:
         console.print(f"[red]pipeline stopped:[/red] {escape(str(error))}")
         console.print("the published warehouse is unchanged; fix the cause and run again")
@@ -62,9 +73,7 @@ def run(
 def validate(
     warehouse: Annotated[
         Path | None,
-        typer.Option(
-            help="DuckDB file to audit. Default: the build awaiting publish (data/build/warehouse.duckdb)."
-        ),
+        typer.Option(help="DuckDB file to audit. Default: the build the last run left (data/build/latest/)."),
     ] = None,
     published: Annotated[
         bool, typer.Option("--published", help="Audit the published warehouse instead (read-only).")
@@ -93,8 +102,8 @@ def validate(
         fail(f"{target} cannot be audited: {error}")
     save_run(run, p.validation_history)
     # The published warehouse is never written in place (readers would block it, or see a change
-    # mid-query): its runs reach quality.validation_results with the next publish.
-    if target == p.build_warehouse.resolve():
+    # mid-query): its runs reach quality.validation_results with the next publish. A build is.
+    if target.is_relative_to(p.builds.resolve()):
         load_history_into(target, p.validation_history)
     report = write_report(run, recent_runs(p.validation_history), p.quality_reports)
     print_summary(console, run, report)
@@ -131,7 +140,8 @@ def query(
     build: Annotated[
         bool,
         typer.Option(
-            "--build", help="Query the last build instead (data/build/), e.g. one the quality gate refused."
+            "--build",
+            help="Query the build the last run left instead (data/build/latest/), e.g. one the gate refused.",
         ),
     ] = False,
 ) -> None:
@@ -144,6 +154,8 @@ def query(
 
     warehouse = paths().build_warehouse if build else paths().warehouse
     if not warehouse.exists():
+        if build:
+            fail(f"no build at {warehouse}", "the last run published its build, or built nothing")
         fail(f"no warehouse at {warehouse}", "run `make run` first")
     config = {"enable_external_access": False, "lock_configuration": True}
     try:

@@ -1,20 +1,22 @@
 """The whole pipeline as a list of timed steps: what `make run` (`lakehouse run`) executes.
 
-Write, audit, publish: the build goes to `data/build/`, three auditors check it (the landing
+Write, audit, publish: one run at a time per data folder, each building in its own folder
+`data/build/<run id>/` (`lakehouse.platform.builds`). Three auditors check the build (the landing
 zone's files before dbt, dbt's tests during the build, the Great Expectations suites after it),
 every result is recorded whatever the outcome, and only a build without a critical failure goes
 on. The models are trained on that build (or the champions reused when nothing they depend on
 changed), every flight is scored into it, dbt builds the prediction marts on top and their suites
-check them; then the whole build is published at once (`lakehouse.platform.publish`). A refused
-build stays in `data/build/` for inspection; the published warehouse is not touched."""
+check them; then the whole build is published at once (`lakehouse.platform.publish`). A build that
+is not published stays for inspection (`data/build/latest`); the published warehouse is not
+touched."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -22,17 +24,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from lakehouse.common.progress import Progress, quiet
-from lakehouse.config import Paths, TrainingConfig, paths
+from lakehouse.config import Build, Paths, TrainingConfig, paths
 from lakehouse.models import registry
 from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
 from lakehouse.models.features.build import read_features
 from lakehouse.models.tasks import TASKS
 from lakehouse.models.training_run import TrainingRun, run_training
 from lakehouse.models.tune import is_trial_message
+from lakehouse.platform.builds import drop_build, keep_build, run_lock, start_build
 from lakehouse.platform.dbt import DbtError, run_dbt
 from lakehouse.platform.publish import publish_build
 from lakehouse.quality.dbt_results import dbt_checks
-from lakehouse.quality.gate import ValidationRun, gate_message, new_run
+from lakehouse.quality.gate import ValidationRun, gate_message, new_run_id
 from lakehouse.quality.history import load_history_into, load_raw_files_into, recent_runs, save_run
 from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_files, raw_file_checks
 from lakehouse.quality.records import CheckResult
@@ -68,6 +71,11 @@ class PipelineRun:
     fingerprint: str = ""
     training: TrainingRun | None = None
     steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def build(self) -> Build:
+        """The run's own build folder, named by its run id (`data/build/<run id>/`)."""
+        return self.paths.build_of(self.validation.run_id)
 
 
 def check_raw(run: PipelineRun) -> str:
@@ -132,19 +140,16 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
 
 
 def build_warehouse(run: PipelineRun) -> str:
-    """dbt build of every layer but the prediction marts into a fresh build warehouse (never the
-    published one)."""
-    p = run.paths
-    if p.build.exists():
-        shutil.rmtree(p.build)
-    return _dbt_build(run, ["--exclude", "tag:ml"], p.build_warehouse, p.build_lake)
+    """dbt build of every layer but the prediction marts into the run's own build folder (never
+    the published warehouse)."""
+    return _dbt_build(run, ["--exclude", "tag:ml"], run.build.warehouse, run.build.lake)
 
 
 def record(run: PipelineRun, warehouse: Path | None = None) -> Path:
     """Keep the run's results (history, the warehouse being checked) and write its report. A run
     that audits twice rewrites its own history file with everything it has found so far."""
     p = run.paths
-    warehouse = warehouse or p.build_warehouse
+    warehouse = warehouse or run.build.warehouse
     save_run(run.validation, p.validation_history)
     if warehouse.exists():
         load_history_into(warehouse, p.validation_history)
@@ -167,9 +172,8 @@ def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
 
 def quality_gate(run: PipelineRun) -> str:
     """Great Expectations over the build; critical failures stop the run before publishing."""
-    p = run.paths
-    load_raw_files_into(p.build_warehouse, run.raw_files)
-    return _audit(run, p.build_warehouse, p.expectations)
+    load_raw_files_into(run.build.warehouse, run.raw_files)
+    return _audit(run, run.build.warehouse, run.paths.expectations)
 
 
 def train_or_reuse(run: PipelineRun) -> str:
@@ -177,7 +181,7 @@ def train_or_reuse(run: PipelineRun) -> str:
     these features (data fingerprint) with the same code, settings and libraries (training
     signature): training again would give the same models."""
     p, config = run.paths, run.config
-    run.features = read_features(p.build_warehouse, config.horizon_minutes)
+    run.features = read_features(run.build.warehouse, config.horizon_minutes)
     run.fingerprint = registry.data_fingerprint(run.features)
     signature = registry.training_signature(config)
     latest = {task: registry.latest_entry(p.model_registry, task, config.horizon_minutes) for task in TASKS}
@@ -185,7 +189,7 @@ def train_or_reuse(run: PipelineRun) -> str:
     if unchanged and not run.retrain:
         models = ", ".join(e.model_id for e in latest.values() if e)
         return f"reused {models}: trained on these features (fingerprint {run.fingerprint}) with this code"
-    training = run_training(p, config, list(TASKS), run.progress, p.build_warehouse, frame=run.features)
+    training = run_training(p, config, list(TASKS), run.progress, run.build.warehouse, frame=run.features)
     run.training = training
     verdicts = "; ".join(
         f"{e.task} {'promoted' if e.is_promoted else 'not promoted'} ({e.decision_reason})"
@@ -199,7 +203,7 @@ def predict(run: PipelineRun) -> str:
     p = run.paths
     assert run.features is not None, "the train step builds the features"
     scored = predict_with_champions(p.model_registry, p.predictions, run.features, run.fingerprint)
-    rows = load_ml_tables_into(p.build_warehouse, p, run.features)
+    rows = load_ml_tables_into(run.build.warehouse, p, run.features)
     return (
         "; ".join(
             f"{s.task}: {s.rows:,} flights by {s.model_id}"
@@ -224,13 +228,16 @@ def build_prediction_marts(run: PipelineRun, warehouse: Path, lake: Path) -> str
 
 
 def prediction_marts(run: PipelineRun) -> str:
-    return build_prediction_marts(run, run.paths.build_warehouse, run.paths.build_lake)
+    return build_prediction_marts(run, run.build.warehouse, run.build.lake)
 
 
 def publish(run: PipelineRun) -> str:
-    """Move the audited build (warehouse and lake) into a new version and switch to it."""
+    """Move the run's own audited build (warehouse and lake) into a new version and switch to it."""
     p = run.paths
-    version = publish_build(p)
+    if message := gate_message(run.validation.results):
+        raise PipelineError(f"a build with critical failures is never published:\n{message}")
+    version = publish_build(p, run.build)
+    drop_build(p, run.build)
     tables = len(list(p.lake.glob("*.parquet")))
     return f"{p.warehouse} and {tables} Parquet tables in {p.lake} (version {version.name})"
 
@@ -246,9 +253,22 @@ STEPS: list[tuple[str, Callable[[PipelineRun], str]]] = [
 ]
 
 
-def run_pipeline(console: Console, retrain: bool = False) -> PipelineRun:
+def run_pipeline(console: Console, retrain: bool = False, wait: bool = False) -> PipelineRun:
+    """Every step, holding the data folder's run lock (`wait`: wait for another run to end rather
+    than refuse), building in the run's own folder."""
     p = paths()
-    run = PipelineRun(p, new_run(str(p.build_warehouse)), retrain=retrain)
+    with run_lock(p, wait, waiting=lambda message: console.print(escape(message))):
+        started = datetime.now(UTC)
+        run_id = new_run_id(started)
+        run = PipelineRun(
+            p, ValidationRun(run_id, started, str(p.build_of(run_id).warehouse)), retrain=retrain
+        )
+        start_build(p, run.build)
+        _steps(run, console)
+    return run
+
+
+def _steps(run: PipelineRun, console: Console) -> None:
     for name, step in STEPS:
         started = time.perf_counter()
 
@@ -263,13 +283,17 @@ def run_pipeline(console: Console, retrain: bool = False) -> PipelineRun:
             seconds = time.perf_counter() - started
             if run.report is None and run.validation.results:
                 record(run)
+            kept = keep_build(run.paths, run.build)
             console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(str(error))}")
             if run.report is not None:
                 print_summary(console, run.validation, run.report)
+            if kept is not None:
+                console.print(
+                    f"its build is kept for inspection in {kept} (`lakehouse query --build` reads it)"
+                )
             raise PipelineError(f"step '{name}' failed: {error}") from error
         seconds = time.perf_counter() - started
         console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
         run.steps.append(StepResult(name, seconds, detail))
         if step is prediction_marts:
             print_summary(console, run.validation, run.report)
-    return run

@@ -3,12 +3,16 @@ and their counts per suite."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from lakehouse.config import MESSAGE_FAILURES
 from lakehouse.quality.records import CheckResult, failures
+
+# A run id: its start (UTC, to the second) and a random suffix, so that ids sort by start.
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 
 @dataclass
@@ -27,9 +31,13 @@ class ValidationRun:
         return failures(self.results, "warning")
 
 
+def new_run_id(started: datetime) -> str:
+    return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
 def new_run(target: str, now: datetime | None = None) -> ValidationRun:
     started = now or datetime.now(UTC)
-    return ValidationRun(f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", started, target)
+    return ValidationRun(new_run_id(started), started, target)
 
 
 def gate_message(results: list[CheckResult]) -> str | None:
