@@ -286,6 +286,11 @@ class Paths:
         return self.quality / "validation_results"
 
     @property
+    def pipeline_runs(self) -> Path:
+        """One Parquet file per pipeline run: how it ended (published, refused, interrupted...)."""
+        return self.quality / "pipeline_runs"
+
+    @property
     def quality_reports(self) -> Path:
         return self.quality / "reports"
 

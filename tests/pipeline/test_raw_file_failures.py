@@ -98,5 +98,9 @@ def test_a_raw_file_that_cannot_be_read_is_named_recorded_and_reported(case: str
     )
     assert file in failed["observed_value"]
     assert cause in failed["observed_value"]
+    (record,) = pl.read_parquet(data / "quality/pipeline_runs/*.parquet").to_dicts()
+    assert (record["outcome"], record["step"]) == ("refused", "raw files")
     (report,) = (data / "quality/reports").glob("2*.html")
     assert file in report.read_text()
+    # nothing was built
+    assert not (data / "build" / "latest").exists()

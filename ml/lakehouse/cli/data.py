@@ -104,8 +104,8 @@ def validate(
     # The published warehouse is never written in place (readers would block it, or see a change
     # mid-query): its runs reach quality.validation_results with the next publish. A build is.
     if target.is_relative_to(p.builds.resolve()):
-        load_history_into(target, p.validation_history)
-    report = write_report(run, recent_runs(p.validation_history), p.quality_reports)
+        load_history_into(target, p.validation_history, p.pipeline_runs)
+    report = write_report(run, recent_runs(p.validation_history, p.pipeline_runs), p.quality_reports)
     print_summary(console, run, report)
     console.print(f"{len(run.results)} expectations in {time.perf_counter() - started:.1f} s")
     if message := gate_message(run.results):

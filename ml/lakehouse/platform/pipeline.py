@@ -6,9 +6,11 @@ zone's files before dbt, dbt's tests during the build, the Great Expectations su
 every result is recorded whatever the outcome, and only a build without a critical failure goes
 on. The models are trained on that build (or the champions reused when nothing they depend on
 changed), every flight is scored into it, dbt builds the prediction marts on top and their suites
-check them; then the whole build is published at once (`lakehouse.platform.publish`). A build that
-is not published stays for inspection (`data/build/latest`); the published warehouse is not
-touched."""
+check them; then the whole build is published at once (`lakehouse.platform.publish`).
+
+How the run ended (published, refused, crashed) is recorded in
+`quality.pipeline_runs` and the report's verdict, with the step it stopped in. A build that is not
+published stays for inspection (`data/build/latest`); the published warehouse is not touched."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
+import duckdb
 import polars as pl
 from rich.console import Console
 from rich.markup import escape
@@ -33,10 +37,16 @@ from lakehouse.models.training_run import TrainingRun, run_training
 from lakehouse.models.tune import is_trial_message
 from lakehouse.platform.builds import drop_build, keep_build, run_lock, start_build
 from lakehouse.platform.dbt import DbtError, run_dbt
-from lakehouse.platform.publish import publish_build
+from lakehouse.platform.publish import new_version_name, publish_build
 from lakehouse.quality.dbt_results import dbt_checks
-from lakehouse.quality.gate import ValidationRun, gate_message, new_run_id
-from lakehouse.quality.history import load_history_into, load_raw_files_into, recent_runs, save_run
+from lakehouse.quality.gate import RunOutcome, ValidationRun, ending, gate_message, new_run_id
+from lakehouse.quality.history import (
+    load_history_into,
+    load_raw_files_into,
+    recent_runs,
+    save_outcome,
+    save_run,
+)
 from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_files, raw_file_checks
 from lakehouse.quality.records import CheckResult
 from lakehouse.quality.report import print_summary, write_report
@@ -71,6 +81,8 @@ class PipelineRun:
     fingerprint: str = ""
     training: TrainingRun | None = None
     steps: list[StepResult] = field(default_factory=list)
+    # The step the run is in (`running`), then how it ended.
+    outcome: RunOutcome | None = None
 
     @property
     def build(self) -> Build:
@@ -145,16 +157,31 @@ def build_warehouse(run: PipelineRun) -> str:
     return _dbt_build(run, ["--exclude", "tag:ml"], run.build.warehouse, run.build.lake)
 
 
+def save_history(run: PipelineRun) -> None:
+    """The run's results and where it stands into the history folders. A run that audits twice
+    rewrites its own files with everything it has found so far."""
+    p = run.paths
+    if run.validation.results:
+        save_run(run.validation, p.validation_history)
+    if run.outcome is not None:
+        save_outcome(run.validation, run.outcome, p.pipeline_runs)
+
+
+def write_run_report(run: PipelineRun) -> Path:
+    p = run.paths
+    history = recent_runs(p.validation_history, p.pipeline_runs)
+    run.report = write_report(run.validation, history, p.quality_reports, run.outcome)
+    return run.report
+
+
 def record(run: PipelineRun, warehouse: Path | None = None) -> Path:
-    """Keep the run's results (history, the warehouse being checked) and write its report. A run
-    that audits twice rewrites its own history file with everything it has found so far."""
+    """Keep the run's results (history, the warehouse being checked) and write its report."""
     p = run.paths
     warehouse = warehouse or run.build.warehouse
-    save_run(run.validation, p.validation_history)
+    save_history(run)
     if warehouse.exists():
-        load_history_into(warehouse, p.validation_history)
-    run.report = write_report(run.validation, recent_runs(p.validation_history), p.quality_reports)
-    return run.report
+        load_history_into(warehouse, p.validation_history, p.pipeline_runs)
+    return write_run_report(run)
 
 
 def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
@@ -232,11 +259,16 @@ def prediction_marts(run: PipelineRun) -> str:
 
 
 def publish(run: PipelineRun) -> str:
-    """Move the run's own audited build (warehouse and lake) into a new version and switch to it."""
+    """Move the run's own audited build (warehouse and lake) into a new version and switch to it.
+    The run is recorded as published just before the switch, so that the published warehouse
+    holds how its own run ended."""
     p = run.paths
     if message := gate_message(run.validation.results):
         raise PipelineError(f"a build with critical failures is never published:\n{message}")
-    version = publish_build(p, run.build)
+    name = new_version_name()
+    run.outcome = RunOutcome("published", version=name)
+    record(run)
+    version = publish_build(p, run.build, name)
     drop_build(p, run.build)
     tables = len(list(p.lake.glob("*.parquet")))
     return f"{p.warehouse} and {tables} Parquet tables in {p.lake} (version {version.name})"
@@ -253,6 +285,55 @@ STEPS: list[tuple[str, Callable[[PipelineRun], str]]] = [
 ]
 
 
+def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: BaseException) -> NoReturn:
+    """Say where the run stopped, record how it ended (history, the build's copy, the report),
+    keep its build for inspection, and raise."""
+    p = run.paths
+    run.outcome = ending(name, error, run.validation.results)
+    console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(str(error))}")
+    save_history(run)
+    if run.build.warehouse.exists():
+        try:
+            load_history_into(run.build.warehouse, p.validation_history, p.pipeline_runs)
+        except duckdb.Error as load_error:
+            # The history folders hold the record; the build's copy is only a convenience.
+            console.print(f"  the build's quality tables were left as they were: {escape(str(load_error))}")
+    write_run_report(run)
+    kept = keep_build(p, run.build)
+    if run.validation.results:
+        print_summary(console, run.validation, None)
+    console.print(f"recorded in quality.pipeline_runs: {escape(run.outcome.describe())}")
+    console.print(f"quality report: {run.report}")
+    if kept is not None:
+        console.print(f"its build is kept for inspection in {kept} (`lakehouse query --build` reads it)")
+    if not isinstance(error, Exception):
+        raise error
+    raise PipelineError(f"step '{name}' failed: {error}") from error
+
+
+def _steps(run: PipelineRun, console: Console) -> None:
+    name, started = STEPS[0][0], time.perf_counter()
+    try:
+        for name, step in STEPS:
+            started = time.perf_counter()
+
+            def progress(message: str, started: float = started) -> None:
+                if not is_trial_message(message):
+                    console.print(f"  {'':<12} {time.perf_counter() - started:6.1f} s  {escape(message)}")
+
+            run.progress = progress
+            run.outcome = RunOutcome("running", name)
+            save_history(run)
+            detail = step(run)
+            seconds = time.perf_counter() - started
+            console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
+            run.steps.append(StepResult(name, seconds, detail))
+            if step is prediction_marts:
+                print_summary(console, run.validation, run.report)
+    except BaseException as error:
+        _stop(run, console, name, time.perf_counter() - started, error)
+
+
 def run_pipeline(console: Console, retrain: bool = False, wait: bool = False) -> PipelineRun:
     """Every step, holding the data folder's run lock (`wait`: wait for another run to end rather
     than refuse), building in the run's own folder."""
@@ -266,34 +347,3 @@ def run_pipeline(console: Console, retrain: bool = False, wait: bool = False) ->
         start_build(p, run.build)
         _steps(run, console)
     return run
-
-
-def _steps(run: PipelineRun, console: Console) -> None:
-    for name, step in STEPS:
-        started = time.perf_counter()
-
-        def progress(message: str, started: float = started) -> None:
-            if not is_trial_message(message):
-                console.print(f"  {'':<12} {time.perf_counter() - started:6.1f} s  {escape(message)}")
-
-        run.progress = progress
-        try:
-            detail = step(run)
-        except Exception as error:
-            seconds = time.perf_counter() - started
-            if run.report is None and run.validation.results:
-                record(run)
-            kept = keep_build(run.paths, run.build)
-            console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(str(error))}")
-            if run.report is not None:
-                print_summary(console, run.validation, run.report)
-            if kept is not None:
-                console.print(
-                    f"its build is kept for inspection in {kept} (`lakehouse query --build` reads it)"
-                )
-            raise PipelineError(f"step '{name}' failed: {error}") from error
-        seconds = time.perf_counter() - started
-        console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
-        run.steps.append(StepResult(name, seconds, detail))
-        if step is prediction_marts:
-            print_summary(console, run.validation, run.report)
