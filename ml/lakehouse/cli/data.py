@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +41,8 @@ def run(
 ) -> None:
     """Run the pipeline: check the landing zone, build the warehouse, audit it, train (or reuse the
     champions), score every flight, build and audit the prediction marts, publish. One run at a
-    time per data folder: another refuses (exit 1), or waits with `--wait`."""
+    time per data folder: another refuses (exit 1), or waits with `--wait`. SIGTERM or Ctrl-C
+    stops the run, records it as interrupted and publishes nothing."""
     from lakehouse.models.registry import current_champion
     from lakehouse.platform import pipeline
     from lakehouse.platform.builds import RunInProgressError
@@ -50,10 +52,17 @@ def run(
         done = pipeline.run_pipeline(console, retrain=retrain, wait=wait)
     except RunInProgressError as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        # Ctrl-C while waiting for another run: the run's own steps handle it themselves.
+        console.print("[red]stopped before the run started[/red]")
+        raise typer.Exit(code=128 + signal.SIGINT) from None
     except pipeline.PipelineError as error:
         console.print(f"[red]pipeline stopped:[/red] {escape(str(error))}")
-        console.print("the published warehouse is unchanged; fix the cause and run again")
-        raise typer.Exit(code=1) from error
+        interrupted = isinstance(error, pipeline.PipelineInterruptedError)
+        console.print(
+            "the published warehouse is unchanged" + ("" if interrupted else "; fix the cause and run again")
+        )
+        raise typer.Exit(code=error.exit_code) from error
     p = done.paths
     summary = Table(box=box.SIMPLE_HEAD, title=f"pipeline done in {time.perf_counter() - started:.1f} s")
     summary.add_column("step")

@@ -8,15 +8,18 @@ on. The models are trained on that build (or the champions reused when nothing t
 changed), every flight is scored into it, dbt builds the prediction marts on top and their suites
 check them; then the whole build is published at once (`lakehouse.platform.publish`).
 
-How the run ended (published, refused, crashed) is recorded in
+How the run ended (published, refused, interrupted by SIGTERM or SIGINT, crashed) is recorded in
 `quality.pipeline_runs` and the report's verdict, with the step it stopped in. A build that is not
 published stays for inspection (`data/build/latest`); the published warehouse is not touched."""
 
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +65,22 @@ class StepResult:
 
 class PipelineError(RuntimeError):
     """A step failed; the message names the step and the cause."""
+
+    exit_code = 1
+
+
+class PipelineInterruptedError(PipelineError):
+    """SIGTERM or SIGINT stopped the run; it exits as a process killed by that signal would."""
+
+    def __init__(self, message: str, signal_name: str) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal.Signals[signal_name].value
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived during a run; the message is the signal's name. A KeyboardInterrupt,
+    so that what stops cleanly on Ctrl-C (dbt's child process, killed by `subprocess.run`) stops on
+    SIGTERM too."""
 
 
 @dataclass
@@ -285,12 +304,49 @@ STEPS: list[tuple[str, Callable[[PipelineRun], str]]] = [
 ]
 
 
+@dataclass
+class _Signals:
+    """SIGTERM and SIGINT become `Interrupted`, raised where the run is. `deferred`: a signal is
+    noted and the run goes on (publishing, a few renames; recording how the run ended)."""
+
+    received: str | None = None
+    deferred: bool = False
+
+    def handle(self, number: int, _frame: object) -> None:
+        first = self.received is None
+        self.received = self.received or signal.Signals(number).name
+        if first and not self.deferred:
+            raise Interrupted(self.received)
+
+    def check(self) -> None:
+        """Stop after a step when a library caught the interruption and carried on."""
+        if self.received and not self.deferred:
+            raise Interrupted(self.received)
+
+
+@contextmanager
+def _interruptions() -> Iterator[_Signals]:
+    signals = _Signals()
+    # Only the main thread may set handlers (and only it runs them).
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+    previous = {number: signal.signal(number, signals.handle) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield signals
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: BaseException) -> NoReturn:
     """Say where the run stopped, record how it ended (history, the build's copy, the report),
     keep its build for inspection, and raise."""
     p = run.paths
     run.outcome = ending(name, error, run.validation.results)
-    console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(str(error))}")
+    interrupted = run.outcome.outcome == "interrupted"
+    cause = f"interrupted by {run.outcome.error}" if interrupted else str(error)
+    console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(cause)}")
     save_history(run)
     if run.build.warehouse.exists():
         try:
@@ -306,12 +362,14 @@ def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: 
     console.print(f"quality report: {run.report}")
     if kept is not None:
         console.print(f"its build is kept for inspection in {kept} (`lakehouse query --build` reads it)")
+    if interrupted:
+        raise PipelineInterruptedError(f"{cause} in step '{name}'", run.outcome.error or "SIGINT") from error
     if not isinstance(error, Exception):
         raise error
     raise PipelineError(f"step '{name}' failed: {error}") from error
 
 
-def _steps(run: PipelineRun, console: Console) -> None:
+def _steps(run: PipelineRun, console: Console, signals: _Signals) -> None:
     name, started = STEPS[0][0], time.perf_counter()
     try:
         for name, step in STEPS:
@@ -324,13 +382,18 @@ def _steps(run: PipelineRun, console: Console) -> None:
             run.progress = progress
             run.outcome = RunOutcome("running", name)
             save_history(run)
+            # Publishing is a few renames: a signal waits for them rather than cut them short.
+            signals.deferred = name == "publish"
             detail = step(run)
+            signals.check()
             seconds = time.perf_counter() - started
             console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
             run.steps.append(StepResult(name, seconds, detail))
             if step is prediction_marts:
                 print_summary(console, run.validation, run.report)
     except BaseException as error:
+        # A second signal does not cut the record of the first short.
+        signals.deferred = True
         _stop(run, console, name, time.perf_counter() - started, error)
 
 
@@ -345,5 +408,6 @@ def run_pipeline(console: Console, retrain: bool = False, wait: bool = False) ->
             p, ValidationRun(run_id, started, str(p.build_of(run_id).warehouse)), retrain=retrain
         )
         start_build(p, run.build)
-        _steps(run, console)
+        with _interruptions() as signals:
+            _steps(run, console, signals)
     return run
