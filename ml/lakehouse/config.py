@@ -220,6 +220,8 @@ class TrainingConfig:
 SAMPLE_SIZE = 10
 # The critical failures a gate message lists before it says "and n more".
 MESSAGE_FAILURES = 8
+# The files a published run's console names when rows were quarantined (the most rows first).
+QUARANTINE_FILES_SHOWN = 5
 
 
 # --- Runs -----------------------------------------------------------------------------------------

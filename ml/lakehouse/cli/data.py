@@ -71,6 +71,8 @@ def run(
         summary.add_row(step.name, f"{step.seconds:.1f}")
     console.print(summary)
     console.print(f"warehouse: {p.warehouse} (version {p.current.resolve().name}); lake: {p.lake}")
+    for line in pipeline.quarantine_lines(done.quarantined):
+        console.print(escape(line))
     console.print(f"quality report: {done.report}")
     for task in TASK_NAMES:
         champion = current_champion(p.model_registry, task, done.config.horizon_minutes)

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lakehouse.common.progress import Progress, quiet
-from lakehouse.config import Build, Paths, TrainingConfig, paths
+from lakehouse.config import QUARANTINE_FILES_SHOWN, Build, Paths, TrainingConfig, paths
 from lakehouse.models import registry
 from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
 from lakehouse.models.features.build import read_features
@@ -102,6 +102,8 @@ class PipelineRun:
     steps: list[StepResult] = field(default_factory=list)
     # The step the run is in (`running`), then how it ended.
     outcome: RunOutcome | None = None
+    # Rows of the published build in quarantine.rejected_rows, per file, the most first.
+    quarantined: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def build(self) -> Build:
@@ -277,6 +279,42 @@ def prediction_marts(run: PipelineRun) -> str:
     return build_prediction_marts(run, run.build.warehouse, run.build.lake)
 
 
+def quarantined_files(warehouse: Path) -> list[tuple[str, int]]:
+    """Rows in quarantine.rejected_rows per file, the most first (none without the table)."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        found = connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'quarantine' and table_name = 'rejected_rows'"
+        ).fetchall()
+        if found != [(1,)]:
+            return []
+        rows = connection.execute(
+            "select source_file, count(*) from quarantine.rejected_rows group by 1 order by 2 desc, 1"
+        ).fetchall()
+    return [(str(file), int(count)) for file, count in rows]
+
+
+QUARANTINE_QUERY = (
+    "select source_file, source_line, rejection_reason from quarantine.rejected_rows "
+    "order by source_file, source_line"
+)
+
+
+def quarantine_lines(quarantined: list[tuple[str, int]], shown: int = QUARANTINE_FILES_SHOWN) -> list[str]:
+    """What the console says about published quarantined rows: how many, from which files (the
+    first `shown`, with their counts), where to look. Nothing when there are none."""
+    if not quarantined:
+        return []
+    total = sum(count for _, count in quarantined)
+    files = ", ".join(f"{file} ({count:,})" for file, count in quarantined[:shown])
+    more = f" and {len(quarantined) - shown} more" if len(quarantined) > shown else ""
+    return [
+        f"quarantined: {total:,} rows of {len(quarantined)} raw file(s) kept out of the marts: {files}{more}",
+        f"  each with its file, line and reason in quarantine.rejected_rows: "
+        f'.venv/bin/lakehouse query "{QUARANTINE_QUERY}"',
+    ]
+
+
 def publish(run: PipelineRun) -> str:
     """Move the run's own audited build (warehouse and lake) into a new version and switch to it.
     The run is recorded as published just before the switch, so that the published warehouse
@@ -284,6 +322,7 @@ def publish(run: PipelineRun) -> str:
     p = run.paths
     if message := gate_message(run.validation.results):
         raise PipelineError(f"a build with critical failures is never published:\n{message}")
+    run.quarantined = quarantined_files(run.build.warehouse)
     name = new_version_name()
     run.outcome = RunOutcome("published", version=name)
     record(run)
