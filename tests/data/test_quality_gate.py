@@ -29,6 +29,9 @@ KNOWN_WARNINGS = {
     # pressure_mb (and its 3-hour change) is missing on most flights of a few days, far more often
     # than in the training window: the drift suite says so
     ("feature_drift", None),
+    # the scoring model's only month out of its fitting window is December, whose delays it
+    # underestimates by more than 15 minutes on more than a tenth of its days
+    ("model_performance_daily", "mean_error"),
 }
 
 
