@@ -220,6 +220,15 @@ class TrainingConfig:
 SAMPLE_SIZE = 10
 # The critical failures a gate message lists before it says "and n more".
 MESSAGE_FAILURES = 8
+# The files a published run's console names when rows were quarantined (the most rows first).
+QUARANTINE_FILES_SHOWN = 5
+
+
+# --- Runs -----------------------------------------------------------------------------------------
+
+# Builds kept in data/build/ (one folder per run; a published build moves out of it): the newest
+# ones, so that a refused or interrupted build stays for inspection without builds piling up.
+KEPT_BUILDS = 3
 
 
 # --- The scoring API ------------------------------------------------------------------------------
@@ -240,30 +249,62 @@ RELOAD_INTERVAL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
+class Build:
+    """One run's build folder: the warehouse and lake it writes and audits before publishing."""
+
+    folder: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.folder / "warehouse.duckdb"
+
+    @property
+    def lake(self) -> Path:
+        return self.folder / "lake"
+
+
+@dataclass(frozen=True)
 class Paths:
     raw: Path
     warehouse: Path
     lake: Path
-    build: Path
+    # One folder per run (`build_of`), and `latest` naming the last run's build.
+    builds: Path
     quality: Path
     models: Path
     dbt_project: Path
     dbt_target: Path
     expectations: Path
 
-    @property
-    def build_warehouse(self) -> Path:
-        """The warehouse a run writes and audits before it is published."""
-        return self.build / "warehouse.duckdb"
+    def build_of(self, run_id: str) -> Build:
+        """The folder a run builds in, named by its run id: no run writes another's build."""
+        return Build(self.builds / run_id)
 
     @property
-    def build_lake(self) -> Path:
-        return self.build / "lake"
+    def latest_build(self) -> Path:
+        """A symlink to the build the last run left (refused, interrupted or crashed); absent when
+        it published its build or built nothing. Never a build being written."""
+        return self.builds / "latest"
+
+    @property
+    def build_warehouse(self) -> Path:
+        """The warehouse of the latest build: `lakehouse query --build`, `lakehouse validate`."""
+        return self.latest_build / "warehouse.duckdb"
+
+    @property
+    def run_lock(self) -> Path:
+        """Held (flock) by the run using this data folder, its PID inside."""
+        return self.warehouse.parent / ".run.lock"
 
     @property
     def validation_history(self) -> Path:
         """One Parquet file per validation run, appended and never rewritten."""
         return self.quality / "validation_results"
+
+    @property
+    def pipeline_runs(self) -> Path:
+        """One Parquet file per pipeline run: how it ended (published, refused, interrupted...)."""
+        return self.quality / "pipeline_runs"
 
     @property
     def quality_reports(self) -> Path:
@@ -319,7 +360,7 @@ def paths() -> Paths:
         raw=_path("LAKEHOUSE_RAW_DIR", data / "raw"),
         warehouse=data / "warehouse.duckdb",
         lake=data / "lake",
-        build=_path("LAKEHOUSE_BUILD_DIR", data / "build"),
+        builds=_path("LAKEHOUSE_BUILD_DIR", data / "build"),
         quality=_path("LAKEHOUSE_QUALITY_DIR", data / "quality"),
         models=_path("LAKEHOUSE_MODELS_DIR", data / "models"),
         dbt_project=DBT_PROJECT_DIR,

@@ -29,6 +29,9 @@ KNOWN_WARNINGS = {
     # pressure_mb (and its 3-hour change) is missing on most flights of a few days, far more often
     # than in the training window: the drift suite says so
     ("feature_drift", None),
+    # the scoring model's only month out of its fitting window is December, whose delays it
+    # underestimates by more than 15 minutes on more than a tenth of its days
+    ("model_performance_daily", "mean_error"),
 }
 
 
@@ -78,8 +81,10 @@ def test_the_published_warehouse_holds_the_run_that_published_it(
 def test_validation_results_accumulate_and_a_rerun_gives_the_same_results(
     built_warehouse: Path, tmp_path: Path
 ) -> None:
-    build = tmp_path / "build" / "warehouse.duckdb"
-    build.parent.mkdir()
+    # a build a run left, which `lakehouse validate` audits by default
+    build = tmp_path / "build" / "20260101T000000Z-000000" / "warehouse.duckdb"
+    build.parent.mkdir(parents=True)
+    (tmp_path / "build" / "latest").symlink_to(build.parent.name)
     shutil.copy(built_warehouse, build)
     with lakehouse_environment(tmp_path, paths().raw):
         for _ in range(2):
@@ -269,7 +274,7 @@ def test_a_broken_input_stops_publishing_with_a_precise_message(
     for word in words:
         assert word in message, f"{word!r} not in the gate's message:\n{message}"
     # A refused build keeps its own table of results for inspection.
-    build = data_dir / "build" / "warehouse.duckdb"
+    build = data_dir / "build" / "latest" / "warehouse.duckdb"
     if build.exists():
         with duckdb.connect(str(build), read_only=True) as connection:
             assert (

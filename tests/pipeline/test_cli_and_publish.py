@@ -84,12 +84,15 @@ def _marker(warehouse: Path) -> list[tuple[str]]:
         return connection.execute("select version from marker").fetchall()  # type: ignore[return-value]
 
 
-def _build(p: Paths, version: str, lake_files: dict[str, str]) -> None:
-    p.build_lake.mkdir(parents=True)
-    with duckdb.connect(str(p.build_warehouse)) as connection:
+def _build(p: Paths, version: str, lake_files: dict[str, str]) -> pipeline.PipelineRun:
+    """A run whose own build holds a warehouse marked `version` and these lake files."""
+    run = pipeline.PipelineRun(p, new_run("test"))
+    run.build.lake.mkdir(parents=True)
+    with duckdb.connect(str(run.build.warehouse)) as connection:
         connection.execute(f"create table marker as select '{version}' as version")
     for name, content in lake_files.items():
-        (p.build_lake / name).write_text(content)
+        (run.build.lake / name).write_text(content)
+    return run
 
 
 @pytest.mark.parametrize(
@@ -116,8 +119,7 @@ def test_publish_switches_warehouse_and_lake_together_and_keeps_one_previous_ver
     data_dir: Path,
 ) -> None:
     p = paths()
-    _build(p, "first", {"fct_flights.parquet": "first", "dropped_mart.parquet": "first"})
-    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    pipeline.publish(_build(p, "first", {"fct_flights.parquet": "first", "dropped_mart.parquet": "first"}))
     assert p.warehouse.is_symlink()
     assert p.lake.is_symlink()
     assert _marker(p.warehouse) == [("first",)]
@@ -125,15 +127,15 @@ def test_publish_switches_warehouse_and_lake_together_and_keeps_one_previous_ver
     reader = duckdb.connect(str(p.warehouse), read_only=True)
     try:
         for version in ("second", "third"):
-            _build(p, version, {"fct_flights.parquet": version})
-            pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+            pipeline.publish(_build(p, version, {"fct_flights.parquet": version}))
         assert reader.execute("select version from marker").fetchall() == [("first",)]
     finally:
         reader.close()
     assert _marker(p.warehouse) == [("third",)]
     assert sorted(f.name for f in p.lake.iterdir()) == ["fct_flights.parquet"]
     assert (p.lake / "fct_flights.parquet").read_text() == "third"
-    assert not p.build_warehouse.exists()
+    # each build moved out of its run's folder, which is gone
+    assert list(p.builds.iterdir()) == []
     # the current version and the one before it
     assert len(list(p.published_versions.iterdir())) == 2
 
@@ -147,9 +149,8 @@ def test_a_publish_killed_after_any_rename_leaves_one_whole_version_published(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, renames_before_the_kill: int
 ) -> None:
     p = paths()
-    _build(p, "old", {"fct_flights.parquet": "old"})
-    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
-    _build(p, "new", {"fct_flights.parquet": "new"})
+    pipeline.publish(_build(p, "old", {"fct_flights.parquet": "old"}))
+    new = _build(p, "new", {"fct_flights.parquet": "new"})
     replace = os.replace
     done = 0
 
@@ -162,7 +163,7 @@ def test_a_publish_killed_after_any_rename_leaves_one_whole_version_published(
 
     monkeypatch.setattr(os, "replace", rename_then_die)
     with pytest.raises(Killed):
-        pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+        publish.publish_build(p, new.build)
     monkeypatch.undo()
     # the warehouse and the lake always come from the same build: the old one until the switch
     # (the third rename), the new one after it
@@ -170,9 +171,8 @@ def test_a_publish_killed_after_any_rename_leaves_one_whole_version_published(
     assert version == ("old" if renames_before_the_kill < 3 else "new")
     assert (p.lake / "fct_flights.parquet").read_text() == version
     # the next publish starts cleanly and leaves the current version and the one before it
-    shutil.rmtree(p.build)
-    _build(p, "next", {"fct_flights.parquet": "next"})
-    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    shutil.rmtree(p.builds)
+    pipeline.publish(_build(p, "next", {"fct_flights.parquet": "next"}))
     assert _marker(p.warehouse) == [("next",)]
     assert len(list(p.published_versions.iterdir())) == 2
 
@@ -183,8 +183,7 @@ def test_publish_takes_over_a_data_folder_from_before_versions(data_dir: Path) -
     (p.lake / "old.parquet").write_text("old")
     with duckdb.connect(str(p.warehouse)) as connection:
         connection.execute("create table marker as select 'old' as version")
-    _build(p, "new", {"new.parquet": "new"})
-    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    pipeline.publish(_build(p, "new", {"new.parquet": "new"}))
     assert _marker(p.warehouse) == [("new",)]
     assert sorted(f.name for f in p.lake.iterdir()) == ["new.parquet"]
 
@@ -196,8 +195,7 @@ def test_check_raw_names_what_is_missing(data_dir: Path) -> None:
 
 def test_republish_changes_a_copy_and_switches_to_it_without_disturbing_readers(data_dir: Path) -> None:
     p = paths()
-    _build(p, "old", {"fct_flights.parquet": "old"})
-    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    pipeline.publish(_build(p, "old", {"fct_flights.parquet": "old"}))
     reader = duckdb.connect(str(p.warehouse), read_only=True)
     try:
 
@@ -216,8 +214,7 @@ def test_republish_changes_a_copy_and_switches_to_it_without_disturbing_readers(
 
 def test_republish_publishes_nothing_when_the_update_fails(data_dir: Path) -> None:
     p = paths()
-    _build(p, "old", {"fct_flights.parquet": "old"})
-    pipeline.publish(pipeline.PipelineRun(p, new_run("test")))
+    pipeline.publish(_build(p, "old", {"fct_flights.parquet": "old"}))
     before = p.current.resolve()
 
     def update(copy: Path, lake: Path) -> None:

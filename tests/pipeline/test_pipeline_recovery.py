@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -76,6 +77,9 @@ def test_a_run_killed_in_any_step_leaves_the_published_warehouse_whole(
         assert result.returncode == -signal.SIGKILL, f"{name}: not killed\n{result.stdout}\n{result.stderr}"
         assert f"✓ {name}" not in result.stdout, f"{name} finished before the kill: {result.stdout}"
         assert published_state(first.paths) == before, f"killed in {name}: the published files changed"
+        # SIGKILL leaves no end: the record says where the run was
+        records = pl.read_parquet(first.paths.pipeline_runs / "*.parquet").sort("run_started_at")
+        assert records.select("outcome", "step").row(-1) == ("running", name)
     # The next run starts cleanly and publishes the same tables.
     final = run_quietly(sample.data, sample.raw, sample.expectations)
     assert final.training is None

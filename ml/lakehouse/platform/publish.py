@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.config import Paths
+from lakehouse.config import Build, Paths
 
 
 class PublishError(RuntimeError):
@@ -32,8 +32,12 @@ def publishing(p: Paths) -> Iterator[None]:
         yield
 
 
-def _new_version(p: Paths) -> Path:
-    version = p.published_versions / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+def new_version_name() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+
+
+def _new_version(p: Paths, name: str | None = None) -> Path:
+    version = p.published_versions / (name or new_version_name())
     version.mkdir(parents=True)
     return version
 
@@ -80,11 +84,13 @@ def republish(p: Paths, update: Callable[[Path, Path], object]) -> None:
         _switch(p, version)
 
 
-def publish_build(p: Paths) -> Path:
-    """Move the audited build (warehouse and lake) into a new version and switch to it."""
+def publish_build(p: Paths, build: Build, name: str | None = None) -> Path:
+    """Move a run's audited build (its warehouse and lake) into a new version (`name`, or one
+    named now) and switch to it. The pipeline passes its own run's build (`data/build/<run id>/`):
+    no run can publish another's."""
     with publishing(p):
-        version = _new_version(p)
-        os.replace(p.build_warehouse, version / "warehouse.duckdb")
-        os.replace(p.build_lake, version / "lake")
+        version = _new_version(p, name)
+        os.replace(build.warehouse, version / "warehouse.duckdb")
+        os.replace(build.lake, version / "lake")
         _switch(p, version)
     return version

@@ -1,23 +1,24 @@
 """The quality gate's memory.
 
-Each validation run appends one Parquet file to `data/quality/validation_results/` (written whole,
-then renamed: a crash leaves no partial file). That folder is the history: it needs no lock, so
+Each validation run appends one Parquet file to `data/quality/validation_results/`, and each
+pipeline run one to `data/quality/pipeline_runs/` saying how it ended (written whole, then
+renamed: a crash leaves no partial file). Those folders are the history: they need no lock, so
 recording a failed run never waits for a reader of the published warehouse. Before a build is
-published, the whole history is loaded into the build's `quality.validation_results`, so the
-published warehouse carries every run up to its own, failed runs included. A refused build keeps
-its table in `data/build/warehouse.duckdb`."""
+published, the whole history is loaded into the build's `quality.validation_results` and
+`quality.pipeline_runs`, so the published warehouse carries every run up to its own, failed runs
+included. A refused build keeps its tables in `data/build/<run id>/warehouse.duckdb`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from lakehouse.common.files import write_parquet_atomically
-from lakehouse.quality.gate import ValidationRun
+from lakehouse.quality.gate import RunOutcome, ValidationRun
 from lakehouse.quality.raw_files import RawFile
 
 RESULT_SCHEMA = pl.Schema(
@@ -38,7 +39,20 @@ RESULT_SCHEMA = pl.Schema(
         "why": pl.String(),
     }
 )
-# The critical failures a gate message lists before it says "and n more".
+# quality.pipeline_runs: one row per pipeline run, rewritten as it goes (`running` in the step it is
+# in) and when it ends.
+OUTCOME_SCHEMA = pl.Schema(
+    {
+        "run_id": pl.String(),
+        "run_started_at": pl.Datetime("us", "UTC"),
+        "recorded_at": pl.Datetime("us", "UTC"),
+        "target": pl.String(),
+        "outcome": pl.String(),
+        "step": pl.String(),
+        "error": pl.String(),
+        "published_version": pl.String(),
+    }
+)
 
 
 def results_frame(run: ValidationRun) -> pl.DataFrame:
@@ -54,18 +68,49 @@ def save_run(run: ValidationRun, history: Path) -> Path:
     return write_parquet_atomically(results_frame(run), history / f"{run.run_id}.parquet")
 
 
+def save_outcome(run: ValidationRun, outcome: RunOutcome, runs: Path) -> Path:
+    """Record how the pipeline run stands or ended, replacing its previous record."""
+    row = {
+        "run_id": run.run_id,
+        "run_started_at": run.started_at,
+        "recorded_at": datetime.now(UTC),
+        "target": run.target,
+        "outcome": outcome.outcome,
+        "step": outcome.step,
+        "error": outcome.error,
+        "published_version": outcome.version,
+    }
+    return write_parquet_atomically(
+        pl.DataFrame([row], schema=OUTCOME_SCHEMA), runs / f"{run.run_id}.parquet"
+    )
+
+
 def history_glob(history: Path) -> str:
     return str(history / "*.parquet")
 
 
-def load_history_into(warehouse: Path, history: Path) -> None:
-    """(Re)create quality.validation_results in `warehouse` from every recorded run."""
+def _relation(connection: duckdb.DuckDBPyConnection, folder: Path, schema: pl.Schema) -> str:
+    """SQL naming every Parquet file of `folder`, or an empty table of `schema` when it has none."""
+    if any(folder.glob("*.parquet")):
+        return f"read_parquet('{history_glob(folder)}')"
+    name = f"empty_{folder.name}"
+    connection.register(name, pl.DataFrame(schema=schema))
+    return name
+
+
+def load_history_into(warehouse: Path, history: Path, runs: Path) -> None:
+    """(Re)create quality.validation_results and quality.pipeline_runs in `warehouse` from every
+    recorded run."""
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("create schema if not exists quality")
         connection.execute(
             "create or replace table quality.validation_results as "
-            f"select * from read_parquet('{history_glob(history)}') "
+            f"select * from {_relation(connection, history, RESULT_SCHEMA)} "
             "order by run_started_at, run_id, suite, table_name, expectation, column_name, severity"
+        )
+        connection.execute(
+            "create or replace table quality.pipeline_runs as "
+            f"select * from {_relation(connection, runs, OUTCOME_SCHEMA)} order by run_started_at, run_id"
         )
 
 
@@ -109,21 +154,33 @@ class PastRun:
     checks: int
     warnings_failed: int
     critical_failed: int
+    # How the pipeline run ended (None for `lakehouse validate`, which publishes nothing).
+    outcome: RunOutcome | None = None
 
 
-def recent_runs(history: Path, limit: int = 20) -> list[PastRun]:
-    if not any(history.glob("*.parquet")):
-        return []
+def recent_runs(history: Path, runs: Path, limit: int = 20) -> list[PastRun]:
+    """The latest runs, their checks and, for pipeline runs, how they ended (a run that stopped
+    before any check has only the latter)."""
     with duckdb.connect() as connection:
         rows = connection.execute(
             f"""
-            select run_id, run_started_at, target, count(*),
-                count(*) filter (where not success and severity = 'warning'),
-                count(*) filter (where not success and severity = 'critical')
-            from read_parquet('{history_glob(history)}')
-            group by all
-            order by run_started_at desc
+            with checks as (
+                select run_id, run_started_at, target, count(*) as checks,
+                    count(*) filter (where not success and severity = 'warning') as warnings_failed,
+                    count(*) filter (where not success and severity = 'critical') as critical_failed
+                from {_relation(connection, history, RESULT_SCHEMA)}
+                group by all
+            )
+            select coalesce(c.run_id, r.run_id), coalesce(c.run_started_at, r.run_started_at),
+                coalesce(c.target, r.target), coalesce(c.checks, 0), coalesce(c.warnings_failed, 0),
+                coalesce(c.critical_failed, 0), r.outcome, r.step, r.error, r.published_version
+            from checks as c
+            full join {_relation(connection, runs, OUTCOME_SCHEMA)} as r on c.run_id = r.run_id
+            order by 2 desc, 1 desc
             limit {int(limit)}
             """
         ).fetchall()
-    return [PastRun(*row) for row in rows]
+    return [
+        PastRun(run_id, started_at, target, checks, warnings, critical, RunOutcome(*end) if end[0] else None)
+        for (run_id, started_at, target, checks, warnings, critical, *end) in rows
+    ]

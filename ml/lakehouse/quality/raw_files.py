@@ -1,17 +1,20 @@
-"""The landing zone's files, checked before dbt reads them: every declared source has files,
-each with exactly the declared fields and some rows, and none is a byte copy of another."""
+"""The landing zone's files, checked before dbt reads them: every declared source has files, each
+readable (whole gzip, UTF-8 text), with exactly the declared fields and some rows, and none is a
+byte copy of another."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import json
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lakehouse.config import SAMPLE_SIZE, dbt_vars
-from lakehouse.platform.landing import count_data_rows
 from lakehouse.quality.records import CheckResult, to_json
 
 
@@ -33,7 +36,8 @@ def declared_sources() -> list[RawSource]:
 
 @dataclass(frozen=True)
 class RawFile:
-    """What a raw file holds, measured without any SQL engine (quality.raw_files)."""
+    """What a raw file holds, measured without any SQL engine (quality.raw_files). `error` says why
+    a file cannot be read (then it has no rows or fields)."""
 
     source: str
     file: str
@@ -41,43 +45,88 @@ class RawFile:
     sha256: str
     data_rows: int
     fields: list[str]
+    error: str | None = None
 
 
-def _fields_in(path: Path) -> list[str]:
-    """A CSV's header names, or every key used by a JSON Lines file (unparseable lines are the
-    base model's business: it quarantines them with their line number)."""
+class UnreadableFileError(ValueError):
+    """A raw file that is not text dbt can read; the message says where and why."""
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """The file's lines as text (decompressed if gzip). Decoded line by line, so that bytes that
+    are not UTF-8, or a binary file, are named by their line."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as handle:
-        if ".csv" in path.suffixes:
-            header = handle.readline().rstrip("\r\n")
-            return header.split(",") if header else []
-        keys: dict[str, None] = {}
-        for line in handle:
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if b"\0" in line:
+                raise UnreadableFileError(f"binary, not text: a NUL byte on line {number}")
             try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                keys.update(dict.fromkeys(record))
-        return list(keys)
+                yield line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise UnreadableFileError(
+                    f"not UTF-8: byte 0x{line[error.start]:02x} on line {number}, column {error.start + 1}"
+                ) from None
+
+
+def _rows_and_fields(path: Path) -> tuple[int, list[str]]:
+    """Data rows and fields in one pass. A CSV's fields are its header's names; a JSON Lines
+    file's, every key it uses (unparseable lines are the base model's business: it quarantines
+    them with their line number)."""
+    lines = _text_lines(path)
+    if ".csv" in path.suffixes:
+        reader = csv.reader(lines)
+        try:
+            header = next(reader, [])
+            return sum(1 for _ in reader), header
+        except csv.Error as error:
+            raise UnreadableFileError(f"not CSV: {error} (line {reader.line_num})") from None
+    rows = 0
+    keys: dict[str, None] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        rows += 1
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            keys.update(dict.fromkeys(record))
+    return rows, list(keys)
+
+
+def _cause(error: Exception) -> str:
+    """Why a file could not be read, in words that point at the fix."""
+    if isinstance(error, UnreadableFileError):
+        return str(error)
+    if isinstance(error, gzip.BadGzipFile):
+        return f"not gzip: {error}"
+    if isinstance(error, EOFError | zlib.error):
+        return f"corrupt gzip: {error}"
+    if isinstance(error, OSError):
+        return f"unreadable: {error.strerror or error}"
+    return f"{type(error).__name__}: {error}"
+
+
+def inspect_file(raw: Path, source: str, path: Path) -> RawFile:
+    """Size, checksum, rows and fields of one file, or why it cannot be read."""
+    file = str(path.relative_to(raw))
+    try:
+        content = path.read_bytes()
+        rows, fields = _rows_and_fields(path)
+    except (OSError, EOFError, zlib.error, UnreadableFileError) as error:
+        size = path.stat().st_size if path.is_file() else 0
+        return RawFile(source, file, size, "", 0, [], error=_cause(error))
+    return RawFile(source, file, len(content), hashlib.sha256(content).hexdigest(), rows, fields)
 
 
 def inspect_raw_files(raw: Path, sources: list[RawSource]) -> dict[str, list[RawFile]]:
-    """Every file of every declared source: size, checksum, rows and fields."""
-    found: dict[str, list[RawFile]] = {}
-    for source in sources:
-        found[source.name] = [
-            RawFile(
-                source=source.name,
-                file=str(path.relative_to(raw)),
-                size_bytes=path.stat().st_size,
-                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                data_rows=count_data_rows(path),
-                fields=_fields_in(path),
-            )
-            for path in sorted(raw.glob(source.files))
-        ]
-    return found
+    """Every file of every declared source: size, checksum, rows and fields, or why it cannot be
+    read."""
+    return {
+        source.name: [inspect_file(raw, source.name, path) for path in sorted(raw.glob(source.files))]
+        for source in sources
+    }
 
 
 def _raw_check(
@@ -106,10 +155,13 @@ def _raw_check(
 
 def raw_file_checks(sources: list[RawSource], found: dict[str, list[RawFile]]) -> list[CheckResult]:
     """Critical checks that must hold before dbt reads the files: each source has files, each file
-    has exactly the declared fields and some rows, and no file is a byte copy of another."""
+    can be read, has exactly the declared fields and some rows, and no file is a byte copy of
+    another. A file that cannot be read fails the first of these only."""
     results: list[CheckResult] = []
     for source in sources:
-        files = found[source.name]
+        every_file = found[source.name]
+        unreadable = {f.file: f.error for f in every_file if f.error}
+        files = [f for f in every_file if not f.error]
         declared = set(source.fields)
         mismatched = {
             f.file: {
@@ -128,11 +180,20 @@ def raw_file_checks(sources: list[RawSource], found: dict[str, list[RawFile]]) -
         results += [
             _raw_check(
                 source,
-                files,
+                every_file,
                 "files exist",
                 f"at least one file matching {source.files}",
                 f"Files matching {source.files} must exist in the landing zone.",
-                {} if files else {source.files: "no file matches"},
+                {} if every_file else {source.files: "no file matches"},
+            ),
+            _raw_check(
+                source,
+                every_file,
+                "files can be read",
+                "every file readable, whole (gzip to its end) and UTF-8 text",
+                "dbt cannot read a file cut short, corrupt, binary or in another encoding; it would "
+                "stop the build without naming the file.",
+                unreadable,
             ),
             _raw_check(
                 source,

@@ -15,12 +15,38 @@ from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from lakehouse.common.html import page
-from lakehouse.quality.gate import ValidationRun, summarize
+from lakehouse.quality.gate import RunOutcome, ValidationRun, summarize
 from lakehouse.quality.history import PastRun
 from lakehouse.quality.records import CheckResult
 
 _BLOCKED = '<span class="tag critical">blocked</span>'
 _PASSED = '<span class="tag ok">passed</span>'
+
+
+def _verdict(run: ValidationRun, outcome: RunOutcome | None) -> str:
+    """The run's verdict: how the pipeline run ended when it is one, else what the checks say."""
+    if outcome is None:
+        if run.critical_failures:
+            text = "BLOCKED: critical expectations failed, nothing was published"
+            return f'<div class="verdict blocked">{text}</div>'
+        return '<div class="verdict passed">PASSED: no critical failure</div>'
+    label, css = {
+        "published": ("PASSED", "passed"),
+        "running": ("NOT FINISHED", "running"),
+        "refused": ("BLOCKED", "blocked"),
+        "interrupted": ("INTERRUPTED", "blocked"),
+        "crashed": ("CRASHED", "blocked"),
+    }[outcome.outcome]
+    return f'<div class="verdict {css}">{label}: {escape(outcome.describe())}</div>'
+
+
+def _past_verdict(past: PastRun) -> str:
+    if past.outcome is None:
+        return _BLOCKED if past.critical_failed else _PASSED
+    o = past.outcome
+    css = {"published": "ok", "running": "warning"}.get(o.outcome, "critical")
+    where = f" in {escape(o.step)}" if o.step else ""
+    return f'<span class="tag {css}">{o.outcome}{where}</span>'
 
 
 def _status(result: CheckResult) -> str:
@@ -51,14 +77,10 @@ def _checks_table(results: list[CheckResult]) -> str:
     )
 
 
-def render_report(run: ValidationRun, history: list[PastRun]) -> str:
+def render_report(run: ValidationRun, history: list[PastRun], outcome: RunOutcome | None = None) -> str:
+    """The page of a validation run; `outcome`: how the pipeline run that ran it stands or ended."""
     critical, warnings = run.critical_failures, run.warnings
-    blocked = bool(critical)
-    verdict = (
-        '<div class="verdict blocked">BLOCKED: critical expectations failed, nothing was published</div>'
-        if blocked
-        else '<div class="verdict passed">PASSED: no critical failure</div>'
-    )
+    verdict = _verdict(run, outcome)
     cards = "".join(
         f'<div class="card">{label}<b>{value}</b></div>'
         for label, value in [
@@ -92,7 +114,7 @@ def render_report(run: ValidationRun, history: list[PastRun]) -> str:
         f"<tr><td class='mono'>{escape(p.run_id)}</td><td>{p.started_at:%Y-%m-%d %H:%M:%S} UTC</td>"
         f"<td class='mono'>{escape(p.target)}</td><td class='num'>{p.checks}</td>"
         f"<td class='num'>{p.warnings_failed}</td><td class='num'>{p.critical_failed}</td>"
-        f"<td>{_BLOCKED if p.critical_failed else _PASSED}</td></tr>"
+        f"<td>{_past_verdict(p)}</td></tr>"
         for p in history
     )
     body = f"""<h1>Quality gate report</h1>
@@ -107,17 +129,22 @@ audited <span class="mono">{escape(run.target)}</span></div>
 and builds. Every other suite is a Great Expectations suite from <span class="mono">expectations/</span>.</p>
 {"".join(suites)}
 <h2>Recent runs</h2>
-<p class="meta">From <span class="mono">quality.validation_results</span> (one Parquet file per run in
-<span class="mono">data/quality/validation_results/</span>).</p>
+<p class="meta">From <span class="mono">quality.validation_results</span> and
+<span class="mono">quality.pipeline_runs</span> (one Parquet file per run in
+<span class="mono">data/quality/validation_results/</span> and
+<span class="mono">data/quality/pipeline_runs/</span>); the verdict of a pipeline run is how it ended,
+that of <span class="mono">lakehouse validate</span> what its checks say.</p>
 <table class="wide"><tr><th>Run</th><th>Started</th><th>Audited</th><th class="num">Checks</th>
 <th class="num">Warnings failed</th><th class="num">Critical failed</th><th>Verdict</th></tr>{past}</table>"""
     return page(f"Quality gate {run.run_id}", body)
 
 
-def write_report(run: ValidationRun, history: list[PastRun], reports: Path) -> Path:
+def write_report(
+    run: ValidationRun, history: list[PastRun], reports: Path, outcome: RunOutcome | None = None
+) -> Path:
     """Write the run's page and refresh `latest.html`; returns the run's page."""
     reports.mkdir(parents=True, exist_ok=True)
-    page = render_report(run, history)
+    page = render_report(run, history, outcome)
     path = reports / f"{run.run_id}.html"
     path.write_text(page)
     (reports / "latest.html").write_text(page)
