@@ -7,7 +7,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test lint format raw docs bench bench-gate bench-features bench-scoring clean
+.PHONY: setup run test lint format raw docs bench bench-gate bench-features bench-scoring bench-serving serve clean
 
 setup: .venv/.synced
 
@@ -49,6 +49,12 @@ bench-features: setup
 
 bench-scoring: setup
 	$(RUN) python -m benchmarks.scoring $(ARGS)
+
+bench-serving: setup
+	$(RUN) python -m benchmarks.serving $(ARGS)
+
+serve: setup
+	$(RUN) lakehouse serve $(ARGS)
 
 clean:
 	rm -rf data/build data/warehouse.duckdb data/lake data/current data/published data/quality dbt_project/target dbt_project/logs

@@ -187,8 +187,8 @@ def test_rewriting_the_unknown_future_changes_no_feature_decided_before_it(
     pipeline_run: PipelineRun, rewritten_warehouse: Path
 ) -> None:
     # the session's run built the original features at the default horizon and weather lag
-    assert pipeline_run.features is not None
-    before, after = _split_at_cutoff(pipeline_run.features, _features(rewritten_warehouse))
+    assert 120 in pipeline_run.features
+    before, after = _split_at_cutoff(pipeline_run.features[120], _features(rewritten_warehouse))
     assert before.height > 150_000
     assert _changed(before) == {}
     # Power: the rewrite reaches the features of later flights, group by group.

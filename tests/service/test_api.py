@@ -249,11 +249,15 @@ def test_every_answer_is_logged_and_loads_into_the_warehouse(server: Server, tmp
     warehouse = tmp_path / "warehouse.duckdb"
     assert load_served_into(warehouse, directory) >= 1
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        (model,) = connection.execute(
-            "select distinct classification_model_id from ml.served_predictions "
-            "where flight_id is not null limit 1"
-        ).fetchone() or ("",)
-    assert model.endswith("-classification-120")
+        models = {
+            model
+            for (model,) in connection.execute(
+                "select distinct classification_model_id from ml.served_predictions "
+                "where flight_id is not null"
+            ).fetchall()
+        }
+    # the request named no horizon: the longest with a champion answered
+    assert any(model.endswith("-classification-120") for model in models)
 
 
 def test_a_publish_while_requests_are_in_flight_fails_none_and_switches_models(server: Server) -> None:
