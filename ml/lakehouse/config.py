@@ -41,6 +41,8 @@ WEATHER_LAG_MINUTES: int = dbt_vars()["weather_lag_minutes"]
 LOG_LOSS_EPSILON: float = dbt_vars()["ml_log_loss_epsilon"]
 # The time zone of the three New York airports the flights leave from.
 ORIGIN_TIME_ZONE: str = dbt_vars()["origin_time_zone"]
+# A flight's label is settled when it leaves, or this long after its schedule if it has not left.
+LABEL_KNOWN_AFTER_MINUTES: int = LATE_AFTER_MINUTES + 1
 
 # --- Point-in-time features -----------------------------------------------------------------------
 
@@ -245,6 +247,28 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 RELOAD_INTERVAL_SECONDS = 2.0
 
 
+# --- The live feed ---------------------------------------------------------------------------------
+
+# A day's schedule (flights, aircraft) is known from local midnight this many days before it: a
+# decision up to a day before departure sees its whole day's schedule.
+SCHEDULE_KNOWN_DAYS_AHEAD = 1
+# The most events one POST /events may carry (a larger batch is refused whole, 413/422).
+MAX_FEED_EVENTS = 10_000
+# `lakehouse replay`: feed time per batch when paced, events per batch when not, and how long it
+# keeps retrying a service that does not answer (restarting, say) before it gives up.
+REPLAY_STEP_SECONDS = 60
+REPLAY_BATCH_EVENTS = 2_000
+REPLAY_RETRY_SECONDS = 120
+# The board: departures shown per airport, recent decisions shown, seconds between refreshes.
+BOARD_DEPARTURES = 6
+BOARD_RECENT = 15
+BOARD_REFRESH_SECONDS = 3
+# The features the board shows beside each probability (largest SHAP contributions).
+BOARD_DRIVERS = 3
+# `lakehouse serve` tells the app how many workers share the port: a feed lives in one process.
+WORKERS_VARIABLE = "LAKEHOUSE_SERVE_WORKERS"
+
+
 # --- Paths ----------------------------------------------------------------------------------------
 
 
@@ -335,6 +359,12 @@ class Paths:
         """What the scoring API answered, one JSON Lines file per process and day, appended; the
         next `make run` loads them into ml.served_predictions."""
         return self.models / "served"
+
+    @property
+    def live(self) -> Path:
+        """One folder per live feed (its start, journal of events, rejected events) and `current`
+        naming the feed the service resumes after a restart."""
+        return self.warehouse.parent / "live"
 
     @property
     def published_versions(self) -> Path:

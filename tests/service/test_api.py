@@ -5,17 +5,12 @@ input, the API key, a publish while requests are in flight, and a fuzz from its 
 from __future__ import annotations
 
 import dataclasses
-import http.client
-import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +21,10 @@ from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineRun
 from lakehouse.platform.publish import republish
 from lakehouse.serving.log import load_served_into
+from tests.service.server import KEY, Server, copy_published, free_port, start_server
 
 pytestmark = pytest.mark.warehouse
 
-KEY = "test-key"
 UA1545 = {
     "carrier": "UA",
     "flight_number": 1545,
@@ -41,69 +36,12 @@ UA1545 = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Server:
-    data: Path
-    port: int
-    process: subprocess.Popen[str]
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> tuple[int, Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        sent = {"X-API-Key": KEY, "Content-Type": "application/json", **(headers or {})}
-        payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        connection.request(method, path, payload, sent)
-        response = connection.getresponse()
-        text = response.read().decode()
-        connection.close()
-        return response.status, json.loads(text) if text.startswith(("{", "[")) else text
-
-
-def _environment(data: Path) -> dict[str, str]:
-    return {**os.environ, "LAKEHOUSE_DATA_DIR": str(data), "LAKEHOUSE_API_KEY": KEY}
-
-
 @pytest.fixture(scope="module")
 def server(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("served") / "data"
-    source = pipeline_run.paths.warehouse.parent
-    shutil.copytree(source, data, symlinks=True, ignore=shutil.ignore_patterns("build", "*.lock"))
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lakehouse"), "serve", "--port", str(port)],
-        env=_environment(data),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    running = Server(data, port, process)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            status, health = running.call("GET", "/health")
-            if status == 200 and health["ready"]:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        time.sleep(0.5)
-    else:
-        pytest.fail("the service did not become ready")
+    data = copy_published(pipeline_run, tmp_path_factory.mktemp("served"))
+    running = start_server(data, free_port())
     yield running
-    process.terminate()
-    process.wait(timeout=30)
+    running.stop()
 
 
 def _published(data: Path) -> duckdb.DuckDBPyConnection:

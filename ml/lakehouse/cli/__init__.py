@@ -5,7 +5,7 @@ loading LightGBM, scikit-learn or Great Expectations."""
 
 from __future__ import annotations
 
-from lakehouse.cli import data, models
+from lakehouse.cli import data, live, models
 from lakehouse.cli.common import app
 
-__all__ = ["app", "data", "models"]
+__all__ = ["app", "data", "live", "models"]

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.cli.common import TASK_NAMES, app, console, fail
-from lakehouse.config import API_KEY_VARIABLE, SERVE_HOST, SERVE_PORT, paths
+from lakehouse.config import API_KEY_VARIABLE, SERVE_HOST, SERVE_PORT, WORKERS_VARIABLE, paths
 
 
 @app.command()
@@ -213,7 +213,11 @@ def serve(
         )
     if not paths().current.exists():
         fail(f"nothing published at {paths().current}", "run `make run` first")
-    console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    console.print(
+        f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs, board: http://{host}:{port}/board)"
+    )
+    # the app reads it: a live feed holds its state in one process
+    os.environ[WORKERS_VARIABLE] = str(workers)
     uvicorn.run(
         "lakehouse.serving.app:create_app",
         factory=True,

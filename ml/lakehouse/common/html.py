@@ -40,11 +40,14 @@ summary { cursor: pointer; font-weight: 600; }
 """
 
 
-def page(title: str, body: str) -> str:
-    """A whole HTML document: `title` (text) and `body` (HTML) with the stylesheet inline."""
+def page(title: str, body: str, refresh_seconds: int | None = None, css: str = "") -> str:
+    """A whole HTML document: `title` (text) and `body` (HTML) with the stylesheet inline (and
+    `css` after it); with `refresh_seconds`, the browser reloads it that often."""
+    refresh = f'<meta http-equiv="refresh" content="{refresh_seconds}">' if refresh_seconds else ""
     return (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{refresh}'
+        f"<title>{escape(title)}</title>"
+        f"<style>{CSS}{css}</style></head><body>\n{body}\n</body></html>\n"
     )
 
 

@@ -1,5 +1,6 @@
 """The scoring API (FastAPI on uvicorn): predictions for one flight or a batch, a known flight by
-its id, the champions, health. Every answer names the models that gave it; every request is
+its id, the champions, health; and the live feed: start it, send it events, read its status and
+its board. Every answer names the models that gave it; every request and every pushed score is
 logged as a served prediction."""
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakehouse.config import API_KEY_VARIABLE, MAX_BODY_BYTES, Paths, paths
+from lakehouse.config import API_KEY_VARIABLE, MAX_BODY_BYTES, WORKERS_VARIABLE, Paths, paths
+from lakehouse.live.board import empty_board, render_board
+from lakehouse.live.feed import FeedHolder
 from lakehouse.serving.log import ServedLog
 from lakehouse.serving.predict import Answer, RequestError, check, predict
 from lakehouse.serving.schema import (
@@ -26,6 +29,11 @@ from lakehouse.serving.schema import (
     BatchResponse,
     Champion,
     ErrorResponse,
+    EventRefusal,
+    EventsBatch,
+    EventsReceipt,
+    FeedStart,
+    FeedStatus,
     FlightRequest,
     Health,
     Models,
@@ -35,7 +43,8 @@ from lakehouse.serving.schema import (
 from lakehouse.serving.state import ServingState, StateHolder
 
 OPEN_PATHS = {"/health"}
-JSON_PATHS = {"/predict", "/predict/batch"}
+PAGE_PATHS = {"/board"}
+JSON_PATHS = {"/predict", "/predict/batch", "/feed/start", "/events"}
 # The refusals every endpoint may answer, documented in the OpenAPI with their body.
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "A valid X-API-Key header is required."},
@@ -112,11 +121,19 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_VARIABLE) or None
     holder = StateHolder(p)
     log = ServedLog(p.served_predictions)
+    feeds = FeedHolder(p.live, log)
+    one_process = int(os.environ.get(WORKERS_VARIABLE, "1")) == 1
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder.start()
+        if one_process and holder.state is not None:
+            try:
+                feeds.resume(holder.state, p.current.resolve() / "warehouse.duckdb")
+            except Exception as error:  # a feed that cannot resume must not stop the service
+                holder.error = f"the live feed could not resume: {error}"
         yield
+        feeds.stop()
         holder.stop()
         log.close()
 
@@ -135,6 +152,9 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if api_key and request.url.path not in OPEN_PATHS:
             given = request.headers.get("x-api-key", "")
+            if not given and request.url.path in PAGE_PATHS:
+                # a browser opening the board cannot send a header: the key may come in the URL
+                given = request.query_params.get("key", "")
             if not hmac.compare_digest(given.encode(), api_key.encode()):
                 return JSONResponse({"detail": "a valid X-API-Key header is required"}, status_code=401)
         if request.method == "POST" and request.url.path in JSON_PATHS:
@@ -161,12 +181,15 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     ) -> tuple[ServingState, list[Answer]]:
         serving = state()
         data = [flight.model_dump() for flight in flights]
-        horizons = check(serving, data, prefix)
+        feed = feeds.feed
+        clock = feed.clock if feed is not None and feed.version == serving.version else None
+        horizons = check(serving, data, prefix, clock)
         return serving, predict(serving, data, horizons)
 
     @app.post("/predict", response_model=Prediction, responses=BODY_REFUSALS)
     def predict_one(flight: FlightRequest) -> Prediction:
-        """One flight's prediction at its horizon (default: the longest with a champion)."""
+        """One flight's prediction at its horizon, or as of `decision_at`; without either, as of
+        the live feed's clock when a feed runs, else at the longest horizon with a champion."""
         started = time.perf_counter()
         serving, (result,) = answer([flight], ())
         log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
@@ -209,7 +232,9 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             "scheduled_arrival": _aware(known["scheduled_arrival_utc"]),
             "horizon_minutes": horizon_minutes,
         }
-        horizons = check(serving, [flight], ())
+        feed = feeds.feed
+        clock = feed.clock if feed is not None and feed.version == serving.version else None
+        horizons = check(serving, [flight], (), clock if horizon_minutes is not None else None)
         (result,) = predict(serving, [flight], horizons)
         log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
         return _answer(result, False)
@@ -250,6 +275,67 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             models=[] if serving is None else sorted(c.entry.model_id for c in serving.champions.values()),
             detail=holder.error,
         )
+
+    def running_feed() -> Any:
+        feed = feeds.feed
+        if feed is None:
+            raise HTTPException(status_code=409, detail="no live feed runs: POST /feed/start first")
+        return feed
+
+    @app.post(
+        "/feed/start",
+        response_model=FeedStatus,
+        responses={**BODY_REFUSALS, 409: {"model": ErrorResponse, "description": "More than one worker."}},
+    )
+    def feed_start(body: FeedStart) -> FeedStatus:
+        """Start the live feed at an instant (or resume it: same instant, same published version).
+        The service then knows everything known by then; events known later come by POST /events."""
+        serving = state()
+        if not one_process:
+            raise HTTPException(
+                status_code=409, detail="the live feed holds its state in one process: serve with --workers 1"
+            )
+        try:
+            feed = feeds.start(body.start, serving, p.current.resolve() / "warehouse.duckdb")
+        except ValueError as error:
+            raise RequestError(("from",), str(error)) from None
+        return FeedStatus(**feed.status())
+
+    @app.get(
+        "/feed",
+        response_model=FeedStatus,
+        responses={**REFUSALS, 409: {"model": ErrorResponse, "description": "No feed runs."}},
+    )
+    def feed_status() -> FeedStatus:
+        """The feed's clock, what it received and what it scored."""
+        return FeedStatus(**running_feed().status())
+
+    @app.post(
+        "/events",
+        response_model=EventsReceipt,
+        responses={**BODY_REFUSALS, 409: {"model": ErrorResponse, "description": "No feed runs."}},
+    )
+    def events(batch: EventsBatch) -> EventsReceipt:
+        """Up to 10,000 events. Each is accepted, ignored (delivered before: same id and content)
+        or rejected with its reason (also kept in the feed's rejected.jsonl); a batch answered 200
+        is journaled, so sending it again after a failure is safe."""
+        receipt = running_feed().receive(batch.events, batch.clock)
+        return EventsReceipt(
+            accepted=receipt.accepted,
+            ignored=receipt.ignored,
+            rejected=[
+                EventRefusal(position=r.index, event_id=r.event_id, reason=r.reason) for r in receipt.rejected
+            ],
+            clock=_aware(receipt.clock),
+        )
+
+    @app.get("/board", response_class=HTMLResponse, responses={401: REFUSALS[401]})
+    def board() -> HTMLResponse:
+        """The operations board: the feed's clock, the next departures with their probability of
+        leaving late, recent decisions beside their outcomes, online performance. Self-contained,
+        refreshes itself."""
+        feed = feeds.feed
+        return HTMLResponse(empty_board() if feed is None else render_board(feed))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -25,6 +25,10 @@ SERVED_SCHEMA = {
     "expected_arrival_delay_minutes": "double",
     "is_known_flight": "boolean",
     "latency_ms": "double",
+    # "request" (an API call) or "feed" (pushed as the live feed's clock passed the decision time)
+    "source": "varchar",
+    "feed_id": "varchar",
+    "feed_clock_utc": "timestamp",
 }
 
 
@@ -50,7 +54,16 @@ class ServedLog:
             self._day = day
         return self._file
 
-    def write(self, version: str, request_id: str, answers: list[Any], seconds: float) -> None:
+    def write(
+        self,
+        version: str,
+        request_id: str,
+        answers: list[Any],
+        seconds: float,
+        source: str = "request",
+        feed_id: str | None = None,
+    ) -> None:
+        """Append `answers` (a pushed score carries the feed's clock it was scored at)."""
         now = datetime.now(UTC)
         lines = "".join(
             json.dumps(
@@ -69,6 +82,9 @@ class ServedLog:
                     "expected_arrival_delay_minutes": a.expected_arrival_delay_minutes,
                     "is_known_flight": a.known,
                     "latency_ms": round(seconds * 1000, 3),
+                    "source": source,
+                    "feed_id": feed_id,
+                    "feed_clock_utc": _naive_iso(getattr(a, "clock", None)),
                 }
             )
             + "\n"
@@ -86,6 +102,27 @@ class ServedLog:
                 self._file = None
 
 
+def _naive_iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.replace(tzinfo=None).isoformat()
+
+
+def logged_pushes(directory: Path, feed_id: str) -> set[tuple[str, int]]:
+    """The (flight, horizon) pairs a feed has logged already, in any process's file."""
+    keys: set[tuple[str, int]] = set()
+    for path in sorted(directory.glob("served-*.jsonl")):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if feed_id not in line:
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a crash
+                    continue
+                if row.get("feed_id") == feed_id:
+                    keys.add((row["flight_id"], row["horizon_minutes"]))
+    return keys
+
+
 def load_served_into(warehouse: Path, directory: Path) -> int:
     """(Re)create ml.served_predictions from every served file (empty, with its columns, when the
     API has answered nothing yet); returns its rows."""
@@ -99,7 +136,8 @@ def load_served_into(warehouse: Path, directory: Path) -> int:
             listed = ", ".join(f"'{f}'" for f in files)
             connection.execute(
                 "create or replace table ml.served_predictions as "
-                f"select * from read_json([{listed}], format = 'newline_delimited', columns = {{{columns}}}) "
+                f"select * from read_json([{listed}], format = 'newline_delimited', columns = {{{columns}}}, "
+                "ignore_errors = true) "
                 "order by served_at, request_id, flight_id"
             )
         else:

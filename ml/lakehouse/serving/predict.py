@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ class Answer:
     known: bool
 
 
-def _feature_values(row: dict[str, Any]) -> dict[str, Any]:
+def feature_values(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in FEATURES.all:
         value = row.get(name)
@@ -51,9 +51,16 @@ def _feature_values(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check(state: ServingState, flights: list[dict[str, Any]], prefix: tuple[str | int, ...]) -> list[int]:
-    """Each flight's horizon (its own, or the default); refuses a horizon without a champion and a
-    departure far from the data, naming the field."""
+def check(
+    state: ServingState,
+    flights: list[dict[str, Any]],
+    prefix: tuple[str | int, ...],
+    clock: datetime | None = None,
+) -> list[int]:
+    """Each flight's horizon: its own; or, as of its `decision_at` (else the live feed's `clock`,
+    naive UTC), the shortest champion horizon whose decision time has passed by then; else the
+    default. Refuses a horizon without a champion, a decision after the clock (the future is not
+    known yet) and a departure far from the data, naming the field."""
     default = state.horizons[0] if state.horizons else None
     if default is None:
         raise RequestError(prefix, "no champion is published: run `make run`")
@@ -62,18 +69,49 @@ def check(state: ServingState, flights: list[dict[str, Any]], prefix: tuple[str 
     last = state.last_date + timedelta(days=366)
     for index, flight in enumerate(flights):
         where = (*prefix, index) if prefix else ()
-        horizon = flight.get("horizon_minutes") or default
-        if horizon not in state.horizons:
-            raise RequestError(
-                (*where, "horizon_minutes"),
-                f"no champion at {horizon} minutes; horizons with one: {', '.join(map(str, state.horizons))}",
-            )
-        day = flight["scheduled_departure"].astimezone(UTC).date()
+        departure = flight["scheduled_departure"].astimezone(UTC).replace(tzinfo=None)
+        day = departure.date()
         if not first <= day <= last:
             raise RequestError(
                 (*where, "scheduled_departure"),
                 f"{day} is more than a year away from the data ({state.first_date} to {state.last_date})",
             )
+        horizon = flight.get("horizon_minutes")
+        if horizon is not None:
+            if horizon not in state.horizons:
+                raise RequestError(
+                    (*where, "horizon_minutes"),
+                    f"no champion at {horizon} minutes; horizons with one: "
+                    f"{', '.join(map(str, state.horizons))}",
+                )
+            decided = departure - timedelta(minutes=horizon)
+            if clock is not None and decided > clock:
+                raise RequestError(
+                    (*where, "horizon_minutes"),
+                    f"the decision time {decided:%Y-%m-%d %H:%M} UTC is after the live feed's clock "
+                    f"({clock:%Y-%m-%d %H:%M:%S} UTC): not known yet",
+                )
+        else:
+            field = "decision_at" if flight.get("decision_at") is not None else None
+            at = flight["decision_at"].astimezone(UTC).replace(tzinfo=None) if field else clock
+            if at is None:
+                horizon = default
+            else:
+                if field and clock is not None and at > clock:
+                    raise RequestError(
+                        (*where, "decision_at"),
+                        f"{at:%Y-%m-%d %H:%M:%S} UTC is after the live feed's clock "
+                        f"({clock:%Y-%m-%d %H:%M:%S} UTC): not known yet",
+                    )
+                passed = [h for h in state.horizons if departure - timedelta(minutes=h) <= at]
+                if not passed:
+                    earliest = departure - timedelta(minutes=default)
+                    raise RequestError(
+                        (*where, field or "scheduled_departure"),
+                        f"no decision is due before {earliest:%Y-%m-%d %H:%M} UTC ({default} minutes before "
+                        f"the departure); as of {at:%Y-%m-%d %H:%M:%S} UTC it is not known yet",
+                    )
+                horizon = min(passed)
         horizons.append(horizon)
     return horizons
 
@@ -127,7 +165,7 @@ def predict(state: ServingState, flights: list[dict[str, Any]], horizons: list[i
                 expected_arrival_delay_minutes=None if regressor is None else float(delay[i]),
                 classification=classifier.entry.model_id,
                 regression=None if regressor is None else regressor.entry.model_id,
-                features=_feature_values(feature_rows[i]),
+                features=feature_values(feature_rows[i]),
                 known=bool(is_known[i]),
             )
     return [a for a in answers if a is not None]

@@ -4,11 +4,30 @@ field (a bad field is a 422 that names it)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
-from lakehouse.config import MAX_BATCH_FLIGHTS
+from lakehouse.config import MAX_BATCH_FLIGHTS, MAX_FEED_EVENTS
+
+
+def _text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("an instant is an ISO 8601 string with an offset, e.g. 2013-12-10T06:00:00-05:00")
+    return value
+
+
+# An instant as text only: a number is not taken for seconds since 1970.
+Instant = Annotated[AwareDatetime, BeforeValidator(_text)]
 
 Carrier = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$", description="Two letters or digits, e.g. UA.")]
 Airport = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="Three letters (FAA code), e.g. EWR.")]
@@ -51,12 +70,21 @@ class FlightRequest(BaseModel):
             description="Minutes before the scheduled departure; a horizon with a champion (GET /models).",
         ),
     ] = None
+    decision_at: Instant | None = Field(
+        default=None,
+        description=(
+            "Answer as of this instant: the champion of the shortest horizon whose decision time has "
+            "passed by then. Without it or a horizon, a running live feed's clock (GET /feed)."
+        ),
+    )
     explain: StrictBool = Field(default=False, description="Also return the features the models read.")
 
     @model_validator(mode="after")
     def _arrives_after_it_leaves(self) -> FlightRequest:
         if self.scheduled_arrival <= self.scheduled_departure:
             raise ValueError("scheduled_arrival must be after scheduled_departure")
+        if self.decision_at is not None and self.horizon_minutes is not None:
+            raise ValueError("give horizon_minutes or decision_at, not both")
         return self
 
 
@@ -126,3 +154,55 @@ class ErrorResponse(BaseModel):
     """Why a request was refused: a sentence, or each field at fault."""
 
     detail: str | list[FieldError]
+
+
+# --- The live feed --------------------------------------------------------------------------------
+
+
+class FeedStart(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: Instant = Field(
+        alias="from",
+        description="The instant the feed starts at: the service knows everything known by then.",
+        examples=["2013-12-10T06:00:00-05:00"],
+    )
+
+
+class FeedStatus(BaseModel):
+    feed_id: str
+    version: str
+    start: datetime
+    clock: datetime = Field(description="Everything known up to this instant has been received.")
+    scored_until: datetime = Field(description="Every decision up to this instant is scored.")
+    events_accepted: int
+    events_ignored: int = Field(description="Delivered again (same id and content): changed nothing.")
+    events_rejected: int
+    pushed: int
+    horizons_minutes: list[int]
+    error: str | None = None
+
+
+class EventsBatch(BaseModel):
+    """Events in any order within the batch, each checked on its own (see the live-feed docs for
+    the kinds and their fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[Any], Field(max_length=MAX_FEED_EVENTS)]
+    clock: Instant | None = Field(
+        default=None, description="The producer has sent everything known up to this instant."
+    )
+
+
+class EventRefusal(BaseModel):
+    position: int = Field(description="The event's index in the batch.")
+    event_id: str | None
+    reason: str
+
+
+class EventsReceipt(BaseModel):
+    accepted: int
+    ignored: int
+    rejected: list[EventRefusal]
+    clock: datetime

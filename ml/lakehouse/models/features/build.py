@@ -11,7 +11,7 @@ import polars as pl
 
 from lakehouse.config import (
     DEFAULT_HORIZON_MINUTES,
-    LATE_AFTER_MINUTES,
+    LABEL_KNOWN_AFTER_MINUTES,
     WAITING_CAP_MINUTES,
     WEATHER_LAG_MINUTES,
 )
@@ -66,27 +66,36 @@ def monthly_windows(connection: duckdb.DuckDBPyConnection) -> list[tuple[datetim
     return windows
 
 
-def _event_reach(connection: duckdb.DuckDBPyConnection) -> tuple[timedelta, timedelta]:
+def event_reach(connection: duckdb.DuckDBPyConnection) -> tuple[timedelta, timedelta]:
     """How far after and before its schedule a flight's events (departure, label known, waiting,
     overdue) can lie in this data: its latest departure delay or the waiting cap, and its earliest
     (negative) departure delay, each widened by a minute."""
     latest, earliest = connection.execute(
         "select coalesce(max(dep_delay_minutes), 0), coalesce(min(dep_delay_minutes), 0) from fct_flights"
     ).fetchall()[0]
-    after = timedelta(minutes=max(latest, WAITING_CAP_MINUTES, LATE_AFTER_MINUTES + 1) + 1)
+    after = timedelta(minutes=max(latest, WAITING_CAP_MINUTES, LABEL_KNOWN_AFTER_MINUTES) + 1)
     ahead = timedelta(minutes=max(-earliest, 0) + 1)
     return after, ahead
 
 
-class _Carried:
-    """The temporary tables carried from month to month: each running total before the month's
+class Carried:
+    """The temporary tables carried from window to window: each running total before the window's
     look-back, the latest day each flight number flew before it, the last weather observations
-    before it. `until` is the instant they hold everything before (None: nothing carried yet)."""
+    before it, named `prefix` + what they hold. `until` is the instant they hold everything before
+    (None: nothing carried yet). `after` and `ahead` bound how far from its schedule a flight's
+    events lie (`event_reach`); they may only grow."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, after: timedelta, ahead: timedelta) -> None:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        after: timedelta,
+        ahead: timedelta,
+        prefix: str = "carried_",
+    ) -> None:
         self.connection = connection
         self.after = after
         self.ahead = ahead
+        self.prefix = prefix
         self.until: datetime | None = None
 
     def _replace(self, table: str, select: str) -> None:
@@ -97,9 +106,11 @@ class _Carried:
 
     def advance(self, since: datetime) -> None:
         """Carry everything known before `since`: the previous tables plus the events in between."""
+        if self.until is not None and since <= self.until:
+            return
         before_since = f"scheduled_departure_date < date '{since:%Y-%m-%d}'"
         for total in RUNNING_TOTALS:
-            table = f"carried_{total.name}"
+            table = f"{self.prefix}{total.name}"
             if self.until is None:
                 totals = carried_totals(total, None, timestamp(since))
             else:
@@ -107,19 +118,37 @@ class _Carried:
                 more = carried_totals(total, timestamp(self.until), timestamp(since), events_from)
                 totals = added_totals(total, table, more)
             self._replace(table, totals)
+        flown_table = f"{self.prefix}aircraft_flown"
         if self.until is None:
             flown = flown_days(before_since)
         else:
             days = f"scheduled_departure_date >= date '{self.until:%Y-%m-%d}' and {before_since}"
-            flown = f"select * from carried_aircraft_flown union all {flown_days(days)}"
-        self._replace("carried_aircraft_flown", last_flown(flown))
+            flown = f"select * from {flown_table} union all {flown_days(days)}"
+        self._replace(flown_table, last_flown(flown))
+        weather_table = f"{self.prefix}weather"
         if self.until is None:
             observed = observed_in(None, weather_known_before(since))
         else:
             newer = observed_in(weather_known_before(self.until), weather_known_before(since))
-            observed = f"select * from carried_weather union all {newer}"
-        self._replace("carried_weather", last_observed(observed))
+            observed = f"select * from {weather_table} union all {newer}"
+        self._replace(weather_table, last_observed(observed))
         self.until = since
+
+
+def window_sql(carried: Carried, horizon_minutes: int, start: datetime, end: datetime) -> str:
+    """The feature SELECT of the flights scheduled (UTC) from `start` and before `end`, reading
+    only the flights around them and `carried` (advanced to the window's look-back) for the rest:
+    the same values a build of every flight gives them. Windows must come in order."""
+    since = lookback_start(start, horizon_minutes)
+    carried.advance(since)
+    # the window's flights and two days around it for the per-day windows
+    flights = (since - carried.after, max(end + carried.ahead, end + timedelta(days=2)))
+    return feature_sql(
+        horizon_minutes,
+        scheduled_between=(start, end),
+        flights_between=flights,
+        carried_from=carried.prefix,
+    )
 
 
 def write_features(
@@ -134,26 +163,19 @@ def write_features(
     and time per month are bounded by a month's flights and the look-back before them, however
     many months precede it.
 
-    What lies before each month's look-back is carried from month to month (`_Carried`). A
+    What lies before each month's look-back is carried from month to month (`Carried`). A
     flight's events lie between its schedule plus the data's earliest departure delay and its
-    schedule plus the largest of the latest departure delay and the waiting cap (`_event_reach`),
+    schedule plus the largest of the latest departure delay and the waiting cap (`event_reach`),
     so the flights whose events fall in a span are read by schedule, widened by those extremes.
     `fct_flights` is stored in scheduled order and the weather in the order of its monthly files,
     so these reads skip most of the tables. `months` (in order; default all of `monthly_windows`)
     builds some months only; `on_month` is told each file once written."""
     connection.execute("set enable_progress_bar = false")
     directory.mkdir(parents=True, exist_ok=True)
-    after, ahead = _event_reach(connection)
-    carried = _Carried(connection, after, ahead)
+    carried = Carried(connection, *event_reach(connection))
     written = []
     for start, end in monthly_windows(connection) if months is None else months:
-        since = lookback_start(start, horizon_minutes)
-        carried.advance(since)
-        # the month's flights and two days around it for the per-day windows
-        flights = (since - after, max(end + ahead, end + timedelta(days=2)))
-        sql = feature_sql(
-            horizon_minutes, scheduled_between=(start, end), flights_between=flights, carried_from="carried_"
-        )
+        sql = window_sql(carried, horizon_minutes, start, end)
         path = directory / f"features_{start:%Y-%m}.parquet"
         connection.execute(f"copy ({sql}) to '{path}'")
         written.append(path)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from lakehouse.config import (
+    LABEL_KNOWN_AFTER_MINUTES,
     LATE_AFTER_MINUTES,
     LOOKBACK_MINUTES,
     WAITING_CAP_MINUTES,
@@ -54,6 +55,7 @@ def scheduled_in(first: datetime, last: datetime) -> str:
 def event_sources(flights_where: str = "true") -> list[str]:
     """The flights (keys, instants, outcomes) and the events the running totals count."""
     late = LATE_AFTER_MINUTES
+    settled = LABEL_KNOWN_AFTER_MINUTES
     cap = WAITING_CAP_MINUTES
     return [
         f"""flights as (
@@ -78,10 +80,10 @@ def event_sources(flights_where: str = "true") -> list[str]:
         is_diverted,
         hour(scheduled_departure_local) as scheduled_hour_local,
         is_cancelled or dep_delay_minutes > {late} as is_delayed,
-        -- the label is settled when the flight leaves, or {late + 1} minutes after its schedule
+        -- the label is settled when the flight leaves, or {settled} minutes after its schedule
         least(
-            coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({late + 1})),
-            scheduled_departure_utc + to_minutes({late + 1})
+            coalesce(actual_departure_utc, scheduled_departure_utc + to_minutes({settled})),
+            scheduled_departure_utc + to_minutes({settled})
         ) as label_known_at_utc,
         -- on the ground from its scheduled time until it leaves, counted for {cap} minutes at most
         least(

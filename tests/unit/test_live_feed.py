@@ -1,0 +1,53 @@
+"""The live feed's pure parts: how a replay cuts the stream into batches, and what an event must
+carry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pydantic import ValidationError
+
+from lakehouse.live.events import EVENT, to_rows
+from lakehouse.live.replay import paced_batches, unpaced_batches
+
+
+def _events(instants: list[str]) -> list[dict[str, str]]:
+    return [{"known_at": f"2013-12-10T{at}Z", "id": str(i)} for i, at in enumerate(instants)]
+
+
+def test_unpaced_batches_never_split_an_instant_and_the_last_declares_the_end() -> None:
+    events = _events(["10:00:00", "10:00:00", "10:00:00", "10:01:00", "10:02:00", "10:02:00"])
+    until = datetime(2013, 12, 10, 12)
+    batches = list(unpaced_batches(events, until, batch_events=2))
+    assert [[e["id"] for e in batch] for batch, _ in batches] == [["0", "1", "2"], ["3", "4", "5"]]
+    assert [clock for _, clock in batches] == [datetime(2013, 12, 10, 10), until]
+
+
+def test_paced_batches_cover_every_event_once_step_by_step() -> None:
+    events = _events(["10:00:30", "10:01:00", "10:03:10"])
+    batches = list(paced_batches(events, datetime(2013, 12, 10, 10), datetime(2013, 12, 10, 10, 4), 60))
+    assert [[e["id"] for e in batch] for batch, _ in batches] == [["0", "1"], [], [], ["2"]]
+    assert [clock.minute for _, clock in batches] == [1, 2, 3, 4]
+
+
+def test_an_event_is_checked_field_by_field_and_becomes_store_rows() -> None:
+    departure = {
+        "kind": "departure",
+        "id": "departure/f1",
+        "known_at": "2013-12-10T11:20:00Z",
+        "flight_id": "f1",
+        "actual_departure": "2013-12-10T06:20:00-05:00",
+        "dep_delay_minutes": 20,
+    }
+    rows = to_rows([EVENT.validate_python(departure)])
+    assert rows["departure"].row(0) == ("f1", datetime(2013, 12, 10, 11, 20), 20)
+    assert all(frame.is_empty() for kind, frame in rows.items() if kind != "departure")
+    for broken in (
+        {**departure, "kind": "landing"},
+        {**departure, "actual_departure": "2013-12-10T06:20:00"},  # no offset
+        {**departure, "dep_delay_minutes": "late"},
+        {**departure, "extra": 1},
+    ):
+        with pytest.raises(ValidationError):
+            EVENT.validate_python(broken)
