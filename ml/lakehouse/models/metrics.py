@@ -159,6 +159,36 @@ def day_block_bootstrap(
     return float(low), float(high)
 
 
+def paired_day_block_bootstrap(
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    days: Sequence[object],
+    task: Task,
+    samples: int,
+    seed: int,
+) -> tuple[float, float]:
+    """95% interval of the challenger's improvement over the champion in the task's bootstrap
+    metric (AUC gained, or RMSE saved: positive means better) on the same rows, both models
+    scored on each resample of whole days (the same draw for both: the pair, not each model
+    alone, carries the noise). A resample where the metric is undefined is left out."""
+    metric = BOOTSTRAP_METRIC[task]
+    sign = 1.0 if task == "classification" else -1.0
+    mine, theirs = _Ranked.of(y, challenger, days), _Ranked.of(y, champion, days)
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(samples):
+        drawn = np.bincount(rng.integers(0, mine.days, mine.days), minlength=mine.days).astype(float)
+        # the days are indexed alike in both (sorted distinct days of the same rows)
+        a, b = metric(mine, drawn[mine.day]), metric(theirs, drawn[theirs.day])
+        if a is not None and b is not None:
+            differences.append(sign * (a - b))
+    if not differences:
+        return float("nan"), float("nan")
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def day_block_bootstrap_auc(
     y: np.ndarray, p: np.ndarray, days: Sequence[object], samples: int, seed: int
 ) -> tuple[float, float]:
