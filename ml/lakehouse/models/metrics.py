@@ -11,6 +11,9 @@ from sklearn import metrics
 from lakehouse.config import F1_DENOMINATOR_FLOOR, LOG_LOSS_EPSILON
 from lakehouse.models.tasks import SELECTION_METRIC, Task
 
+# Metrics that count rows: shown as whole numbers (1,000, not 1000.0000).
+COUNT_METRICS = frozenset({"rows"})
+
 
 def choose_threshold(y: np.ndarray, p: np.ndarray) -> float:
     """The probability threshold that maximizes F1 (chosen on validation, used on test)."""
@@ -27,7 +30,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float, prior
     brier = float(metrics.brier_score_loss(y, p))
     brier_prior = float(np.mean((y - prior) ** 2))
     return {
-        "rows": float(len(y)),
+        "rows": len(y),
         "positive_rate": float(y.mean()),
         "mean_predicted": float(p.mean()),
         "threshold": threshold,
@@ -49,7 +52,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float, prior
 def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     mse = float(metrics.mean_squared_error(y, predicted))
     return {
-        "rows": float(len(y)),
+        "rows": len(y),
         "mean_actual": float(y.mean()),
         "mean_predicted": float(predicted.mean()),
         "mse": mse,
