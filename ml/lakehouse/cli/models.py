@@ -133,7 +133,8 @@ def train(
 ) -> None:
     """Train and evaluate the delay models on the published warehouse with the tuned parameters
     (`lakehouse tune`), write the report and register the models (a challenger replaces the
-    champion only if it beats it on validation)."""
+    champion only on an improvement the validation days support, or when the champion's training
+    months were corrected since)."""
     import polars as pl
 
     from lakehouse.models.training_run import run_training
