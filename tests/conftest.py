@@ -9,6 +9,8 @@ import gzip
 import hashlib
 import os
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -170,3 +172,33 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
         first_lake=lake_digests(first.paths.lake),
         second=run_quietly(root / "data", raw, expectations),
     )
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+def chromium_screenshot(page: Path, screenshot: Path, width: int, height: int) -> None:
+    """A headless Chromium (Debian's `chromium`, which `.ci/run` installs) screenshot of `page`:
+    offline, no first-run or background traffic, a fresh profile; works as root."""
+    assert CHROMIUM, "chromium is not installed (apt-get install -y chromium)"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                f"--screenshot={screenshot}",
+                f"--window-size={width},{height}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )

@@ -1,6 +1,8 @@
 """Training behaviour on small synthetic data: the split, determinism through the registry, batch
 scoring and its write-back, the registry table."""
 
+import dataclasses
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from lakehouse.models.batch import (
     scored_fingerprint,
 )
 from lakehouse.models.boosting import base_params, scaled_rounds
-from lakehouse.models.champion import judge
+from lakehouse.models.champion import Challenger, Decision, judge
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import classification_metrics
 from lakehouse.models.predict import predict
@@ -30,7 +32,10 @@ from lakehouse.models.registry import (
     load_registry_into,
     save_entries,
     save_model,
+    stored_path,
+    window_fingerprint,
 )
+from lakehouse.models.registry import entries as entries_of
 from lakehouse.models.split import split_by_month, task_splits
 from lakehouse.models.tasks import TASKS
 from lakehouse.models.train import ModelRun, lightgbm_run
@@ -145,6 +150,7 @@ def _entry(run_id: str, task: str, artifact: Path, hours: int) -> RegistryEntry:
         is_promoted=True,
         decision_reason="test",
         report_path="",
+        training_data_fingerprint="train-data",
     )
 
 
@@ -306,28 +312,166 @@ def _champion_and_validation(champions: tuple[Path, pl.DataFrame]) -> tuple[Regi
     return champion, split_by_month(frame, TrainingConfig())["validation"]
 
 
+def _champion_predictions(root: Path, validation: pl.DataFrame) -> np.ndarray:
+    """The champion's model fitted on its training months, on `validation` (its scoring model has
+    seen the validation months)."""
+    saved = load_model(root / "m")
+    return predict(saved.validation_booster, saved.validation_pre, validation)
+
+
+def _judge(challenger: Challenger, champion: RegistryEntry, validation: pl.DataFrame) -> Decision:
+    return judge(challenger, champion, validation, "classification", 0.5, 200, 7)
+
+
+def _auc(validation: pl.DataFrame, predicted: np.ndarray) -> float:
+    y = validation["is_delayed"].to_numpy().astype(float)
+    return classification_metrics(y, predicted, 0.3, 0.5)["roc_auc"]
+
+
 def test_the_champion_is_rescored_on_the_challengers_validation_rows(
     champions: tuple[Path, pl.DataFrame],
 ) -> None:
     champion, validation = _champion_and_validation(champions)
-    saved = load_model(champions[0] / "m")
+    expected = _auc(validation, _champion_predictions(champions[0], validation))
+    # a challenger that knows much more: clearly better on every resample of the days
     y = validation["is_delayed"].to_numpy().astype(float)
-    # the champion's model fitted on its training months: its scoring model has seen validation
-    predicted = predict(saved.validation_booster, saved.validation_pre, validation)
-    expected = classification_metrics(y, predicted, 0.3, 0.5)["roc_auc"]
-    decision = judge(expected + 0.01, champion, validation, "classification", 0.5)
+    better = (y + np.random.default_rng(0).random(y.size)) / 2
+    decision = _judge(Challenger(_auc(validation, better), better, "train-data"), champion, validation)
     # the champion's value on these rows, not the 0.7 it recorded on its own
     assert decision.champion_value == pytest.approx(expected)
     assert decision.champion_value != pytest.approx(champion.validation_value)
     assert decision.promoted
-    assert not judge(expected - 0.01, champion, validation, "classification", 0.5).promoted
+    assert decision.improvement_low is not None
+    assert decision.improvement_high is not None
+    assert 0 < decision.improvement_low < _auc(validation, better) - expected < decision.improvement_high
+    worse = np.random.default_rng(0).random(y.size)
+    assert not _judge(Challenger(_auc(validation, worse), worse, "train-data"), champion, validation).promoted
+
+
+def test_a_challenger_better_by_noise_alone_is_not_promoted_and_the_interval_says_so(
+    champions: tuple[Path, pl.DataFrame],
+) -> None:
+    champion, validation = _champion_and_validation(champions)
+    champion_predictions = _champion_predictions(champions[0], validation)
+    # the champion's scores, a hair apart: a different AUC by chance
+    nudged = champion_predictions + 1e-3 * np.random.default_rng(3).random(champion_predictions.size)
+    value = _auc(validation, nudged)
+    assert value != _auc(validation, champion_predictions)
+    # the old rule promoted on any improvement; 0.0001 above the champion's value is not one
+    decision = _judge(Challenger(value, nudged, "train-data"), champion, validation)
+    assert not decision.promoted
+    assert decision.improvement_low is not None
+    assert decision.improvement_high is not None
+    assert decision.improvement_low <= 0 <= decision.improvement_high
+    assert "includes 0" in decision.reason
+    # the identical model: the interval is a point at 0, and it is not promoted either
+    same = _judge(Challenger(value, champion_predictions, "train-data"), champion, validation)
+    assert (same.improvement_low, same.improvement_high, same.promoted) == (0.0, 0.0, False)
+
+
+def test_a_champion_whose_training_months_were_corrected_is_replaced_by_the_retrain(
+    champions: tuple[Path, pl.DataFrame],
+) -> None:
+    champion, validation = _champion_and_validation(champions)
+    assert champion.training_data_fingerprint == "train-data"
+    predictions = _champion_predictions(champions[0], validation)
+    value = _auc(validation, predictions) - 0.0001
+    # the same training months hold other data now: the champion learned from data since corrected
+    decision = _judge(Challenger(value, predictions, "corrected-train-data"), champion, validation)
+    assert decision.promoted
+    assert "corrected since" in decision.reason
+    assert "2013-01-01 to 2013-09-30" in decision.reason
+    # the interval is recorded all the same
+    assert (decision.improvement_low, decision.improvement_high) == (0.0, 0.0)
+    # no correction, no better: the champion stays
+    assert not _judge(Challenger(value, predictions, "train-data"), champion, validation).promoted
+
+
+def test_the_training_window_fingerprint_sees_a_corrected_month_only_inside_the_window() -> None:
+    frame = _frame()
+    start, end = date(2013, 1, 1), date(2013, 11, 30)
+    fingerprint = window_fingerprint(frame, start, end)
+    assert window_fingerprint(frame.sample(fraction=1.0, shuffle=True, seed=1), start, end) == fingerprint
+    month = pl.col("scheduled_departure_date").dt.month()
+    corrected = frame.with_columns(
+        origin_mean_delay_60m=pl.when(month == 3).then(0.0).otherwise(pl.col("origin_mean_delay_60m"))
+    )
+    assert window_fingerprint(corrected, start, end) != fingerprint
+    december = frame.with_columns(
+        origin_mean_delay_60m=pl.when(month == 12).then(0.0).otherwise(pl.col("origin_mean_delay_60m"))
+    )
+    assert window_fingerprint(december, start, end) == fingerprint
 
 
 def test_a_champion_reading_a_removed_feature_is_judged_on_its_recorded_value(
     champions: tuple[Path, pl.DataFrame],
 ) -> None:
     champion, validation = _champion_and_validation(champions)
-    decision = judge(0.71, champion, validation.drop("origin_mean_delay_60m"), "classification", 0.5)
+    predictions = np.full(validation.height, 0.5)
+    decision = _judge(
+        Challenger(0.71, predictions, "train-data"), champion, validation.drop("origin_mean_delay_60m")
+    )
     assert decision.champion_value == champion.validation_value == 0.7
     assert decision.promoted
+    assert decision.improvement_low is None
     assert "removed features origin_mean_delay_60m" in decision.reason
+
+
+def test_every_registry_column_has_its_type_from_the_first_run(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    # the first run: no champion, so champion_model_id is None in every entry
+    _register(registry, "run1", TASKS, tmp_path / "m")
+    stored = pl.read_parquet(registry / "run1.models.parquet")
+    assert pl.Null not in stored.schema.values()
+    assert stored.schema["champion_model_id"] == pl.String
+    # a file written before the columns were typed: all-NULL columns of no type
+    stored.with_columns(champion_model_id=pl.lit(None), champion_validation_value=pl.lit(None)).write_parquet(
+        registry / "run0.models.parquet"
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert load_registry_into(warehouse, registry)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        types = dict(
+            connection.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'ml' and table_name = 'model_registry'"
+            ).fetchall()
+        )
+    assert types["champion_model_id"] == "VARCHAR"
+    assert types["champion_validation_value"] == "DOUBLE"
+    assert types["improvement_low"] == "DOUBLE"
+    assert "NULL" not in types.values()
+
+
+def test_a_copied_models_folder_serves_its_own_models(
+    tmp_path: Path, small_classifier: ModelRun, champions: tuple[Path, pl.DataFrame]
+) -> None:
+    _, frame = champions
+    models = tmp_path / "data" / "models"
+    artifact = _save(small_classifier, models / "runs" / "run1" / "classification-120")
+    entries = [
+        dataclasses.replace(
+            _entry("run1", task, artifact, hours=0),
+            artifact_dir=stored_path(models, artifact),
+            report_path=stored_path(models, models / "runs" / "run1" / "report" / "index.html"),
+        )
+        for task in TASKS
+    ]
+    save_entries(models / "registry", "run1", entries, pl.DataFrame({"run_id": ["run1"]}))
+    stored = pl.read_parquet(models / "registry" / "run1.models.parquet")
+    assert stored["artifact_dir"].to_list() == ["runs/run1/classification-120"] * 2
+    assert stored["report_path"].to_list() == ["runs/run1/report/index.html"] * 2
+    # an entry of before, with the absolute path of the folder it was written in
+    old = dataclasses.replace(entries[0], model_id="run0-classification", artifact_dir=str(artifact))
+    old = dataclasses.replace(old, created_at=old.created_at - timedelta(hours=1))
+    save_entries(models / "registry", "run0", [old], pl.DataFrame({"run_id": ["run0"]}))
+    copy = tmp_path / "elsewhere" / "models"
+    shutil.copytree(models, copy)
+    shutil.rmtree(tmp_path / "data")
+    champion = current_champion(copy / "registry", "classification", 120)
+    assert champion is not None
+    assert champion.artifact_dir == str(copy / "runs" / "run1" / "classification-120")
+    assert champion.report_path == str(copy / "runs" / "run1" / "report" / "index.html")
+    assert entries_of(copy / "registry")[0].artifact_dir == str(copy / "runs" / "run1" / "classification-120")
+    scored = predict_with_champions(copy / "registry", copy / "predictions", frame, "features-1")
+    assert {s.rows for s in scored} == {frame.height}

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from conftest import Sample
@@ -66,6 +67,10 @@ def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, Pat
     assert "the final model at each horizon" in page
     saved = load_model(Path(run.entries[0].artifact_dir))
     assert saved.features == run.results[0].final.features
+    # the registry files hold the paths relative to the models folder, typed from the first run
+    stored = pl.read_parquet(next(p.model_registry.glob("*.models.parquet")))
+    assert not any(Path(v).is_absolute() for v in [*stored["artifact_dir"], *stored["report_path"]])
+    assert stored.schema["champion_model_id"] == pl.String
     # the registry says how the parameters were found, beside the model they produced
     tuning = json.loads(run.entries[0].tuning or "{}")
     assert tuning["params"] == read_tuned("classification").params
@@ -108,5 +113,9 @@ def test_a_second_run_is_judged_against_the_champion_on_the_same_rows(sample: Sa
     rescored = regression_metrics(labels(october, "regression"), predicted)
     assert entry.champion_validation_value == pytest.approx(rescored["rmse"])
     assert entry.champion_validation_value != pytest.approx(champion.validation_value)
-    assert entry.is_promoted == (entry.validation_value < entry.champion_validation_value)
+    # promoted only on an improvement the October days support, the interval recorded with it
+    assert entry.improvement_low is not None
+    assert entry.improvement_high is not None
+    assert entry.is_promoted == (entry.improvement_low > 0)
+    assert "95% day-block interval" in entry.decision_reason
     assert "champion" in entry.decision_reason

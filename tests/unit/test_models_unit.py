@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics
 
 from lakehouse.models.champion import decide
-from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc
+from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc, paired_day_block_bootstrap
 from lakehouse.models.preprocess import Preprocessor
 from lakehouse.models.tune import is_trial_message
 
@@ -55,20 +55,56 @@ def test_the_day_block_interval_holds_the_auc_and_narrows_with_more_days() -> No
 
 
 @pytest.mark.parametrize(
-    ("challenger", "champion", "higher", "promoted"),
+    ("challenger", "champion", "interval", "higher", "promoted"),
     [
-        (0.80, None, True, True),
-        (0.80, 0.79, True, True),
-        (0.79, 0.80, True, False),
-        (30.0, 31.0, False, True),
+        (0.80, None, None, True, True),
+        # 0.0001 better on the same rows, within the noise of the days
+        (0.8001, 0.80, (-0.0012, 0.0014), True, False),
+        (0.81, 0.80, (0.004, 0.016), True, True),
+        (0.79, 0.80, (-0.016, -0.004), True, False),
+        # RMSE: the interval is of the RMSE saved
+        (30.0, 31.0, (0.2, 1.8), False, True),
+        (30.0, 30.01, (-0.3, 0.32), False, False),
+        # no interval (the champion could not be re-scored): its recorded value
+        (0.81, 0.80, None, True, True),
     ],
 )
-def test_a_challenger_is_promoted_only_when_it_beats_the_champion(
-    challenger: float, champion: float | None, higher: bool, promoted: bool
+def test_a_challenger_is_promoted_only_on_an_improvement_the_validation_days_support(
+    challenger: float,
+    champion: float | None,
+    interval: tuple[float, float] | None,
+    higher: bool,
+    promoted: bool,
 ) -> None:
-    decision, reason = decide(challenger, champion, higher, "metric")
+    decision, reason = decide(challenger, champion, "metric", interval, higher)
     assert decision is promoted
     assert f"{challenger:.4f}" in reason
+    if interval is not None and champion is not None:
+        # the interval is stated with the decision
+        assert f"[{interval[0]:.4f}, {interval[1]:.4f}]" in reason
+        assert ("excludes 0" if promoted else "includes 0") in reason
+
+
+def test_the_paired_interval_is_of_the_difference_on_the_same_days() -> None:
+    y, p, day = _days_of_flights(60, seed=5)
+    rng = np.random.default_rng(1)
+    # the same model: no difference at all
+    assert paired_day_block_bootstrap(y, p, p, day, "classification", 200, 7) == (0.0, 0.0)
+    # a hair apart: the interval holds 0, far narrower than either model's own interval
+    nudged = p + 1e-3 * rng.random(p.size)
+    low, high = paired_day_block_bootstrap(y, nudged, p, day, "classification", 200, 7)
+    assert low <= metrics.roc_auc_score(y, nudged) - metrics.roc_auc_score(y, p) <= high
+    assert low < 0 < high
+    own_low, own_high = day_block_bootstrap_auc(y, p, day, 200, 7)
+    assert high - low < (own_high - own_low) / 5
+    # a better model: the whole interval above 0
+    better = p + 0.3 * y
+    assert paired_day_block_bootstrap(y, better, p, day, "classification", 200, 7)[0] > 0
+    # regression: RMSE saved is positive for the closer predictions
+    target = rng.normal(size=p.size)
+    close, far = target + 0.1 * rng.normal(size=p.size), target + rng.normal(size=p.size)
+    assert paired_day_block_bootstrap(target, close, far, day, "regression", 200, 7)[0] > 0
+    assert paired_day_block_bootstrap(target, far, close, day, "regression", 200, 7)[1] < 0
 
 
 def test_consoles_leave_out_the_tuning_trials_not_the_stages() -> None:

@@ -1,15 +1,13 @@
 """The gate's verdict, its history and its report, on hand-made results."""
 
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pytest
 from PIL import Image
 
+from conftest import chromium_screenshot
 from lakehouse.quality.gate import gate_message, new_run
 from lakehouse.quality.history import load_history_into, recent_runs, save_run
 from lakehouse.quality.records import CheckResult
@@ -83,7 +81,6 @@ def test_the_report_is_self_contained_and_escapes_what_it_shows(tmp_path: Path) 
     assert not re.search(r"<script|<link|https?://|src=", page)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (Debian package `chromium`)")
 def test_the_report_renders_styled_in_headless_chromium(tmp_path: Path) -> None:
     """Offline, the page must still look like a report: the red verdict badge is drawn."""
     run = new_run("build")
@@ -91,20 +88,7 @@ def test_the_report_renders_styled_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     page.write_text(render_report(run, []))
     screenshot = tmp_path / "report.png"
-    subprocess.run(
-        [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--screenshot={screenshot}",
-            "--window-size=1000,500",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
+    chromium_screenshot(page, screenshot, 1000, 500)
     colors = Image.open(screenshot).convert("RGB").getcolors(maxcolors=1_000_000) or []
     badge_pixels = sum(count for count, rgb in colors if rgb == (0xC5, 0x30, 0x30))
     assert badge_pixels > 1000

@@ -11,8 +11,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from lakehouse.cli.common import TaskChoice, app, console, fail, progress_bar, published, tasks
-from lakehouse.common.formatting import format_cell, format_number
+from lakehouse.cli.common import TASK_NAMES, TaskChoice, app, console, fail, progress_bar, published, tasks
+from lakehouse.common.formatting import format_cell, format_number, plural
 from lakehouse.config import MAX_HORIZON_MINUTES, MAX_SEED, TrainingConfig, paths, tuned_params_file
 
 if TYPE_CHECKING:
@@ -133,7 +133,8 @@ def train(
 ) -> None:
     """Train and evaluate the delay models on the published warehouse with the tuned parameters
     (`lakehouse tune`), write the report and register the models (a challenger replaces the
-    champion only if it beats it on validation)."""
+    champion only on an improvement the validation days support, or when the champion's training
+    months were corrected since)."""
     import polars as pl
 
     from lakehouse.models.training_run import run_training
@@ -191,18 +192,141 @@ def predict() -> None:
     console.print(f"published in {time.perf_counter() - started:.1f} s: {p.warehouse}")
 
 
-@app.command()
-def evaluate() -> None:
-    """Show the champions and the side-by-side table of the latest training run."""
+def _runs(registry: Path) -> list[str]:
+    """The training runs of a registry, oldest first."""
+    return sorted(f.name.removesuffix(".models.parquet") for f in registry.glob("*.models.parquet"))
+
+
+def _metrics_of(registry: Path, run_id: str, runs: list[str]) -> pl.DataFrame:
     import polars as pl
 
+    if run_id not in runs:
+        fail(f"no training run {run_id}", "`lakehouse evaluate --list` lists the runs")
+    return pl.read_parquet(registry / f"{run_id}.metrics.parquet")
+
+
+def _list_runs(registry: Path, runs: list[str]) -> Table:
+    """A line per training run: its models at the main horizon, their values and the decisions."""
+    from lakehouse.models.registry import current_champion, entries
+
+    main = TrainingConfig().horizon_minutes
+    champions = {
+        e.model_id
+        for task in TASK_NAMES
+        for h in TrainingConfig().horizons_minutes
+        if (e := current_champion(registry, task, h)) is not None
+    }
+    table = Table(
+        "run",
+        "task",
+        "horizons",
+        f"validation at {main} min",
+        f"test at {main} min",
+        "promoted",
+        "champions now",
+        box=box.SIMPLE_HEAD,
+        title=f"{len(runs)} training {plural(len(runs), 'run')}",
+        title_justify="left",
+    )
+    by_run: dict[tuple[str, str], list[Any]] = {}
+    for e in entries(registry):
+        by_run.setdefault((e.run_id, e.task), []).append(e)
+    for (run_id, task), mine in by_run.items():
+        at_main = [e for e in mine if e.horizon_minutes == main]
+        table.add_row(
+            run_id,
+            task,
+            ", ".join(str(e.horizon_minutes) for e in sorted(mine, key=lambda e: -e.horizon_minutes)),
+            *(
+                (
+                    f"{e.validation_metric} {format_number(e.validation_value, trim=False)}",
+                    format_number(e.test_value, trim=False),
+                )
+                if (e := at_main[0] if at_main else None)
+                else ("", "")
+            ),
+            f"{sum(e.is_promoted for e in mine)} of {len(mine)}",
+            str(sum(e.model_id in champions for e in mine)),
+        )
+    return table
+
+
+def _compare(metrics: dict[str, pl.DataFrame], first: str, second: str) -> list[Table]:
+    """The final model of two runs side by side at the main horizon, per task and split."""
+    import polars as pl
+
+    from lakehouse.models.metrics import COUNT_METRICS
+    from lakehouse.models.train import FINAL_MODEL
+
+    main = TrainingConfig().horizon_minutes
+    tables = []
+    for task in TASK_NAMES:
+        for split in ("validation", "test"):
+            values = {}
+            for run_id in (first, second):
+                rows = metrics[run_id].filter(
+                    (pl.col("task") == task)
+                    & (pl.col("split") == split)
+                    & (pl.col("segment_kind") == "overall")
+                    & (pl.col("model_name") == FINAL_MODEL)
+                    & (pl.col("horizon_minutes") == main)
+                )
+                values[run_id] = dict(rows.select("metric", "value").iter_rows())
+            if not any(values.values()):
+                continue
+            table = Table(
+                "metric",
+                first,
+                second,
+                "difference",
+                box=box.SIMPLE_HEAD,
+                title=f"{task}, {split}: {FINAL_MODEL} at {main} min",
+                title_justify="left",
+            )
+            for name in ["rows", *SIDE_BY_SIDE[task]]:
+                a, b = values[first].get(name), values[second].get(name)
+                if name in COUNT_METRICS:
+                    a, b = (None if v is None else int(v) for v in (a, b))
+                table.add_row(
+                    name,
+                    format_cell(a, null="-", grouping=True, trim=False),
+                    format_cell(b, null="-", grouping=True, trim=False),
+                    "-" if a is None or b is None else format_number(b - a, grouping=True, trim=False),
+                )
+            tables.append(table)
+    return tables
+
+
+@app.command()
+def evaluate(
+    run: Annotated[
+        str | None, typer.Option("--run", help="The training run to show (default: the latest).")
+    ] = None,
+    list_runs: Annotated[bool, typer.Option("--list", help="List the training runs.")] = False,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="Two training runs side by side: their final models, and the difference."),
+    ] = None,
+) -> None:
+    """Show the champions and the side-by-side table of a training run (the latest unless
+    `--run`); `--list` lists the runs, `--compare A B` sets two runs side by side."""
     from lakehouse.models.registry import current_champion
 
     p = paths()
-    runs = sorted(p.model_registry.glob("*.models.parquet"))
+    runs = _runs(p.model_registry)
     if not runs:
         fail("no training run yet", "run `make run` or `lakehouse train` first")
-    metrics = pl.read_parquet(p.model_registry / runs[-1].name.replace(".models.", ".metrics."))
+    if list_runs:
+        console.print(_list_runs(p.model_registry, runs))
+        return
+    if compare is not None:
+        both = {run_id: _metrics_of(p.model_registry, run_id, runs) for run_id in compare}
+        for table in _compare(both, *compare):
+            console.print(table)
+        return
+    chosen = run or runs[-1]
+    metrics = _metrics_of(p.model_registry, chosen, runs)
+    console.print(f"training run {chosen}")
     for name in metrics["task"].unique(maintain_order=True):
         for split in ("validation", "test"):
             console.print(_side_by_side(metrics, name, split))

@@ -30,3 +30,13 @@ def format_cell(value: object, *, null: str = "", grouping: bool = False, trim: 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return format_number(value, grouping=grouping, trim=trim)
     return str(value)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`word` as it reads after `count`: "1 warning", "2 warnings" (`many` when not word + s)."""
+    return word if count == 1 else (many or word + "s")
+
+
+def counted(count: int, word: str, many: str | None = None) -> str:
+    """`count` and `word` in agreement: "1 warning", "2 warnings", "1,200 checks"."""
+    return f"{count:,} {plural(count, word, many)}"

@@ -11,6 +11,9 @@ from sklearn import metrics
 from lakehouse.config import F1_DENOMINATOR_FLOOR, LOG_LOSS_EPSILON
 from lakehouse.models.tasks import SELECTION_METRIC, Task
 
+# Metrics that count rows: shown as whole numbers (1,000, not 1000.0000).
+COUNT_METRICS = frozenset({"rows"})
+
 
 def choose_threshold(y: np.ndarray, p: np.ndarray) -> float:
     """The probability threshold that maximizes F1 (chosen on validation, used on test)."""
@@ -27,7 +30,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float, prior
     brier = float(metrics.brier_score_loss(y, p))
     brier_prior = float(np.mean((y - prior) ** 2))
     return {
-        "rows": float(len(y)),
+        "rows": len(y),
         "positive_rate": float(y.mean()),
         "mean_predicted": float(p.mean()),
         "threshold": threshold,
@@ -49,7 +52,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float, prior
 def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     mse = float(metrics.mean_squared_error(y, predicted))
     return {
-        "rows": float(len(y)),
+        "rows": len(y),
         "mean_actual": float(y.mean()),
         "mean_predicted": float(predicted.mean()),
         "mse": mse,
@@ -156,6 +159,36 @@ def day_block_bootstrap(
         if len(defined) == len(values):
             means.append(float(np.mean(defined)))
     low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def paired_day_block_bootstrap(
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    days: Sequence[object],
+    task: Task,
+    samples: int,
+    seed: int,
+) -> tuple[float, float]:
+    """95% interval of the challenger's improvement over the champion in the task's bootstrap
+    metric (AUC gained, or RMSE saved: positive means better) on the same rows, both models
+    scored on each resample of whole days (the same draw for both: the pair, not each model
+    alone, carries the noise). A resample where the metric is undefined is left out."""
+    metric = BOOTSTRAP_METRIC[task]
+    sign = 1.0 if task == "classification" else -1.0
+    mine, theirs = _Ranked.of(y, challenger, days), _Ranked.of(y, champion, days)
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(samples):
+        drawn = np.bincount(rng.integers(0, mine.days, mine.days), minlength=mine.days).astype(float)
+        # the days are indexed alike in both (sorted distinct days of the same rows)
+        a, b = metric(mine, drawn[mine.day]), metric(theirs, drawn[theirs.day])
+        if a is not None and b is not None:
+            differences.append(sign * (a - b))
+    if not differences:
+        return float("nan"), float("nan")
+    low, high = np.percentile(differences, [2.5, 97.5])
     return float(low), float(high)
 
 

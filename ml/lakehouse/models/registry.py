@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -183,6 +183,11 @@ def data_fingerprint(frame: pl.DataFrame) -> str:
     return hashlib.sha256(hashes.to_numpy().tobytes()).hexdigest()[:16]
 
 
+def window_fingerprint(frame: pl.DataFrame, start: date, end: date) -> str:
+    """`data_fingerprint` of the rows whose scheduled departure date is from `start` to `end`."""
+    return data_fingerprint(frame.filter(pl.col("scheduled_departure_date").is_between(start, end)))
+
+
 @dataclass(frozen=True)
 class RegistryEntry:
     model_id: str
@@ -215,6 +220,22 @@ class RegistryEntry:
     report_path: str
     # How the parameters and features were chosen: the search recorded by `lakehouse tune`.
     tuning: str | None = None
+    # `data_fingerprint` of the features of the training window (train_start_date to
+    # train_end_date) it was fitted on: when those months hold other data later (a month
+    # corrected), the champion is replaced by a retrain.
+    training_data_fingerprint: str | None = None
+    # The 95% paired day-block interval of its improvement over the champion on the same
+    # validation rows (AUC gained, RMSE saved), the evidence of the decision.
+    improvement_low: float | None = None
+    improvement_high: float | None = None
+
+    def resolved(self, models: Path) -> RegistryEntry:
+        """The entry with its paths on disk (they are recorded relative to the models folder)."""
+        return replace(
+            self,
+            artifact_dir=resolve_path(models, self.artifact_dir),
+            report_path=resolve_path(models, self.report_path),
+        )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RegistryEntry:
@@ -223,17 +244,49 @@ class RegistryEntry:
         return cls(**values)
 
 
+def stored_path(models: Path, path: Path) -> str:
+    """How the registry records a path: relative to the models folder when it is inside it, so
+    that a data folder moved or copied elsewhere serves its own models."""
+    return str(path.relative_to(models)) if path.is_relative_to(models) else str(path)
+
+
+def resolve_path(models: Path, stored: str) -> str:
+    """A recorded path on disk: relative ones under `models`. An absolute one (an entry written
+    before paths were relative) is taken from its `runs/` part on under `models` when that exists
+    there: a copied data folder does not serve the models of the folder it was copied from."""
+    if not stored:
+        return stored
+    path = Path(stored)
+    if not path.is_absolute():
+        return str(models / path)
+    if "runs" in path.parts:
+        start = len(path.parts) - 1 - path.parts[::-1].index("runs")
+        moved = models.joinpath(*path.parts[start:])
+        if moved.exists():
+            return str(moved)
+    return stored
+
+
 def _read(directory: Path, kind: str) -> pl.DataFrame:
     files = sorted(directory.glob(f"*.{kind}.parquet"))
     return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
 
 
+def models_folder(registry: Path) -> Path:
+    """The models folder of a registry folder (`Paths.model_registry`): what its paths are
+    relative to."""
+    return registry.parent
+
+
 def entries(registry: Path) -> list[RegistryEntry]:
-    """Every registered model, oldest first."""
+    """Every registered model, oldest first, with its paths on disk."""
     frame = _read(registry, "models")
     if frame.is_empty():
         return []
-    return [RegistryEntry.from_row(row) for row in frame.sort("created_at").iter_rows(named=True)]
+    models = models_folder(registry)
+    return [
+        RegistryEntry.from_row(row).resolved(models) for row in frame.sort("created_at").iter_rows(named=True)
+    ]
 
 
 def _latest(registry: Path, task: str, horizon_minutes: int, promoted_only: bool) -> RegistryEntry | None:
@@ -267,7 +320,7 @@ def save_entries(registry: Path, run_id: str, entries: list[RegistryEntry], metr
     go last: a run is registered when its models file exists."""
     write_parquet_atomically(metrics, registry / f"{run_id}.metrics.parquet")
     write_parquet_atomically(
-        pl.DataFrame([asdict(e) for e in entries]), registry / f"{run_id}.models.parquet"
+        pl.DataFrame([asdict(e) for e in entries], schema=ENTRY_SCHEMA), registry / f"{run_id}.models.parquet"
     )
 
 
@@ -279,10 +332,17 @@ def load_registry_into(warehouse: Path, registry: Path) -> bool:
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("create schema if not exists ml")
         for table, kind in (("model_registry", "models"), ("model_metrics", "metrics")):
-            connection.execute(
-                f"create or replace table ml.{table} as "
-                f"select * from read_parquet('{registry / f'*.{kind}.parquet'}', union_by_name = true)"
-            )
+            source = f"read_parquet('{registry / f'*.{kind}.parquet'}', union_by_name = true)"
+            typed = ""
+            if table == "model_registry":
+                # Every field in its type, even where every file has it NULL (a column of no type
+                # in Parquet: champion_model_id before any run had a champion).
+                present = {
+                    row[0] for row in connection.execute(f"describe select * from {source}").fetchall()
+                }
+                casts = [f"cast({n} as {t}) as {n}" for n, t in _ENTRY_COLUMN_TYPES.items() if n in present]
+                typed = f" replace ({', '.join(casts)})"
+            connection.execute(f"create or replace table ml.{table} as select *{typed} from {source}")
         # Entries written before a field existed: the field is NULL for them, and the column is
         # there even when no file has it yet.
         for name, kind in _ENTRY_COLUMN_TYPES.items():
@@ -299,3 +359,13 @@ _SQL_TYPES = {
     "datetime": "timestamp with time zone",
 }
 _ENTRY_COLUMN_TYPES = {f.name: _SQL_TYPES[str(f.type).removesuffix(" | None")] for f in fields(RegistryEntry)}
+_POLARS_TYPES: dict[str, Any] = {
+    "str": pl.String,
+    "int": pl.Int64,
+    "float": pl.Float64,
+    "bool": pl.Boolean,
+    "date": pl.Date,
+    "datetime": pl.Datetime("us", "UTC"),
+}
+# Each field of an entry in its type, whatever the values (None everywhere included).
+ENTRY_SCHEMA = {f.name: _POLARS_TYPES[str(f.type).removesuffix(" | None")] for f in fields(RegistryEntry)}

@@ -20,7 +20,7 @@ from lakehouse.config import Paths, TrainingConfig, Tuned, read_tuned
 from lakehouse.models import registry
 from lakehouse.models.backtest import latest_backtest
 from lakehouse.models.backtest import section as backtest_section
-from lakehouse.models.champion import Decision, judge
+from lakehouse.models.champion import Challenger, Decision, judge
 from lakehouse.models.evaluate import (
     Rows,
     by_segment,
@@ -55,6 +55,8 @@ class _Provenance:
     run_dir: Path
     horizon_minutes: int
     data_fingerprint: str
+    # of the scoring model's training window alone (what a correction of those months changes)
+    training_data_fingerprint: str
     code_version: str
     training_signature: str
     windows: dict[str, tuple[date, date]]
@@ -73,21 +75,24 @@ def _provenance(
         "train": pl.concat([splits["train"], splits["validation"]])["scheduled_departure_date"],
         "validation": splits["validation"]["scheduled_departure_date"],
     }
+    windows = {name: (values.min(), values.max()) for name, values in dates.items()}
     return _Provenance(
         run_id=run_id,
         created=created,
         run_dir=run_dir,
         horizon_minutes=horizon,
         data_fingerprint=registry.data_fingerprint(frame),
+        training_data_fingerprint=registry.window_fingerprint(frame, *windows["train"]),  # type: ignore[arg-type]
         code_version=registry.code_version(),
         training_signature=registry.training_signature(config),
-        windows={name: (values.min(), values.max()) for name, values in dates.items()},  # type: ignore[misc]
+        windows=windows,  # type: ignore[arg-type]
     )
 
 
 def _entry(
-    origin: _Provenance, result: TaskResult, directory: Path, decision: Decision, tuned: Tuned
+    origin: _Provenance, result: TaskResult, directory: Path, decision: Decision, tuned: Tuned, models: Path
 ) -> registry.RegistryEntry:
+    """The entry as the registry records it: its paths relative to the `models` folder."""
     final = result.final
     metric = SELECTION_METRIC[result.task]
     return registry.RegistryEntry(
@@ -97,7 +102,7 @@ def _entry(
         model_name=final.name,
         horizon_minutes=origin.horizon_minutes,
         created_at=origin.created,
-        artifact_dir=str(directory),
+        artifact_dir=registry.stored_path(models, directory),
         features=",".join(final.features),
         params=json.dumps(final.params, sort_keys=True),
         threshold=final.threshold,
@@ -115,18 +120,27 @@ def _entry(
         champion_validation_value=decision.champion_value,
         is_promoted=decision.promoted,
         decision_reason=decision.reason,
-        report_path=str(origin.run_dir / "report" / "index.html"),
+        report_path=registry.stored_path(models, origin.run_dir / "report" / "index.html"),
         tuning=json.dumps(
             {"params": tuned.params, "dropped_features": tuned.dropped_features, **tuned.search}
         ),
+        training_data_fingerprint=origin.training_data_fingerprint,
+        improvement_low=decision.improvement_low,
+        improvement_high=decision.improvement_high,
     )
 
 
 def _register(
-    p: Paths, origin: _Provenance, result: TaskResult, splits: dict[str, pl.DataFrame], tuned: Tuned
+    p: Paths,
+    origin: _Provenance,
+    result: TaskResult,
+    frame: pl.DataFrame,
+    config: TrainingConfig,
+    tuned: Tuned,
 ) -> tuple[registry.RegistryEntry, Decision]:
-    """Save the final model, judge it against the champion of its task and horizon, and return
-    its registry entry."""
+    """Save the final model, judge it against the champion of its task and horizon (on the
+    validation rows of `frame`, the features at the origin's horizon), and return its registry
+    entry."""
     final = result.final
     directory = registry.save_model(
         origin.run_dir / f"{result.task}-{origin.horizon_minutes}",
@@ -139,10 +153,18 @@ def _register(
     )
     champion = registry.current_champion(p.model_registry, result.task, origin.horizon_minutes)
     metric = SELECTION_METRIC[result.task]
-    decision = judge(
-        final.metrics["validation"][metric], champion, splits["validation"], result.task, result.prior
+    challenger = Challenger(
+        final.metrics["validation"][metric],
+        final.predictions["validation"],
+        None
+        if champion is None
+        else registry.window_fingerprint(frame, champion.train_start_date, champion.train_end_date),
     )
-    return _entry(origin, result, directory, decision, tuned), decision
+    validation = task_splits(frame, config, result.task)["validation"]
+    decision = judge(
+        challenger, champion, validation, result.task, result.prior, config.bootstrap_samples, config.seed
+    )
+    return _entry(origin, result, directory, decision, tuned, p.models), decision
 
 
 def _decision_html(decision: Decision) -> str:
@@ -225,15 +247,14 @@ def run_training(
         evaluation.add(by_segment(origin, result, splits))
         if task == "classification":
             evaluation.add(december_honestly(origin, result, splits["test"], config))
-        entry, decision = _register(p, origins[main], result, splits, tuned)
+        entry, decision = _register(p, origins[main], result, frames[main], config, tuned)
         evaluation.sections.append(_decision_html(decision))
         task_entries = [entry]
         for horizon in config.other_horizons_minutes:
             progress(f"{task}: the final model at T = departure - {horizon} min")
             other = train_final(frames[horizon], task, config, tuned, task_progress)
             evaluation.add(side_by_side(Rows(run_id, task, horizon), other))
-            other_splits = task_splits(frames[horizon], config, task)
-            task_entries.append(_register(p, origins[horizon], other, other_splits, tuned)[0])
+            task_entries.append(_register(p, origins[horizon], other, frames[horizon], config, tuned)[0])
         if config.other_horizons_minutes:
             evaluation.sections.append(_other_horizons_html(task, task_entries))
         rows += evaluation.rows
@@ -247,4 +268,5 @@ def run_training(
     if earlier is not None:
         fill_backtest(report, backtest_section(earlier))
     registry.save_entries(p.model_registry, run_id, entries, metrics_frame(rows))
-    return TrainingRun(run_id, results, entries, report, time.perf_counter() - started)
+    resolved = [e.resolved(p.models) for e in entries]
+    return TrainingRun(run_id, results, resolved, report, time.perf_counter() - started)

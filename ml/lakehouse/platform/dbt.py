@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.common.formatting import counted
+
 
 class DbtError(RuntimeError):
     """dbt reported failures; the message lists each failed node and why."""
@@ -24,8 +26,8 @@ class DbtSummary:
     warnings: list[str]
 
     def describe(self) -> str:
-        kinds = ", ".join(f"{count} {kind}s" for kind, count in sorted(self.by_type.items()))
-        return f"{kinds} ok" + (f", {len(self.warnings)} warnings" if self.warnings else "")
+        kinds = ", ".join(counted(count, kind) for kind, count in sorted(self.by_type.items()))
+        return f"{kinds} ok" + (f", {counted(len(self.warnings), 'warning')}" if self.warnings else "")
 
 
 def summarize_run_results(run_results: dict[str, object]) -> tuple[DbtSummary, list[str]]:

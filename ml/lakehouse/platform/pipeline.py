@@ -30,6 +30,7 @@ import polars as pl
 from rich.console import Console
 from rich.markup import escape
 
+from lakehouse.common.formatting import counted
 from lakehouse.common.progress import Progress, quiet
 from lakehouse.config import QUARANTINE_FILES_SHOWN, Build, Paths, TrainingConfig, paths
 from lakehouse.models import registry
@@ -214,8 +215,9 @@ def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
     if message := gate_message(run.validation.results):
         raise PipelineError(f"{message}\nreport: {report}")
     return (
-        f"{len(expectations)} expectations in {len(suites)} suites passed; {len(run.validation.results)} "
-        f"checks in this run so far, {len(run.validation.warnings)} warnings; report: {report}"
+        f"{counted(len(expectations), 'expectation')} in {counted(len(suites), 'suite')} passed; "
+        f"{counted(len(run.validation.results), 'check')} in this run so far, "
+        f"{counted(len(run.validation.warnings), 'warning')}; report: {report}"
     )
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from lakehouse.common.formatting import counted
 from lakehouse.common.html import page
 from lakehouse.quality.gate import RunOutcome, ValidationRun, summarize
 from lakehouse.quality.history import PastRun
@@ -91,7 +92,7 @@ def render_report(run: ValidationRun, history: list[PastRun], outcome: RunOutcom
         ]
     )
     failed_section = (
-        f"<h2>Failures ({len(critical)} critical, {len(warnings)} warnings)</h2>"
+        f"<h2>Failures ({len(critical)} critical, {counted(len(warnings), 'warning')})</h2>"
         + _checks_table(critical + warnings)
         if critical or warnings
         else ""
@@ -103,7 +104,7 @@ def render_report(run: ValidationRun, history: list[PastRun], outcome: RunOutcom
         if summary.critical_failed:
             flags.append(f'<span class="tag critical">{summary.critical_failed} critical</span>')
         if summary.warnings_failed:
-            flags.append(f'<span class="tag warning">{summary.warnings_failed} warnings</span>')
+            flags.append(f'<span class="tag warning">{counted(summary.warnings_failed, "warning")}</span>')
         suites.append(
             f"<details{' open' if summary.critical_failed else ''}><summary>{escape(summary.suite)} "
             f"<span class='mono'>({escape(summary.table_name)})</span>: "

@@ -84,11 +84,8 @@ def _champions(connection: duckdb.DuckDBPyConnection, models_dir: Path) -> dict[
     ).pl()
     champions = {}
     for row in rows.drop("recency").iter_rows(named=True):
-        entry = RegistryEntry.from_row(row)
-        directory = Path(entry.artifact_dir)
-        if not directory.is_absolute():
-            directory = models_dir / directory
-        champions[(entry.task, entry.horizon_minutes)] = Champion(entry, load_model(directory))
+        entry = RegistryEntry.from_row(row).resolved(models_dir)
+        champions[(entry.task, entry.horizon_minutes)] = Champion(entry, load_model(Path(entry.artifact_dir)))
     return champions
 
 

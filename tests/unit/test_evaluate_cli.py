@@ -1,0 +1,117 @@
+"""`lakehouse evaluate` on a hand-made registry of two training runs: list, pick, compare."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from lakehouse.cli import app
+from lakehouse.models.registry import RegistryEntry, save_entries
+
+
+def _run(registry: Path, run_id: str, auc: float, promoted: bool) -> None:
+    entry = RegistryEntry(
+        model_id=f"{run_id}-classification-120",
+        run_id=run_id,
+        task="classification",
+        model_name="lightgbm",
+        horizon_minutes=120,
+        created_at=datetime(2026, 1, int(run_id[-1]), tzinfo=UTC),
+        artifact_dir=f"runs/{run_id}/classification-120",
+        features="x",
+        params="{}",
+        threshold=0.3,
+        data_fingerprint="data",
+        code_version="test",
+        training_signature="code",
+        train_start_date=date(2013, 1, 1),
+        train_end_date=date(2013, 11, 30),
+        validation_start_date=date(2013, 10, 1),
+        validation_end_date=date(2013, 11, 30),
+        validation_metric="roc_auc",
+        validation_value=auc,
+        test_value=auc - 0.01,
+        champion_model_id=None,
+        champion_validation_value=None,
+        is_promoted=promoted,
+        decision_reason="test",
+        report_path=f"runs/{run_id}/report/index.html",
+    )
+    metrics = pl.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "task": "classification",
+                "horizon_minutes": 120,
+                "model_name": model,
+                "split": split,
+                "segment_kind": "overall",
+                "segment": "all",
+                "metric": metric,
+                "value": value,
+            }
+            for model, shift in (("prior", -0.25), ("lightgbm", 0.0))
+            for split in ("validation", "test")
+            for metric, value in (("rows", 1000.0), ("roc_auc", auc + shift), ("log_loss", 0.5 - shift))
+        ]
+    )
+    save_entries(registry, run_id, [entry], metrics)
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LAKEHOUSE_MODELS_DIR", str(tmp_path / "models"))
+    registry = tmp_path / "models" / "registry"
+    _run(registry, "20260101T000000Z-1", 0.75, promoted=True)
+    _run(registry, "20260102T000000Z-2", 0.7501, promoted=False)
+    return registry
+
+
+def _evaluate(*arguments: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["evaluate", *arguments], terminal_width=200)
+    return result.exit_code, result.output
+
+
+def test_evaluate_lists_the_runs(registry: Path) -> None:
+    code, output = _evaluate("--list")
+    assert code == 0
+    assert "2 training runs" in output
+    first, second = (line for line in output.splitlines() if "T000000Z" in line)
+    assert "20260101T000000Z-1" in first
+    assert "roc_auc 0.7500" in first
+    assert "1 of 1" in first
+    assert "20260102T000000Z-2" in second
+    assert "roc_auc 0.7501" in second
+    assert "0 of 1" in second
+
+
+def test_evaluate_shows_the_latest_run_or_the_one_asked_for(registry: Path) -> None:
+    code, output = _evaluate()
+    assert code == 0
+    assert "training run 20260102T000000Z-2" in output
+    assert "0.7501" in output
+    code, output = _evaluate("--run", "20260101T000000Z-1")
+    assert code == 0
+    assert "training run 20260101T000000Z-1" in output
+    assert "0.7501" not in output
+    # the champion is the promoted one, its report under this models folder
+    assert f"report: {registry.parent / 'runs' / '20260101T000000Z-1' / 'report' / 'index.html'}" in output
+
+
+def test_evaluate_compares_two_runs_side_by_side(registry: Path) -> None:
+    code, output = _evaluate("--compare", "20260101T000000Z-1", "20260102T000000Z-2")
+    assert code == 0
+    assert "classification, validation: lightgbm at 120 min" in output
+    roc = next(line for line in output.splitlines() if line.strip().startswith("roc_auc"))
+    assert roc.split()[1:] == ["0.7500", "0.7501", "0.0001"]
+    rows = next(line for line in output.splitlines() if line.strip().startswith("rows"))
+    assert rows.split()[1:] == ["1,000", "1,000", "0"]
+
+
+@pytest.mark.parametrize("arguments", [("--run", "nope"), ("--compare", "20260101T000000Z-1", "nope")])
+def test_evaluate_names_an_unknown_run_in_one_line(registry: Path, arguments: tuple[str, ...]) -> None:
+    code, output = _evaluate(*arguments)
+    assert code == 1
+    assert output.strip() == "no training run nope: `lakehouse evaluate --list` lists the runs"
