@@ -49,6 +49,7 @@ from lakehouse.quality.history import (
     save_outcome,
     save_run,
 )
+from lakehouse.quality.profiles import accepted_profiles, load_profiles_into, profile_checks, profile_files
 from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_files, raw_file_checks
 from lakehouse.quality.records import CheckResult
 from lakehouse.quality.report import print_summary, write_report
@@ -220,8 +221,12 @@ def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
 
 
 def quality_gate(run: PipelineRun) -> str:
-    """Great Expectations over the build; critical failures stop the run before publishing."""
+    """Each raw file's measures against the accepted files' (the published warehouse's profiles),
+    then Great Expectations over the build; critical failures stop the run before publishing."""
     load_raw_files_into(run.build.warehouse, run.raw_files)
+    profiles = profile_files(run.build.warehouse)
+    run.validation.results.extend(profile_checks(profiles, accepted_profiles(run.paths.warehouse)))
+    load_profiles_into(run.build.warehouse, profiles)
     return _audit(run, run.build.warehouse, run.paths.expectations)
 
 
