@@ -142,11 +142,12 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
     """dbt build of a selection; its tests' results join the run's validation either way."""
     p = run.paths
     target = p.dbt_target
-    # dbt's unit tests check the SQL logic, not the data: they run in `make test` (CI), as dbt
-    # recommends, and stay out of the production build.
+    # The selections are named in dbt_project/selectors.yml (`core`, `monitoring`): dbt's unit tests
+    # check the SQL logic, not the data, so they run in `make test` (CI), as dbt recommends, and
+    # the selectors leave them out of the production build.
     try:
         summary = run_dbt(
-            ["build", *selection, "--exclude", "resource_type:unit_test"],
+            ["build", *selection],
             project_dir=p.dbt_project,
             warehouse=warehouse,
             raw_dir=p.raw,
@@ -177,7 +178,7 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
 def build_warehouse(run: PipelineRun) -> str:
     """dbt build of every layer but the prediction marts into the run's own build folder (never
     the published warehouse)."""
-    return _dbt_build(run, ["--exclude", "tag:ml"], run.build.warehouse, run.build.lake)
+    return _dbt_build(run, ["--selector", "core"], run.build.warehouse, run.build.lake)
 
 
 def save_history(run: PipelineRun) -> None:
@@ -299,7 +300,7 @@ def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame])
 
 def build_prediction_marts(run: PipelineRun, warehouse: Path, lake: Path) -> str:
     """dbt builds the marts on the predictions, then their suites audit them."""
-    built = _dbt_build(run, ["--select", "tag:ml"], warehouse, lake)
+    built = _dbt_build(run, ["--selector", "monitoring"], warehouse, lake)
     return f"{built}; {_audit(run, warehouse, run.paths.prediction_expectations)}"
 
 
