@@ -225,6 +225,22 @@ MESSAGE_FAILURES = 8
 # The files a published run's console names when rows were quarantined (the most rows first).
 QUARANTINE_FILES_SHOWN = 5
 
+# Each raw file's measures are profiled (lakehouse.quality.profiles; the measures and their bounds
+# are the `raw_measures` var of dbt_project.yml). One impossible reading is an outlier, flagged or
+# quarantined: a warning. More than this share of a file's values of a measure outside its bounds
+# is a broken source (a unit or scale change): critical.
+RAW_MAX_OUT_OF_RANGE_SHARE = 0.01
+# A file's measure is newly missing (critical) when its share of values present falls below this
+# ratio of the share present in the sparsest accepted file (2013: pressure is present in 85% to
+# 94% of a month's hours, a wind gust in 10% to 36%).
+RAW_MIN_PRESENT_RATIO = 0.5
+# A measure with fewer values than this in a file is not judged constant nor by its median, and a
+# file with fewer rows is not judged empty of a measure where nothing is learned: too few to tell.
+RAW_MIN_PROFILED_VALUES = 100
+# A file's median of a measure may lie this share of the accepted medians' magnitude outside their
+# range, or the widest accepted interquartile range if larger (seasons move medians, units more).
+RAW_MEDIAN_MARGIN = 0.1
+
 
 # --- Runs -----------------------------------------------------------------------------------------
 

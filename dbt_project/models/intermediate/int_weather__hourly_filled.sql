@@ -88,7 +88,9 @@ filled as (
             {%- set gap_hours = dbt.datediff(before ~ '_at', after ~ '_at', 'hour') ~ ' - 1' %}
             {%- set fraction = dbt.datediff(before ~ '_at', 'weather_hour_utc', 'hour') ~ ' / ('
                 ~ dbt.datediff(before ~ '_at', after ~ '_at', 'hour') ~ ')' %}
-            {{ measure }} is null and {{ gap_hours }} <= {{ max_gap }} as is_{{ measure }}_interpolated,
+            -- false, not NULL, at the edges of the data (no reading before or after to fill from)
+            coalesce({{ measure }} is null and {{ gap_hours }} <= {{ max_gap }}, false)
+                as is_{{ measure }}_interpolated,
             case
                 when {{ measure }} is not null then {{ measure }}
                 {%- if measure == 'wind_direction_deg' %}

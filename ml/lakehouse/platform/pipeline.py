@@ -50,6 +50,7 @@ from lakehouse.quality.history import (
     save_outcome,
     save_run,
 )
+from lakehouse.quality.profiles import accepted_profiles, load_profiles_into, profile_checks, profile_files
 from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_files, raw_file_checks
 from lakehouse.quality.records import CheckResult
 from lakehouse.quality.report import print_summary, write_report
@@ -142,11 +143,12 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
     """dbt build of a selection; its tests' results join the run's validation either way."""
     p = run.paths
     target = p.dbt_target
-    # dbt's unit tests check the SQL logic, not the data: they run in `make test` (CI), as dbt
-    # recommends, and stay out of the production build.
+    # The selections are named in dbt_project/selectors.yml (`core`, `monitoring`): dbt's unit tests
+    # check the SQL logic, not the data, so they run in `make test` (CI), as dbt recommends, and
+    # the selectors leave them out of the production build.
     try:
         summary = run_dbt(
-            ["build", *selection, "--exclude", "resource_type:unit_test"],
+            ["build", *selection],
             project_dir=p.dbt_project,
             warehouse=warehouse,
             raw_dir=p.raw,
@@ -177,7 +179,7 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
 def build_warehouse(run: PipelineRun) -> str:
     """dbt build of every layer but the prediction marts into the run's own build folder (never
     the published warehouse)."""
-    return _dbt_build(run, ["--exclude", "tag:ml"], run.build.warehouse, run.build.lake)
+    return _dbt_build(run, ["--selector", "core"], run.build.warehouse, run.build.lake)
 
 
 def save_history(run: PipelineRun) -> None:
@@ -222,8 +224,12 @@ def _audit(run: PipelineRun, warehouse: Path, suites_dir: Path) -> str:
 
 
 def quality_gate(run: PipelineRun) -> str:
-    """Great Expectations over the build; critical failures stop the run before publishing."""
+    """Each raw file's measures against the accepted files' (the published warehouse's profiles),
+    then Great Expectations over the build; critical failures stop the run before publishing."""
     load_raw_files_into(run.build.warehouse, run.raw_files)
+    profiles = profile_files(run.build.warehouse)
+    run.validation.results.extend(profile_checks(profiles, accepted_profiles(run.paths.warehouse)))
+    load_profiles_into(run.build.warehouse, profiles)
     return _audit(run, run.build.warehouse, run.paths.expectations)
 
 
@@ -296,7 +302,7 @@ def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame])
 
 def build_prediction_marts(run: PipelineRun, warehouse: Path, lake: Path) -> str:
     """dbt builds the marts on the predictions, then their suites audit them."""
-    built = _dbt_build(run, ["--select", "tag:ml"], warehouse, lake)
+    built = _dbt_build(run, ["--selector", "monitoring"], warehouse, lake)
     return f"{built}; {_audit(run, warehouse, run.paths.prediction_expectations)}"
 
 

@@ -3,7 +3,7 @@
     'wind_dir': 'wind_direction_deg', 'wind_speed': 'wind_speed_mph', 'wind_gust': 'wind_gust_mph',
     'precip': 'precipitation_in', 'pressure': 'pressure_mb', 'visib': 'visibility_mi',
 } -%}
-{%- set bounds = var('weather_physical_bounds') -%}
+{%- set bounds = var('raw_measures')['weather'] -%}
 
 with
 
@@ -24,13 +24,13 @@ renamed as (
 
         -- measures: physically impossible readings become NULL, flagged below
         {%- for raw, name in measures.items() %}
-            case when {{ raw }} between {{ bounds[name][0] }} and {{ bounds[name][1] }} then {{ raw }} end
+            case when {{ raw }} between {{ bounds[raw][0] }} and {{ bounds[raw][1] }} then {{ raw }} end
                 as {{ name }},
         {%- endfor %}
 
         -- booleans
         {%- for raw, name in measures.items() %}
-            coalesce({{ raw }} not between {{ bounds[name][0] }} and {{ bounds[name][1] }}, false)
+            coalesce({{ raw }} not between {{ bounds[raw][0] }} and {{ bounds[raw][1] }}, false)
                 as is_{{ name }}_out_of_range,
         {%- endfor %}
 
