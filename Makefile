@@ -7,7 +7,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test lint format raw docs bench bench-gate bench-features bench-scoring bench-serving serve clean
+.PHONY: setup run test lint format raw docs bench bench-gate bench-features bench-scoring bench-serving bench-live serve clean
 
 setup: .venv/.synced
 
@@ -52,6 +52,9 @@ bench-scoring: setup
 
 bench-serving: setup
 	$(RUN) python -m benchmarks.serving $(ARGS)
+
+bench-live: setup
+	$(RUN) python -m benchmarks.live $(ARGS)
 
 serve: setup
 	$(RUN) lakehouse serve $(ARGS)

@@ -30,8 +30,9 @@ from lakehouse.live.feed import Feed
 CSS = """
 .late { color: #c53030; font-weight: 700; } .on-time { color: #2f855a; font-weight: 600; }
 .pending { color: #718096; } .clock { font-size: 2rem; font-weight: 700; }
+td:first-child, td:nth-child(2) { white-space: nowrap; }
 .drivers { color: #4a5568; font-size: 12px; } .airports { display: grid; gap: .8rem;
-  grid-template-columns: repeat(auto-fit, minmax(26rem, 1fr)); }
+  grid-template-columns: repeat(auto-fit, minmax(26rem, 1fr)); } .airports > div { overflow-x: auto; }
 """
 ZONE = ZoneInfo(ORIGIN_TIME_ZONE)
 # Labels as the store knows them at the clock: settled once the flight left or became overdue.

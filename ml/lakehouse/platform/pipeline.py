@@ -55,7 +55,7 @@ from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_f
 from lakehouse.quality.records import CheckResult
 from lakehouse.quality.report import print_summary, write_report
 from lakehouse.quality.suites import load_suites, run_suites
-from lakehouse.serving.log import load_served_into
+from lakehouse.serving.log import load_rejected_into, load_served_into
 
 
 @dataclass(frozen=True)
@@ -296,6 +296,7 @@ def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame])
     """The tables the prediction marts read: features, predictions, the registry."""
     rows = load_scoring_tables_into(warehouse, p.predictions, features)
     load_served_into(warehouse, p.served_predictions)
+    load_rejected_into(warehouse, p.live)
     registry.load_registry_into(warehouse, p.model_registry)
     return rows
 

@@ -123,25 +123,54 @@ def logged_pushes(directory: Path, feed_id: str) -> set[tuple[str, int]]:
     return keys
 
 
-def load_served_into(warehouse: Path, directory: Path) -> int:
-    """(Re)create ml.served_predictions from every served file (empty, with its columns, when the
-    API has answered nothing yet); returns its rows."""
+def _load_json_lines(
+    warehouse: Path, table: str, files: list[Path], schema: dict[str, str], order: str
+) -> int:
+    """(Re)create `table` from JSON Lines files with these columns (empty, with its columns, when
+    there are none; a line cut by a crash is skipped); returns its rows."""
     import duckdb
 
-    files = sorted(directory.glob("served-*.jsonl"))
-    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in SERVED_SCHEMA.items())
+    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in schema.items())
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("create schema if not exists ml")
         if files:
             listed = ", ".join(f"'{f}'" for f in files)
             connection.execute(
-                "create or replace table ml.served_predictions as "
+                f"create or replace table {table} as "
                 f"select * from read_json([{listed}], format = 'newline_delimited', columns = {{{columns}}}, "
-                "ignore_errors = true) "
-                "order by served_at, request_id, flight_id"
+                f"ignore_errors = true) order by {order}"
             )
         else:
-            typed = ", ".join(f"{name} {kind}" for name, kind in SERVED_SCHEMA.items())
-            connection.execute(f"create or replace table ml.served_predictions ({typed})")
-        count = connection.execute("select count(*) from ml.served_predictions").fetchone()
+            typed = ", ".join(f"{name} {kind}" for name, kind in schema.items())
+            connection.execute(f"create or replace table {table} ({typed})")
+        count = connection.execute(f"select count(*) from {table}").fetchone()
     return int(count[0]) if count else 0
+
+
+def load_served_into(warehouse: Path, directory: Path) -> int:
+    """(Re)create ml.served_predictions from every served file; returns its rows."""
+    files = sorted(directory.glob("served-*.jsonl"))
+    return _load_json_lines(
+        warehouse, "ml.served_predictions", files, SERVED_SCHEMA, "served_at, request_id, flight_id"
+    )
+
+
+# What the live feed refused (lakehouse.live.feed), one file per feed in data/live/<feed id>/.
+REJECTED_SCHEMA = {
+    "received_at": "timestamp with time zone",
+    "feed_id": "varchar",
+    "feed_clock_utc": "timestamp",
+    "position": "integer",
+    "event_id": "varchar",
+    "reason": "varchar",
+    "event": "json",
+}
+
+
+def load_rejected_into(warehouse: Path, live: Path) -> int:
+    """(Re)create ml.rejected_events from every feed's rejected.jsonl; returns its rows."""
+    # each feed's folder once (`current` is a symlink to one of them)
+    files = sorted(path for path in live.glob("*/rejected.jsonl") if not path.parent.is_symlink())
+    return _load_json_lines(
+        warehouse, "ml.rejected_events", files, REJECTED_SCHEMA, "received_at, feed_id, position"
+    )

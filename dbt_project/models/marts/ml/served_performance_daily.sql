@@ -2,8 +2,10 @@
 
 with
 
+-- answers to requests (the feed's pushed scores are in online_performance_daily)
 served as (
     select * from {{ source('ml', 'served_predictions') }}
+    where coalesce(source, 'request') = 'request'
 ),
 
 flights as (

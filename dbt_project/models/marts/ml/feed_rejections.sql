@@ -1,0 +1,39 @@
+{{ config(meta={'lake_order_by': 'feed_id, reason_kind'}) }}
+
+with
+
+rejected as (
+    select * from {{ source('ml', 'rejected_events') }}
+),
+
+classified as (
+    select
+        feed_id,
+        reason,
+        event_id,
+        received_at,
+        case
+            when reason like 'malformed%' then 'malformed'
+            when reason like 'out of order%' then 'out of order'
+            when reason like 'unknown flight%' then 'unknown flight'
+            when reason like 'conflicts%' then 'conflicting redelivery'
+            else 'contradicts what is known'
+        end as reason_kind
+    from rejected
+)
+
+select
+    -- ids
+    feed_id,
+    reason_kind,
+
+    -- what was refused
+    count(*) as rejected_events,
+    count(distinct event_id) as rejected_event_ids,
+    min(reason) as example_reason,
+
+    -- when
+    min(received_at) as first_received_at,
+    max(received_at) as last_received_at
+from classified
+group by feed_id, reason_kind
