@@ -11,7 +11,7 @@ classified as (
         feed_id,
         reason,
         event_id,
-        received_at,
+        feed_clock_utc,
         case
             when reason like 'malformed%' then 'malformed'
             when reason like 'out of order%' then 'out of order'
@@ -32,8 +32,8 @@ select
     count(distinct event_id) as rejected_event_ids,
     min(reason) as example_reason,
 
-    -- when
-    min(received_at) as first_received_at,
-    max(received_at) as last_received_at
+    -- when, in feed time
+    min(feed_clock_utc) as first_feed_clock_utc,
+    max(feed_clock_utc) as last_feed_clock_utc
 from classified
 group by feed_id, reason_kind
