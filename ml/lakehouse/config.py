@@ -41,6 +41,8 @@ WEATHER_LAG_MINUTES: int = dbt_vars()["weather_lag_minutes"]
 LOG_LOSS_EPSILON: float = dbt_vars()["ml_log_loss_epsilon"]
 # The time zone of the three New York airports the flights leave from.
 ORIGIN_TIME_ZONE: str = dbt_vars()["origin_time_zone"]
+# Why the live feed refuses an event (each refusal has one of these kinds).
+FEED_REFUSAL_KINDS: tuple[str, ...] = tuple(dbt_vars()["feed_refusal_kinds"])
 # A flight's label is settled when it leaves, or this long after its schedule if it has not left.
 LABEL_KNOWN_AFTER_MINUTES: int = LATE_AFTER_MINUTES + 1
 
@@ -327,6 +329,13 @@ class Paths:
         return self.builds / "latest"
 
     @property
+    def active_build(self) -> Build:
+        """The build of the run in progress, through a symlink (`data/build/active`) that every run
+        points at its own folder: dbt sees the same paths on every run, so its partial parsing
+        (in `dbt_target`, keyed on the profile's warehouse path) carries over from run to run."""
+        return Build(self.builds / "active")
+
+    @property
     def build_warehouse(self) -> Path:
         """The warehouse of the latest build: `lakehouse query --build`, `lakehouse validate`."""
         return self.latest_build / "warehouse.duckdb"
@@ -410,6 +419,8 @@ def paths() -> Paths:
         quality=_path("LAKEHOUSE_QUALITY_DIR", data / "quality"),
         models=_path("LAKEHOUSE_MODELS_DIR", data / "models"),
         dbt_project=DBT_PROJECT_DIR,
-        dbt_target=_path("LAKEHOUSE_DBT_TARGET_DIR", DBT_PROJECT_DIR / "target"),
+        # not dbt_project/target: dbt run by hand there parses with other paths, and each would
+        # make the other parse from scratch
+        dbt_target=_path("LAKEHOUSE_DBT_TARGET_DIR", data / "build" / "dbt_target"),
         expectations=_path("LAKEHOUSE_EXPECTATIONS_DIR", REPO_ROOT / "expectations"),
     )

@@ -115,4 +115,4 @@ def test_dbt_unit_tests_pass(built_warehouse: Path, tmp_path: Path) -> None:
         lake_dir=tmp_path / "lake",
         target_dir=tmp_path / "target",
     )
-    assert summary.by_type.get("unit_test", 0) >= 11
+    assert summary.by_type.get("unit_test", 0) >= 25

@@ -118,3 +118,30 @@ def test_each_run_builds_in_its_own_folder_keeps_the_last_few_and_publishes_only
     result = CliRunner().invoke(app, ["query", "--build", "select 1"])
     assert result.exit_code == 1
     assert "the last run published its build" in result.output
+
+
+def test_dbt_sees_the_same_paths_on_every_run_each_reaching_its_own_build(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dbt's partial parsing starts over when the profile's warehouse path changes: every run
+    hands dbt `data/build/active/...`, which names that run's own folder while it runs."""
+    seen: list[tuple[str, str, Path]] = []
+
+    def run_dbt(args: list[str], *, warehouse: Path, lake_dir: Path, **_: object) -> object:
+        seen.append((str(warehouse), str(lake_dir), warehouse.resolve().parent))
+        raise pipeline.DbtError("stand-in: dbt did not run")
+
+    monkeypatch.setattr(pipeline, "run_dbt", run_dbt)
+    monkeypatch.setattr(pipeline, "STEPS", [("dbt build", pipeline.build_warehouse)])
+    runs = []
+    for _ in range(2):
+        with pytest.raises(pipeline.PipelineError):
+            pipeline.run_pipeline(fake_steps.quiet_console())
+        runs.append(seen[-1])
+    p = paths()
+    assert {(warehouse, lake) for warehouse, lake, _ in runs} == {
+        (str(p.builds / "active" / "warehouse.duckdb"), str(p.builds / "active" / "lake"))
+    }
+    assert runs[0][2] != runs[1][2]
+    assert all(folder.parent == p.builds.resolve() and folder.name != "active" for *_, folder in runs)
+    assert not (p.builds / "active").is_symlink()

@@ -183,16 +183,25 @@ def test_bad_events_are_refused_with_their_reason_and_lose_no_other(live: Server
     assert receipt["accepted"] == len(good)
     assert receipt["ignored"] == 2
     reasons = {r["position"]: r["reason"] for r in receipt["rejected"]}
+    kinds = {r["position"]: r["kind"] for r in receipt["rejected"]}
     refused = [0, 1, where[id(stale)], where[id(unknown)], where[id(conflicting)]]
     assert sorted(reasons) == refused
-    assert reasons[0].startswith("malformed")
-    assert reasons[1].startswith("malformed")
+    assert [kinds[i] for i in refused] == [
+        "malformed",
+        "malformed",
+        "out of order",
+        "unknown flight",
+        "conflicting redelivery",
+    ]
+    assert reasons[1].startswith("malformed: ")
     assert reasons[where[id(stale)]].startswith("out of order")
     assert reasons[where[id(unknown)]].startswith("unknown flight nope")
     assert "same id" in reasons[where[id(conflicting)]]
     rejected = live.data / "live" / feed["feed_id"] / "rejected.jsonl"
     recorded = [json.loads(line) for line in rejected.read_text().splitlines()]
-    assert [r["reason"] for r in recorded[-5:]] == [reasons[i] for i in refused]
+    assert [(r["reason_kind"], r["reason"]) for r in recorded[-5:]] == [
+        (kinds[i], reasons[i]) for i in refused
+    ]
     # the same batch again: what was accepted is now ignored, the rest refused as before
     status, again = live.call("POST", "/events", {"events": batch})
     assert status == 200

@@ -129,7 +129,8 @@ def docs() -> None:
     from lakehouse.platform.dbt import DbtError, run_dbt
 
     p = paths()
-    target = p.dbt_target
+    # where dbt run by hand keeps its artifacts (and MetricFlow reads the semantic manifest)
+    target = p.dbt_project / "target"
     try:
         run_dbt(
             ["docs", "generate", "--static"],

@@ -30,7 +30,12 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from pydantic import ValidationError
 
-from lakehouse.config import LABEL_KNOWN_AFTER_MINUTES, ORIGIN_TIME_ZONE, SCHEDULE_KNOWN_DAYS_AHEAD
+from lakehouse.config import (
+    FEED_REFUSAL_KINDS,
+    LABEL_KNOWN_AFTER_MINUTES,
+    ORIGIN_TIME_ZONE,
+    SCHEDULE_KNOWN_DAYS_AHEAD,
+)
 from lakehouse.live.events import (
     EVENT,
     ArrivalEvent,
@@ -53,6 +58,10 @@ from lakehouse.serving.state import Champion, ServingState
 LABEL_KNOWN = timedelta(minutes=LABEL_KNOWN_AFTER_MINUTES)
 
 
+# a refusal's kind (one of FEED_REFUSAL_KINDS) and its message
+Reason = tuple[str, str]
+
+
 def feed_id_of(start: datetime, version: str) -> str:
     return f"{start:%Y%m%dT%H%M%S}Z-{version}"
 
@@ -61,7 +70,12 @@ def feed_id_of(start: datetime, version: str) -> str:
 class Refusal:
     index: int
     event_id: str | None
+    kind: str
     reason: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEED_REFUSAL_KINDS:
+            raise ValueError(f"refusal kind {self.kind!r} is not one of {FEED_REFUSAL_KINDS}")
 
 
 @dataclass(frozen=True)
@@ -226,6 +240,7 @@ class Feed:
                                 "feed_clock_utc": iso(self.clock),
                                 "position": r.index,
                                 "event_id": r.event_id,
+                                "reason_kind": r.kind,
                                 "reason": r.reason,
                                 "event": _shortened(raw[r.index]),
                             },
@@ -250,7 +265,7 @@ class Feed:
         seen: dict[str, str] = {}
         for index, item in enumerate(raw):
             if not isinstance(item, dict):
-                refused.append(Refusal(index, None, "malformed: an event is a JSON object"))
+                refused.append(Refusal(index, None, "malformed", "malformed: an event is a JSON object"))
                 continue
             given_id = item.get("id") if isinstance(item.get("id"), str) else None
             try:
@@ -258,7 +273,7 @@ class Feed:
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(part) for part in first["loc"]) or "event"
-                refused.append(Refusal(index, given_id, f"malformed: {where}: {first['msg']}"))
+                refused.append(Refusal(index, given_id, "malformed", f"malformed: {where}: {first['msg']}"))
                 continue
             text = canonical(item)
             earlier = self._digests.get(event.id) or seen.get(event.id)
@@ -267,7 +282,12 @@ class Feed:
                     ignored += 1
                 else:
                     refused.append(
-                        Refusal(index, event.id, "conflicts with the event of the same id received before")
+                        Refusal(
+                            index,
+                            event.id,
+                            "conflicting redelivery",
+                            "conflicts with the event of the same id received before",
+                        )
                     )
                 continue
             known = utc(event.known_at)
@@ -276,6 +296,7 @@ class Feed:
                     Refusal(
                         index,
                         event.id,
+                        "out of order",
                         f"out of order: known at {iso(known)}, the feed's clock is {iso(self.clock)}",
                     )
                 )
@@ -284,7 +305,10 @@ class Feed:
             if happened is not None and happened > known:
                 refused.append(
                     Refusal(
-                        index, event.id, f"known at {iso(known)}, before what it reports ({iso(happened)})"
+                        index,
+                        event.id,
+                        "contradicts what is known",
+                        f"known at {iso(known)}, before what it reports ({iso(happened)})",
                     )
                 )
                 continue
@@ -297,11 +321,11 @@ class Feed:
                 accepted.append(event)
                 accepted_raw.append(item)
             else:
-                refused.append(Refusal(index, event.id, reason))
+                refused.append(Refusal(index, event.id, *reason))
         refused.sort(key=lambda r: r.index)
         return accepted, accepted_raw, ignored, refused
 
-    def _check_state(self, events: list[tuple[int, Event]]) -> list[str | None]:
+    def _check_state(self, events: list[tuple[int, Event]]) -> list[Reason | None]:
         """Against the store and the batch itself: each event's reason to be refused, or None."""
         flight_ids = sorted({e.flight_id for _, e in events if not isinstance(e, WeatherEvent)})
         known: dict[str, dict[str, Any]] = {}
@@ -332,62 +356,70 @@ class Feed:
             DepartureEvent: 2,
             ArrivalEvent: 3,
         }
-        reasons: dict[int, str | None] = {}
+        reasons: dict[int, Reason | None] = {}
         for index, event in sorted(events, key=lambda pair: (rank[type(pair[1])], pair[0])):
             reasons[index] = self._reason(event, known, observed)
         return [reasons[index] for index, _ in events]
 
     def _reason(
         self, event: Event, known: dict[str, dict[str, Any]], observed: set[tuple[str, datetime]]
-    ) -> str | None:
+    ) -> Reason | None:
         if isinstance(event, WeatherEvent):
             key = (event.airport, utc(event.observed_hour))
             if event.airport not in self.origins:
                 return (
-                    f"airport {event.airport} is not one the feed serves ({', '.join(sorted(self.origins))})"
+                    "not served",
+                    f"airport {event.airport} is not one the feed serves ({', '.join(sorted(self.origins))})",
                 )
             if key in observed:
-                return f"{event.airport} at {iso(key[1])} is already observed"
+                return "contradicts what is known", f"{event.airport} at {iso(key[1])} is already observed"
             observed.add(key)
             return None
         if isinstance(event, ScheduleEvent):
             return self._schedule_reason(event, known)
         flight = known.get(event.flight_id)
         if flight is None:
-            return f"unknown flight {event.flight_id}: no schedule received for it"
+            return "unknown flight", f"unknown flight {event.flight_id}: no schedule received for it"
         if isinstance(event, OverdueEvent):
             if flight["departed"]:
-                return f"flight {event.flight_id} has already departed"
+                return "contradicts what is known", f"flight {event.flight_id} has already departed"
             due = flight["scheduled_departure_utc"] + LABEL_KNOWN
             if utc(event.known_at) < due:
-                return f"overdue too early: flight {event.flight_id} is not late before {iso(due)}"
+                return (
+                    "contradicts what is known",
+                    f"overdue too early: flight {event.flight_id} is not late before {iso(due)}",
+                )
             return None
         if isinstance(event, DepartureEvent):
             if flight["departed"]:
-                return f"flight {event.flight_id} has already departed"
+                return "contradicts what is known", f"flight {event.flight_id} has already departed"
             flight["departed"] = True
             return None
         if not flight["departed"]:
-            return f"flight {event.flight_id} arrives before it departed"
+            return "contradicts what is known", f"flight {event.flight_id} arrives before it departed"
         if flight["arrived"]:
-            return f"flight {event.flight_id} has already arrived"
+            return "contradicts what is known", f"flight {event.flight_id} has already arrived"
         flight["arrived"] = True
         return None
 
-    def _schedule_reason(self, event: ScheduleEvent, known: dict[str, dict[str, Any]]) -> str | None:
+    def _schedule_reason(self, event: ScheduleEvent, known: dict[str, dict[str, Any]]) -> Reason | None:
         if event.flight_id in known:
-            return f"flight {event.flight_id} is already scheduled"
+            return "contradicts what is known", f"flight {event.flight_id} is already scheduled"
         if event.origin not in self.origins:
             return (
-                f"origin {event.origin} is not an airport the feed serves ({', '.join(sorted(self.origins))})"
+                "not served",
+                f"origin {event.origin} is not one the feed serves ({', '.join(sorted(self.origins))})",
             )
         departure = event.scheduled_departure
         local = departure.astimezone(ZoneInfo(ORIGIN_TIME_ZONE)).utcoffset()
         if departure.utcoffset() != local:
             given = _offset(departure.utcoffset())
-            return f"scheduled_departure must carry the origin's local offset ({_offset(local)}), not {given}"
+            return (
+                "malformed",
+                f"scheduled_departure must carry the origin's local offset ({_offset(local)}), not {given}",
+            )
         if event.scheduled_arrival <= departure:
-            return "scheduled_arrival must be after scheduled_departure"
+            return "malformed", "scheduled_arrival must be after scheduled_departure"
         known[event.flight_id] = {
             "flight_id": event.flight_id,
             "scheduled_departure_utc": utc(departure),

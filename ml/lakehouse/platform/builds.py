@@ -4,7 +4,8 @@ A run holds an exclusive `flock` on `data/.run.lock` (its PID written inside) fr
 its end: a second run refuses at once, naming the first one's PID, or waits for it (`lakehouse run
 --wait`). The lock goes with the process, so a killed run never leaves it held.
 
-Each run builds in `data/build/<run id>/`: no run deletes, writes or publishes another's build. A
+Each run builds in `data/build/<run id>/`: no run deletes, writes or publishes another's build
+(dbt reaches it through `data/build/active`, the same path on every run, gone when the run ends). A
 run that does not publish leaves its build there and points `data/build/latest` at it (what
 `lakehouse query --build` and `lakehouse validate` read); a run that publishes moves its build
 out and removes `latest`. `latest` never names a build being written: a reader would block its
@@ -82,6 +83,7 @@ def start_build(p: Paths, build: Build, keep: int = KEPT_BUILDS) -> None:
     if p.latest_build.is_symlink() and not p.latest_build.exists():
         p.latest_build.unlink()
     build.folder.mkdir()
+    _symlink(p.active_build.folder, build.folder.name)
 
 
 def _symlink(path: Path, target: str) -> None:
@@ -95,6 +97,7 @@ def _symlink(path: Path, target: str) -> None:
 def keep_build(p: Paths, build: Build) -> Path | None:
     """After a run that did not publish: `latest` names its build, kept for inspection; a run
     that wrote no warehouse leaves no folder (and no `latest`). Returns the build kept."""
+    p.active_build.folder.unlink(missing_ok=True)
     if build.warehouse.exists():
         _symlink(p.latest_build, build.folder.name)
         return build.folder
@@ -108,3 +111,4 @@ def drop_build(p: Paths, build: Build) -> None:
     if build.folder.exists():
         shutil.rmtree(build.folder)
     p.latest_build.unlink(missing_ok=True)
+    p.active_build.folder.unlink(missing_ok=True)

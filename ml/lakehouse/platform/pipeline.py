@@ -143,6 +143,9 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
     """dbt build of a selection; its tests' results join the run's validation either way."""
     p = run.paths
     target = p.dbt_target
+    if warehouse == run.build.warehouse:
+        # the same paths on every run, so that dbt's partial parsing carries over (Paths.active_build)
+        warehouse, lake = p.active_build.warehouse, p.active_build.lake
     # The selections are named in dbt_project/selectors.yml (`core`, `monitoring`): dbt's unit tests
     # check the SQL logic, not the data, so they run in `make test` (CI), as dbt recommends, and
     # the selectors leave them out of the production build.

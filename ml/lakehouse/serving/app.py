@@ -324,7 +324,8 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             accepted=receipt.accepted,
             ignored=receipt.ignored,
             rejected=[
-                EventRefusal(position=r.index, event_id=r.event_id, reason=r.reason) for r in receipt.rejected
+                EventRefusal(position=r.index, event_id=r.event_id, kind=r.kind, reason=r.reason)
+                for r in receipt.rejected
             ],
             clock=_aware(receipt.clock),
         )

@@ -162,6 +162,7 @@ REJECTED_SCHEMA = {
     "feed_clock_utc": "timestamp",
     "position": "integer",
     "event_id": "varchar",
+    "reason_kind": "varchar",
     "reason": "varchar",
     "event": "json",
 }

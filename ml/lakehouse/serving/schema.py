@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from lakehouse.config import MAX_BATCH_FLIGHTS, MAX_FEED_EVENTS
+from lakehouse.config import FEED_REFUSAL_KINDS, MAX_BATCH_FLIGHTS, MAX_FEED_EVENTS
 
 
 def _text(value: Any) -> Any:
@@ -198,6 +198,7 @@ class EventsBatch(BaseModel):
 class EventRefusal(BaseModel):
     position: int = Field(description="The event's index in the batch.")
     event_id: str | None
+    kind: str = Field(description="Why, by kind.", json_schema_extra={"enum": list(FEED_REFUSAL_KINDS)})
     reason: str
 
 

@@ -1,0 +1,6 @@
+{% macro raw_landed_at(source_name) -%}
+    {#- When the newest file of a raw source landed: the landing zone's record (file times),
+        for `dbt source freshness`. -#}
+    select max(last_modified)
+    from read_blob('{{ env_var("LAKEHOUSE_RAW_DIR", "../data/raw") }}/{{ var("raw_sources")[source_name]["files"] }}')
+{%- endmacro %}
