@@ -120,8 +120,8 @@ def child_build(raw: Path, run: RunDir, project_dir: Path) -> int:
     from lakehouse.platform.dbt import DbtError, run_dbt
 
     # The replay reads every statement from the debug log (dbt's default file level; made explicit).
-    # The prediction marts and their sources come with `lakehouse run`, not with a dbt build.
-    args = ["build", "--exclude", "tag:ml", "--log-level-file", "debug"]
+    # The pipeline's first build (dbt_project/selectors.yml): the prediction marts come after scoring.
+    args = ["build", "--selector", "core", "--log-level-file", "debug"]
     started = time.perf_counter()
     try:
         summary = run_dbt(
@@ -242,7 +242,7 @@ def cached_warehouse(scale: int, workdir: Path) -> Path:
             shutil.rmtree(root)
         run_dbt(
             # the prediction marts and their sources come with `lakehouse run`, not with a dbt build
-            ["build", "--exclude", "resource_type:unit_test", "tag:ml"],
+            ["build", "--selector", "core"],
             project_dir=DBT_PROJECT_DIR,
             warehouse=warehouse,
             raw_dir=raw,

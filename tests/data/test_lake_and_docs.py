@@ -55,6 +55,21 @@ def test_every_mart_and_column_is_described(pipeline_run: PipelineRun) -> None:
     assert not undocumented
 
 
+def test_every_model_has_an_owner_and_only_the_interfaces_are_public(pipeline_run: PipelineRun) -> None:
+    """Groups and access (dbt_project.yml): the marts and the quarantine are public, staging and
+    the intermediate steps private to their group but for what the other group reads."""
+    manifest = json.loads((pipeline_run.paths.dbt_target / "manifest.json").read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    assert {name for name, node in models.items() if node["group"] is None} == set()
+    public = {name for name, node in models.items() if node["access"] == "public"}
+    assert public == {*MARTS, "rejected_rows"}
+    shared = {name for name, node in models.items() if node["access"] == "protected"}
+    assert shared == {"stg_nycflights__weather", "int_weather__hourly_grid"}
+    assert {
+        models[name]["group"] for name in MARTS if name.startswith(("fct_flight_pred", "model_", "feat"))
+    } == {"ml_engineering"}
+
+
 def test_docs_generate_offline_into_one_self_contained_page(built_warehouse: Path, tmp_path: Path) -> None:
     run_dbt(
         ["docs", "generate", "--static"],

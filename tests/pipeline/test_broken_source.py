@@ -11,8 +11,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
-from conftest import run_quietly
+from conftest import lakehouse_environment, run_quietly
+from lakehouse.cli import app
 from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineError
 
@@ -56,3 +58,9 @@ def test_a_month_of_pressure_in_inches_of_mercury_stops_publishing_naming_the_fi
     ]
     runs = pl.read_parquet(data / "quality" / "pipeline_runs" / "*.parquet")
     assert runs.select("outcome", "step").rows() == [("refused", "quality gate")]
+    # `lakehouse validate` on the build the run left judges its raw files as the gate did
+    with lakehouse_environment(data, raw):
+        validated = CliRunner().invoke(app, ["validate"], terminal_width=200)
+    assert validated.exit_code == 1, validated.output
+    assert "raw.weather.pressure: values within bounds per file" in validated.output
+    assert MARCH in validated.output

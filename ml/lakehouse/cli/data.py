@@ -90,12 +90,13 @@ def validate(
         bool, typer.Option("--published", help="Audit the published warehouse instead (read-only).")
     ] = False,
 ) -> None:
-    """Run the Great Expectations suites (expectations/) on a warehouse, record every result and
-    write the HTML report; exit 1 when a critical expectation fails."""
+    """Run the Great Expectations suites (expectations/) and the raw files' profile checks on a
+    warehouse, record every result and write the HTML report; exit 1 when a critical check fails."""
     import duckdb
 
     from lakehouse.quality.gate import gate_message, new_run
     from lakehouse.quality.history import load_history_into, recent_runs, save_run
+    from lakehouse.quality.profiles import accepted_profiles, profile_checks
     from lakehouse.quality.report import print_summary, write_report
     from lakehouse.quality.suites import load_suites, run_suites
 
@@ -111,6 +112,11 @@ def validate(
             run.results = run_suites(target, suites)
     except duckdb.Error as error:
         fail(f"{target} cannot be audited: {error}")
+    # the raw files it was built from, measure by measure, against the published warehouse's (the
+    # files the gate accepted), as the pipeline's gate judges them
+    if (profiles := accepted_profiles(target)) is not None:
+        baseline = None if target == p.warehouse.resolve() else accepted_profiles(p.warehouse)
+        run.results = [*profile_checks(profiles, baseline), *run.results]
     save_run(run, p.validation_history)
     # The published warehouse is never written in place (readers would block it, or see a change
     # mid-query): its runs reach quality.validation_results with the next publish. A build is.

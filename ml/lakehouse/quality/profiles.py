@@ -137,8 +137,8 @@ def load_profiles_into(warehouse: Path, profiles: pl.DataFrame) -> None:
 
 
 def accepted_profiles(published: Path) -> pl.DataFrame | None:
-    """The profiles of the files the published warehouse was built from (accepted by the gate),
-    or None when nothing with profiles is published."""
+    """The profiles of the files a warehouse was built from (for the published one: the files
+    the gate accepted), or None when it holds none."""
     if not published.exists():
         return None
     try:
