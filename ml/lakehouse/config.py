@@ -242,6 +242,12 @@ RAW_MIN_PROFILED_VALUES = 100
 # A file's median of a measure may lie this share of the accepted medians' magnitude outside their
 # range, or the widest accepted interquartile range if larger (seasons move medians, units more).
 RAW_MEDIAN_MARGIN = 0.1
+# A file's interquartile range of a measure may be at most this many times the widest accepted one,
+# or the narrowest divided by it, for the measures whose accepted spreads lie within this factor
+# of each other: a change of scale rescales the spread (kilometres for miles x1.61) where a steady
+# measure's spread barely moves (2013's months: within x1.1 for distances and clock times); the
+# seasons move others more (x3.3 for dew points), and those are not judged by their spread.
+RAW_SPREAD_FACTOR = 1.5
 
 
 # --- Runs -----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from conftest import Sample, lakehouse_environment, run_quietly
 from lakehouse.cli import app
 from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineError, PipelineRun
+from lakehouse.quality.profiles import accepted_profiles, profile_checks
 from lakehouse.quality.suites import load_suites
 
 pytestmark = pytest.mark.warehouse
@@ -294,3 +296,30 @@ def _failures_in_history(data_dir: Path) -> list[dict[str, object]]:
             "where not success"
         )
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _critical(profiles: pl.DataFrame, accepted: pl.DataFrame | None) -> list[str]:
+    return [
+        r.message() for r in profile_checks(profiles, accepted) if not r.success and r.severity == "critical"
+    ]
+
+
+def test_the_real_years_raw_profiles_pass_and_a_month_of_kilometres_is_a_broken_source(
+    built_warehouse: Path,
+) -> None:
+    """On the bundled year's profiles: every file passes, against the accepted files and (a first
+    run) against the other files; a July of distances in kilometres, whose median stays among the
+    months' (the spread of distances is wide), is caught by its spread."""
+    profiles = accepted_profiles(built_warehouse)
+    assert profiles is not None
+    assert _critical(profiles, profiles) == []
+    assert _critical(profiles, None) == []
+    july = pl.col("file").str.contains("2013-07") & (pl.col("column_name") == "distance")
+    kilometres = profiles.with_columns(
+        pl.when(july).then(pl.col(c) * 1.609344).otherwise(pl.col(c)).alias(c)
+        for c in ("median", "q25", "q75")
+    )
+    failed = _critical(kilometres, profiles)
+    assert len(failed) == 1
+    assert failed[0].startswith("raw.flights.distance: spread per file within the accepted range")
+    assert "flights/2013/flights_2013-07.csv.gz" in failed[0]

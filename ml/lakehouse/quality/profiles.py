@@ -35,6 +35,7 @@ from lakehouse.config import (
     RAW_MEDIAN_MARGIN,
     RAW_MIN_PRESENT_RATIO,
     RAW_MIN_PROFILED_VALUES,
+    RAW_SPREAD_FACTOR,
     SAMPLE_SIZE,
     dbt_vars,
 )
@@ -159,6 +160,10 @@ class Learned:
     median_low: float | None
     median_high: float | None
     margin: float
+    # the narrowest and widest interquartile range of the judged files, when they are steady (within
+    # RAW_SPREAD_FACTOR of each other) and not zero
+    spread_low: float | None = None
+    spread_high: float | None = None
 
     def median_range(self) -> tuple[float, float] | None:
         if self.median_low is None or self.median_high is None:
@@ -174,12 +179,17 @@ def learn(baseline: pl.DataFrame) -> Learned | None:
         return None
     shares = (baseline["present"] / baseline["rows"]).to_list()
     judged = baseline.filter((pl.col("present") >= RAW_MIN_PROFILED_VALUES) & pl.col("median").is_not_null())
-    low = high = None
+    low = high = spread_low = spread_high = None
     margin = 0.0
     if not judged.is_empty():
         low, high = float(judged["median"].min()), float(judged["median"].max())  # type: ignore[arg-type]
-        widest_iqr = float((judged["q75"] - judged["q25"]).max())  # type: ignore[arg-type]
+        spreads = judged["q75"] - judged["q25"]
+        widest_iqr = float(spreads.max())  # type: ignore[arg-type]
         margin = max(widest_iqr, RAW_MEDIAN_MARGIN * max(abs(low), abs(high)))
+        narrowest_iqr = float(spreads.min())  # type: ignore[arg-type]
+        # only a spread the accepted files hold steady tells a change of scale from the seasons
+        if narrowest_iqr > 0 and widest_iqr <= RAW_SPREAD_FACTOR * narrowest_iqr:
+            spread_low, spread_high = narrowest_iqr, widest_iqr
     return Learned(
         files=baseline.height,
         min_present_share=min(shares),
@@ -187,6 +197,8 @@ def learn(baseline: pl.DataFrame) -> Learned | None:
         median_low=low,
         median_high=high,
         margin=margin,
+        spread_low=spread_low,
+        spread_high=spread_high,
     )
 
 
@@ -207,6 +219,7 @@ class _Findings:
     missing: dict[str, dict[str, str]]
     constant: dict[str, dict[str, str]]
     shifted: dict[str, dict[str, str]]
+    rescaled: dict[str, dict[str, str]]
 
 
 def _judge(measure: Measure, profile: dict[str, Any], learned: Learned | None, findings: _Findings) -> None:
@@ -249,6 +262,20 @@ def _judge(measure: Measure, profile: dict[str, Any], learned: Learned | None, f
             f"median {_number(median)}; accepted files' medians {_number(learned.median_low or 0)} to "
             f"{_number(learned.median_high or 0)}, margin {_number(learned.margin)}"
         )
+    if (
+        learned is not None
+        and learned.spread_low is not None
+        and learned.spread_high is not None
+        and present >= RAW_MIN_PROFILED_VALUES
+        and profile["q25"] is not None
+        and profile["q75"] is not None
+    ):
+        spread = profile["q75"] - profile["q25"]
+        if not learned.spread_low / RAW_SPREAD_FACTOR <= spread <= learned.spread_high * RAW_SPREAD_FACTOR:
+            findings.rescaled.setdefault(file, {})[column] = (
+                f"interquartile range {_number(spread)}; accepted files' {_number(learned.spread_low)} "
+                f"to {_number(learned.spread_high)}"
+            )
 
 
 def _check(
@@ -286,7 +313,7 @@ def profile_checks(profiles: pl.DataFrame, accepted: pl.DataFrame | None = None)
         if mine.is_empty():
             continue
         from_accepted = accepted is not None and not accepted.filter(pl.col("source") == source).is_empty()
-        findings = _Findings({}, {}, {}, {}, {})
+        findings = _Findings({}, {}, {}, {}, {}, {})
         for profile in mine.iter_rows(named=True):
             measure = measures.get((source, profile["column_name"]))
             if measure is None:
@@ -355,6 +382,17 @@ def profile_checks(profiles: pl.DataFrame, accepted: pl.DataFrame | None = None)
                 "A scale or unit change that stays within the bounds still moves a month's median "
                 "far beyond the seasons'.",
                 findings.shifted,
+                files,
+            ),
+            _check(
+                source,
+                "spread per file within the accepted range",
+                f"each file's interquartile range within the range of {learned_from}'s, widened "
+                f"{RAW_SPREAD_FACTOR:g} times either way, for the measures whose spread they hold within "
+                f"{RAW_SPREAD_FACTOR:g} times",
+                "A change of scale (kilometres for miles) rescales a month's spread: its median can stay "
+                "among the seasons' when the spread is wide.",
+                findings.rescaled,
                 files,
             ),
         ]
