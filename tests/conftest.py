@@ -177,12 +177,12 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
 CHROMIUM = shutil.which("chromium")
 
 
-def chromium_screenshot(page: Path, screenshot: Path, width: int, height: int) -> None:
-    """A headless Chromium (Debian's `chromium`, which `.ci/run` installs) screenshot of `page`:
-    offline, no first-run or background traffic, a fresh profile; works as root."""
+def headless_chromium(*arguments: str, timeout: float = 120) -> str:
+    """Headless Chromium (Debian's `chromium`, which `.ci/run` installs) with `arguments`: offline,
+    no first-run or background traffic, a fresh profile; works as root. Returns what it printed."""
     assert CHROMIUM, "chromium is not installed (apt-get install -y chromium)"
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
+        return subprocess.run(
             [
                 CHROMIUM,
                 "--headless",
@@ -194,11 +194,15 @@ def chromium_screenshot(page: Path, screenshot: Path, width: int, height: int) -
                 "--disable-component-update",
                 "--disable-sync",
                 f"--user-data-dir={profile}",
-                f"--screenshot={screenshot}",
-                f"--window-size={width},{height}",
-                page.as_uri(),
+                *arguments,
             ],
             capture_output=True,
+            text=True,
             check=True,
-            timeout=120,
-        )
+            timeout=timeout,
+        ).stdout
+
+
+def chromium_screenshot(page: Path, screenshot: Path, width: int, height: int) -> None:
+    """A screenshot of the page at `page` (a file), `width` x `height`."""
+    headless_chromium(f"--screenshot={screenshot}", f"--window-size={width},{height}", page.as_uri())

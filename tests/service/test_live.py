@@ -12,7 +12,6 @@ import json
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from conftest import headless_chromium
 from lakehouse.live.events import event_rows, feed_order
 from lakehouse.platform.pipeline import PipelineRun
 from tests.service.server import (
@@ -265,31 +265,7 @@ def test_a_server_killed_mid_replay_resumes_without_a_lost_or_doubled_score(live
 
 
 def _chromium_dom(url: str) -> str:
-    profile = tempfile.mkdtemp()
-    try:
-        result = subprocess.run(
-            [
-                "chromium",
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--dump-dom",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return result.stdout
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    return headless_chromium("--dump-dom", url, timeout=60)
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (Debian package `chromium`)")

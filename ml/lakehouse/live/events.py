@@ -31,6 +31,7 @@ from lakehouse.config import (
     WEATHER_LAG_MINUTES,
 )
 from lakehouse.models.features.sql import WEATHER_READINGS
+from lakehouse.models.online import SCHEDULE_SCHEMA
 
 # --- The rules of what is known when (SQL over fct_flights and staged weather) ---------------------
 
@@ -268,19 +269,7 @@ def reported_instant(event: Event) -> datetime | None:
 
 # The columns of each kind's rows as the store holds them (see `to_rows`).
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "schedule": {
-        "flight_id": pl.String,
-        "carrier_code": pl.String,
-        "flight_number": pl.Int32,
-        "tail_number": pl.String,
-        "origin_airport_code": pl.String,
-        "dest_airport_code": pl.String,
-        "distance_miles": pl.Int32,
-        "scheduled_departure_date": pl.Date,
-        "scheduled_departure_utc": pl.Datetime("us"),
-        "scheduled_departure_local": pl.Datetime("us"),
-        "scheduled_arrival_utc": pl.Datetime("us"),
-    },
+    "schedule": SCHEDULE_SCHEMA,
     "departure": {
         "flight_id": pl.String,
         "actual_departure_utc": pl.Datetime("us"),

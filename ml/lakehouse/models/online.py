@@ -234,6 +234,22 @@ class OnlineFeatures:
         return frame
 
 
+# The columns of fct_flights a schedule gives (before the flight leaves), as the online rows hold them.
+SCHEDULE_SCHEMA: dict[str, Any] = {
+    "flight_id": pl.String,
+    "carrier_code": pl.String,
+    "flight_number": pl.Int32,
+    "tail_number": pl.String,
+    "origin_airport_code": pl.String,
+    "dest_airport_code": pl.String,
+    "distance_miles": pl.Int32,
+    "scheduled_departure_date": pl.Date,
+    "scheduled_departure_utc": pl.Datetime("us"),
+    "scheduled_departure_local": pl.Datetime("us"),
+    "scheduled_arrival_utc": pl.Datetime("us"),
+}
+
+
 def request_rows(
     flights: list[dict[str, Any]],
 ) -> pl.DataFrame:
@@ -262,17 +278,7 @@ def request_rows(
             for flight in flights
         ],
         schema={
-            "flight_id": pl.String,
-            "carrier_code": pl.String,
-            "flight_number": pl.Int32,
-            "tail_number": pl.String,
-            "origin_airport_code": pl.String,
-            "dest_airport_code": pl.String,
-            "distance_miles": pl.Int32,
-            "scheduled_departure_date": pl.Date,
-            "scheduled_departure_utc": pl.Datetime("us"),
-            "scheduled_departure_local": pl.Datetime("us"),
-            "scheduled_arrival_utc": pl.Datetime("us"),
+            **SCHEDULE_SCHEMA,
             "actual_departure_utc": pl.Datetime("us"),
             "actual_arrival_utc": pl.Datetime("us"),
             "dep_delay_minutes": pl.Int32,
