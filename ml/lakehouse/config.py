@@ -398,6 +398,12 @@ class Paths:
         return self.warehouse.parent / "live"
 
     @property
+    def feature_lake(self) -> Path:
+        """The features of each horizon as Parquet, a file per month (`lakehouse export-features`):
+        what `lakehouse train --engine dask` reads, partition by partition."""
+        return self.warehouse.parent / "features"
+
+    @property
     def published_versions(self) -> Path:
         """Each publish moves a checked warehouse and its lake into a folder here."""
         return self.warehouse.parent / "published"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,11 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.cli.common import TASK_NAMES, TaskChoice, app, console, fail, progress_bar, published, tasks
-from lakehouse.common.formatting import format_cell, format_number, plural
+from lakehouse.common.formatting import counted, format_cell, format_number, plural
 from lakehouse.config import MAX_HORIZON_MINUTES, MAX_SEED, TrainingConfig, paths, tuned_params_file
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from lakehouse.models.tasks import Task
 
 # The columns of the side-by-side table, per task.
 SIDE_BY_SIDE = {
@@ -32,6 +36,11 @@ SIDE_BY_SIDE = {
     ],
     "regression": ["rmse", "mae", "r2", "mean_predicted"],
 }
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
 
 
 def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
@@ -130,16 +139,32 @@ def train(
         int,
         typer.Option(min=0, max=MAX_SEED, help="Seed of everything random: same data + seed = same model."),
     ] = TrainingConfig.seed,
+    engine: Annotated[
+        Engine,
+        typer.Option(help="local: this machine; dask: refit each champion's recipe on a Dask cluster."),
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="With --engine dask: the scheduler's address (default: a local cluster)."),
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(help="With --engine dask: the feature lake (default data/features/)."),
+    ] = None,
 ) -> None:
     """Train and evaluate the delay models on the published warehouse with the tuned parameters
     (`lakehouse tune`), write the report and register the models (a challenger replaces the
     champion only on an improvement the validation days support, or when the champion's training
-    months were corrected since)."""
+    months were corrected since). With `--engine dask`, refit each champion's recipe through
+    LightGBM's Dask API on the feature lake and compare it with the champion (nothing registered)."""
     import polars as pl
 
     from lakehouse.models.training_run import run_training
 
     p = published()
+    if engine == Engine.dask:
+        _train_on_dask(p, horizon, tasks(task), scheduler, features or p.feature_lake)
+        return
     config = TrainingConfig(horizon_minutes=horizon, seed=seed)
     with progress_bar() as progress:
         run = run_training(p, config, tasks(task), progress, p.warehouse)
@@ -154,6 +179,95 @@ def train(
         console.print(f"{entry.task}: {verdict}: {escape(entry.decision_reason)}")
     console.print(f"report: {run.report}")
     console.print(f"trained in {run.seconds:.0f} s; models in {p.model_runs / run.run_id}")
+
+
+def _train_on_dask(p: Any, horizon: int, chosen: list[Task], scheduler: str | None, lake: Path) -> None:
+    import warnings
+
+    from distributed import Client, LocalCluster
+
+    from lakehouse.models.dask_training import fit_on_dask
+    from lakehouse.models.registry import current_champion
+
+    # LightGBM's Dask estimator sets the threads per worker itself and says so for every fit
+    warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+    champions = []
+    for name in chosen:
+        entry = current_champion(p.model_registry, name, horizon)
+        if entry is None:
+            fail(f"no {name} champion at {horizon} min", "run `make run` (or `lakehouse train`) first")
+        champions.append(entry.resolved(p.models))
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)  # type: ignore[no-untyped-call]
+            )
+            address = cluster.scheduler_address
+        else:
+            address = scheduler
+        try:
+            client = stack.enter_context(Client(address, timeout="20s"))  # type: ignore[no-untyped-call]
+        except OSError as error:
+            fail(f"no Dask scheduler at {address}: {error}")
+        console.print(f"Dask scheduler {address}: {len(client.scheduler_info()['workers'])} workers")
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            title="each champion's recipe refitted on Dask, tested on the months after its training",
+        )
+        for column in (
+            "model",
+            "rounds",
+            "trained rows",
+            "tested",
+            "metric",
+            "champion",
+            "on Dask",
+            "mean |Δ|",
+            "max |Δ|",
+            "s",
+        ):
+            table.add_column(column, justify="left" if column in ("model", "tested", "metric") else "right")
+        folder = p.model_runs / f"dask-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        for entry in champions:
+            try:
+                fit = fit_on_dask(client, lake, entry)
+            except FileNotFoundError as error:
+                fail(str(error))
+            folder.mkdir(parents=True, exist_ok=True)
+            fit.booster.save_model(str(folder / f"{entry.model_id}.txt"))
+            table.add_row(
+                entry.model_id,
+                f"{fit.rounds:,}",
+                f"{fit.trained_rows:,}",
+                ", ".join(fit.tested_months),
+                fit.metric,
+                format_number(fit.champion_value),
+                format_number(fit.dask_value),
+                format_number(fit.mean_abs_difference),
+                format_number(fit.max_abs_difference),
+                f"{fit.seconds:.1f}",
+            )
+    console.print(table)
+    console.print(f"models (not registered): {folder}")
+
+
+@app.command("export-features")
+def export_features(
+    to: Annotated[
+        Path | None, typer.Option(help="Folder of the feature lake (default data/features/).")
+    ] = None,
+) -> None:
+    """Write the point-in-time features of every horizon of the published warehouse as Parquet, a
+    file per month (`<folder>/<h>min/<YYYY-MM>.parquet`): what a Dask cluster trains from."""
+    from lakehouse.models.dask_training import write_feature_lake
+    from lakehouse.models.features.build import read_features
+
+    p = published()
+    folder = (to or p.feature_lake).resolve()
+    for horizon in TrainingConfig().horizons_minutes:
+        with console.status(f"features at {horizon} min"):
+            written = write_feature_lake(read_features(p.warehouse, horizon), folder)
+        console.print(f"{horizon} min: {counted(len(written), 'file')} in {folder / f'{horizon}min'}")
 
 
 @app.command()
