@@ -89,32 +89,33 @@
     {{ return(names) }}
 {%- endmacro %}
 
-{#- A sum or mean of doubles in a fixed order. A parallel sum of doubles changes in its last bits
-    from one run to the next (the order partial sums meet in varies); a rebuild of unchanged data
-    must give the same table, bit for bit. DuckDB orders the aggregate's input; other engines
-    get the plain aggregate. -#}
-{% macro fixed_order_sum(expression, order_by) -%}
-    {{ return(adapter.dispatch('fixed_order_sum')(expression, order_by)) }}
+{#- A sum or mean of doubles that a rebuild of unchanged data reproduces bit for bit: a parallel
+    sum of doubles changes in its last bits from one run to the next (the order partial sums
+    meet in varies). DuckDB adds the values as exact decimals (18 places, so |values| < 1e20:
+    metrics, errors in minutes, PSI terms), in any order, then returns a double; other engines get
+    the plain aggregate. -#}
+{% macro reproducible_sum(expression) -%}
+    {{ return(adapter.dispatch('reproducible_sum')(expression)) }}
 {%- endmacro %}
 
-{% macro default__fixed_order_sum(expression, order_by) -%}
+{% macro default__reproducible_sum(expression) -%}
     sum({{ expression }})
 {%- endmacro %}
 
-{% macro duckdb__fixed_order_sum(expression, order_by) -%}
-    sum({{ expression }} order by {{ order_by }})
+{% macro duckdb__reproducible_sum(expression) -%}
+    cast(sum(cast({{ expression }} as decimal(38, 18))) as double)
 {%- endmacro %}
 
-{% macro fixed_order_avg(expression, order_by) -%}
-    {{ return(adapter.dispatch('fixed_order_avg')(expression, order_by)) }}
+{% macro reproducible_avg(expression) -%}
+    {{ return(adapter.dispatch('reproducible_avg')(expression)) }}
 {%- endmacro %}
 
-{% macro default__fixed_order_avg(expression, order_by) -%}
+{% macro default__reproducible_avg(expression) -%}
     avg({{ expression }})
 {%- endmacro %}
 
-{% macro duckdb__fixed_order_avg(expression, order_by) -%}
-    avg({{ expression }} order by {{ order_by }})
+{% macro duckdb__reproducible_avg(expression) -%}
+    avg(cast({{ expression }} as decimal(38, 18)))
 {%- endmacro %}
 
 {#- The data-quality flags data_quality_feedback reports, in their order: each flag's name and

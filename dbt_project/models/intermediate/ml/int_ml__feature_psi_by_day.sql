@@ -71,12 +71,11 @@ select
     training_totals.training_rows,
     training_totals.training_missing_rows,
     training_totals.training_bins,
-    {{ fixed_order_sum(
+    {{ reproducible_sum(
         psi_term(
             'bin_counts.rows_in_bin', 'day_totals.day_rows',
             'training_counts.training_rows_in_bin', 'training_totals.training_rows',
         ),
-        'bins.bin',
     ) }} as psi
 from day_totals
 inner join training_totals

@@ -47,15 +47,15 @@ daily as (
         sum(case when actual_label and predicted_label then 1 else 0 end) as true_positives,
         sum(case when not actual_label and predicted_label then 1 else 0 end) as false_positives,
         sum(case when actual_label and not predicted_label then 1 else 0 end) as false_negatives,
-        {{ fixed_order_avg('case when is_outcome_known then score end', 'flight_id') }} as mean_score,
+        {{ reproducible_avg('case when is_outcome_known then score end') }} as mean_score,
         avg(actual_value) as mean_actual,
-        {{ fixed_order_avg("case when task = 'classification' then squared_error end", 'flight_id') }}
+        {{ reproducible_avg("case when task = 'classification' then squared_error end") }}
             as brier_score,
-        {{ fixed_order_avg('log_loss', 'flight_id') }} as log_loss,
-        {{ fixed_order_avg("case when task = 'regression' then absolute_error end", 'flight_id') }} as mae,
-        sqrt({{ fixed_order_avg("case when task = 'regression' then squared_error end", 'flight_id') }})
+        {{ reproducible_avg('log_loss') }} as log_loss,
+        {{ reproducible_avg("case when task = 'regression' then absolute_error end") }} as mae,
+        sqrt({{ reproducible_avg("case when task = 'regression' then squared_error end") }})
             as rmse,
-        {{ fixed_order_avg("case when task = 'regression' then error end", 'flight_id') }} as mean_error
+        {{ reproducible_avg("case when task = 'regression' then error end") }} as mean_error
     from predictions
     group by model_id, scheduled_departure_date
 )
