@@ -38,7 +38,7 @@ from benchmarks.runner import (
     synthetic_raw_dir,
 )
 from benchmarks.synthetic import generate_synthetic_raw
-from lakehouse.config import DBT_PROJECT_DIR
+from lakehouse.config import DBT_PROJECT_DIR, paths
 
 # Targets (informational: a miss prints FAIL but the benchmark still succeeds).
 BUNDLED_BUILD_TARGET_S = 15.0
@@ -246,7 +246,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         result, generation[scale] = run_scale(scale, workdir, project_dir, args.keep)
         results.append(result)
     print_scaling(results, generation)
+    print_pipeline_steps(paths().warehouse)
     return 0 if all(r.ok for r in results) else 1
+
+
+def print_pipeline_steps(warehouse: Path) -> None:
+    """The step times of the run that published `warehouse` (quality.pipeline_runs), read-only."""
+    print("\n== 3. The pipeline's steps, as the published run timed them (quality.pipeline_runs) ==")
+    if not warehouse.exists():
+        print(f"no published warehouse at {warehouse}: run `make run` first")
+        return
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            row = con.execute(
+                "select run_id, step_seconds from quality.pipeline_runs where outcome = 'published' "
+                "and step_seconds is not null order by run_started_at desc limit 1"
+            ).fetchone()
+        except duckdb.Error:
+            row = None
+    if not row or not row[1]:
+        print("the published run recorded no step times (published before they were recorded)")
+        return
+    run_id, steps = row
+    print(f"run {run_id}")
+    for step in steps:
+        print(f"  {step['step']:<14} {step['seconds']:8.1f} s")
+    total = sum(step["seconds"] for step in steps)
+    print(f"  {'total':<14} {total:8.1f} s  (then publish, about 0.1 s)")
 
 
 def _total_memory_gib() -> float:

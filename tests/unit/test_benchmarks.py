@@ -96,3 +96,34 @@ def test_a_copy_moves_by_whole_weeks_to_its_year(tmp_path: Path) -> None:
     (copied_reading,) = map(json.loads, weather_file(target, 2014, 3).read_text().splitlines())
     moved = datetime.strptime(str(reading["time_hour"]), ISO_UTC) + ONE_YEAR_SHIFT
     assert copied_reading == {**reading, "year": 2014, "day": 14, "time_hour": moved.strftime(ISO_UTC)}
+
+
+def test_make_bench_prints_the_step_times_the_published_run_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run's record keeps the seconds of each step; a record written before that column existed
+    still loads (read by name, NULL), and `make bench` prints the newest published run's steps."""
+    import polars as pl
+
+    from benchmarks.build import print_pipeline_steps
+    from lakehouse.quality.gate import RunOutcome, new_run
+    from lakehouse.quality.history import OUTCOME_SCHEMA, load_history_into, save_outcome
+
+    runs, history = tmp_path / "runs", tmp_path / "history"
+    history.mkdir()
+    old = new_run("old build")
+    older_schema = {k: v for k, v in OUTCOME_SCHEMA.items() if k != "step_seconds"}
+    runs.mkdir()
+    pl.DataFrame(
+        [{"run_id": old.run_id, "run_started_at": old.started_at, "outcome": "published"}],
+        schema=older_schema,
+    ).write_parquet(runs / "0-older.parquet")
+    run = new_run("a build")
+    save_outcome(run, RunOutcome("published", version="v1"), runs, [("raw files", 0.7), ("dbt build", 12.0)])
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_history_into(warehouse, history, runs)
+    print_pipeline_steps(warehouse)
+    printed = capsys.readouterr().out
+    assert f"run {run.run_id}" in printed
+    assert "dbt build          12.0 s" in printed
+    assert "total              12.7 s" in printed

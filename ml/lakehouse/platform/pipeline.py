@@ -192,7 +192,8 @@ def save_history(run: PipelineRun) -> None:
     if run.validation.results:
         save_run(run.validation, p.validation_history)
     if run.outcome is not None:
-        save_outcome(run.validation, run.outcome, p.pipeline_runs)
+        steps = [(step.name, step.seconds) for step in run.steps]
+        save_outcome(run.validation, run.outcome, p.pipeline_runs, steps)
 
 
 def write_run_report(run: PipelineRun) -> Path:

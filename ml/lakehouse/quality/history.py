@@ -51,6 +51,8 @@ OUTCOME_SCHEMA = pl.Schema(
         "step": pl.String(),
         "error": pl.String(),
         "published_version": pl.String(),
+        # the seconds of each step finished when the record was written (`make bench` prints them)
+        "step_seconds": pl.List(pl.Struct({"step": pl.String(), "seconds": pl.Float64()})),
     }
 )
 
@@ -68,8 +70,11 @@ def save_run(run: ValidationRun, history: Path) -> Path:
     return write_parquet_atomically(results_frame(run), history / f"{run.run_id}.parquet")
 
 
-def save_outcome(run: ValidationRun, outcome: RunOutcome, runs: Path) -> Path:
-    """Record how the pipeline run stands or ended, replacing its previous record."""
+def save_outcome(
+    run: ValidationRun, outcome: RunOutcome, runs: Path, steps: list[tuple[str, float]] | None = None
+) -> Path:
+    """Record how the pipeline run stands or ended (and the time of each step finished so far),
+    replacing its previous record."""
     row = {
         "run_id": run.run_id,
         "run_started_at": run.started_at,
@@ -79,6 +84,7 @@ def save_outcome(run: ValidationRun, outcome: RunOutcome, runs: Path) -> Path:
         "step": outcome.step,
         "error": outcome.error,
         "published_version": outcome.version,
+        "step_seconds": [{"step": name, "seconds": seconds} for name, seconds in steps or []],
     }
     return write_parquet_atomically(
         pl.DataFrame([row], schema=OUTCOME_SCHEMA), runs / f"{run.run_id}.parquet"
@@ -92,7 +98,8 @@ def history_glob(history: Path) -> str:
 def _relation(connection: duckdb.DuckDBPyConnection, folder: Path, schema: pl.Schema) -> str:
     """SQL naming every Parquet file of `folder`, or an empty table of `schema` when it has none."""
     if any(folder.glob("*.parquet")):
-        return f"read_parquet('{history_glob(folder)}')"
+        # by name: a record written before a column was added reads it as NULL
+        return f"read_parquet('{history_glob(folder)}', union_by_name = true)"
     name = f"empty_{folder.name}"
     connection.register(name, pl.DataFrame(schema=schema))
     return name
