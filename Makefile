@@ -60,4 +60,4 @@ serve: setup
 	$(RUN) lakehouse serve $(ARGS)
 
 clean:
-	rm -rf data/build data/warehouse.duckdb data/lake data/current data/published data/quality data/features dbt_project/target dbt_project/logs
+	rm -rf data/build data/warehouse.duckdb data/lake data/current data/published data/quality data/features data/spark dbt_project/target dbt_project/logs

@@ -14,8 +14,13 @@
 {#- Number the rows of a multi-file CSV scan by their line in their file (header = line 1).
     DuckDB scans each file in order and row_number() over () follows the scan order
     (preserve_insertion_order is on by default); tests/data/test_raw_reconciliation.py checks the
-    numbers against the files themselves. -#}
+    numbers against the files themselves. Spark keeps no scan order: it reads the raw files as
+    Parquet landed with source_file and source_line (lakehouse.platform.spark). -#}
 {% macro csv_rows_with_lines(relation) -%}
+    {{ return(adapter.dispatch('csv_rows_with_lines')(relation)) }}
+{%- endmacro %}
+
+{% macro duckdb__csv_rows_with_lines(relation) -%}
     with scanned as (
         select
             *,
@@ -30,6 +35,52 @@
     from scanned
 {%- endmacro %}
 
+{% macro spark__csv_rows_with_lines(relation) -%}
+    select * from {{ relation }}
+{%- endmacro %}
+
+{#- True when the whole of `text` matches the regular expression `pattern`. -#}
+{% macro matches_fully(text, pattern) -%}
+    {{ return(adapter.dispatch('matches_fully')(text, pattern)) }}
+{%- endmacro %}
+
+{% macro duckdb__matches_fully(text, pattern) -%}
+    regexp_full_match({{ text }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__matches_fully(text, pattern) -%}
+    ({{ text }} rlike '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+{#- A double that is a number: not NaN nor infinite. -#}
+{% macro is_finite(number) -%}
+    {{ return(adapter.dispatch('is_finite')(number)) }}
+{%- endmacro %}
+
+{% macro duckdb__is_finite(number) -%}
+    isfinite({{ number }})
+{%- endmacro %}
+
+{#- NaN compares above every number and infinities lie outside the largest finite double. -#}
+{% macro default__is_finite(number) -%}
+    ({{ number }} between -1.7976931348623157e308 and 1.7976931348623157e308)
+{%- endmacro %}
+
+{#- Text with a UTC offset (2013-01-01T05:00:00Z) as the UTC instant, a timestamp without zone,
+    whatever the session's time zone; NULL when it does not parse. -#}
+{% macro parse_utc_timestamp(text) -%}
+    {{ return(adapter.dispatch('parse_utc_timestamp')(text)) }}
+{%- endmacro %}
+
+{% macro duckdb__parse_utc_timestamp(text) -%}
+    timezone('UTC', {{ dbt.safe_cast(text, 'timestamptz') }})
+{%- endmacro %}
+
+{#- The spark target runs in UTC (profiles.yml), so the local wall clock is UTC's. -#}
+{% macro spark__parse_utc_timestamp(text) -%}
+    cast({{ dbt.safe_cast(text, 'timestamp') }} as timestamp_ntz)
+{%- endmacro %}
+
 {#- A raw text field as a value: the source systems write missing values as the string NA. -#}
 {% macro na_to_null(column) -%}
     nullif(trim({{ column }}), 'NA')
@@ -40,11 +91,11 @@
     measurement, and a timestamp's UTC offset is applied whatever the session's time zone. -#}
 {% macro parse_value(text, kind) -%}
     {%- if kind == 'integer' -%}
-        case when regexp_full_match({{ text }}, '[+-]?[0-9]{1,9}') then cast({{ text }} as integer) end
+        case when {{ matches_fully(text, '[+-]?[0-9]{1,9}') }} then cast({{ text }} as integer) end
     {%- elif kind == 'double' -%}
-        case when isfinite({{ dbt.safe_cast(text, 'double') }}) then {{ dbt.safe_cast(text, 'double') }} end
+        case when {{ is_finite(dbt.safe_cast(text, 'double')) }} then {{ dbt.safe_cast(text, 'double') }} end
     {%- elif kind == 'utc_timestamp' -%}
-        timezone('UTC', {{ dbt.safe_cast(text, 'timestamptz') }})
+        {{ parse_utc_timestamp(text) }}
     {%- elif kind == 'text' -%}
         {{ text }}
     {%- else -%}
@@ -89,9 +140,21 @@
 {#- The raw fields of a row, kept so that a rejected row can be inspected and replayed exactly
     as it arrived. A struct until the end: it becomes JSON text only for rejected rows. -#}
 {% macro raw_fields(columns) -%}
+    {{ return(adapter.dispatch('raw_fields')(columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__raw_fields(columns) -%}
     struct_pack(
         {%- for column in columns %}
         {{ column }} := {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro spark__raw_fields(columns) -%}
+    named_struct(
+        {%- for column in columns %}
+        '{{ column }}', {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}
@@ -115,7 +178,7 @@
 
     rejected as (
         select
-            * exclude (field_rejection, key_occurrence, key_first_seen_at),
+            {{ star_except(['field_rejection', 'key_occurrence', 'key_first_seen_at']) }},
             nullif(concat_ws('; ',
                 nullif(field_rejection, ''),
                 case
@@ -128,10 +191,10 @@
     )
 
     select
-        * exclude (raw_fields),
+        {{ star_except(['raw_fields']) }},
         case
             when rejection_reason is not null
-                then {{ 'raw_fields' if raw_is_text else 'cast(to_json(raw_fields) as varchar)' }}
+                then {{ 'raw_fields' if raw_is_text else 'cast(to_json(raw_fields) as ' ~ dbt.type_string() ~ ')' }}
         end as raw_record
     from rejected
 {%- endmacro %}

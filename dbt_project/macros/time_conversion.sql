@@ -29,12 +29,27 @@
     timezone('UTC', timezone({{ time_zone }}, {{ local_timestamp }}))
 {%- endmacro %}
 
+{#- Spark (java.time) resolves a repeated local hour to its earlier instant: take the later one
+    when the clock shows the same time an hour after it. -#}
+{% macro spark__local_to_utc(local_timestamp, time_zone) -%}
+    {%- set earlier = 'cast(to_utc_timestamp(' ~ local_timestamp ~ ', ' ~ time_zone ~ ') as timestamp_ntz)' -%}
+    case
+        when {{ spark__utc_to_local(dbt.dateadd('hour', 1, earlier), time_zone) }} = {{ local_timestamp }}
+            then {{ dbt.dateadd('hour', 1, earlier) }}
+        else {{ earlier }}
+    end
+{%- endmacro %}
+
 {% macro utc_to_local(utc_timestamp, time_zone) -%}
     {{ return(adapter.dispatch('utc_to_local')(utc_timestamp, time_zone)) }}
 {%- endmacro %}
 
 {% macro duckdb__utc_to_local(utc_timestamp, time_zone) -%}
     timezone({{ time_zone }}, timezone('UTC', {{ utc_timestamp }}))
+{%- endmacro %}
+
+{% macro spark__utc_to_local(utc_timestamp, time_zone) -%}
+    cast(from_utc_timestamp({{ utc_timestamp }}, {{ time_zone }}) as timestamp_ntz)
 {%- endmacro %}
 
 {#- Given local_to_utc of a wall-clock time (the later instant), the first instant at which the
@@ -68,4 +83,18 @@
         when {{ same_day_later_utc }} >= {{ after_utc }} then {{ same_day_later_utc }}
         else {{ earlier_fold_utc(next_day_later_utc, dbt.dateadd('day', 1, clock_local), time_zone) }}
     end
+{%- endmacro %}
+
+{#- True when a time zone name is given and the engine does not know it. -#}
+{% macro is_unknown_time_zone(time_zone) -%}
+    {{ return(adapter.dispatch('is_unknown_time_zone')(time_zone)) }}
+{%- endmacro %}
+
+{% macro duckdb__is_unknown_time_zone(time_zone) -%}
+    {{ time_zone }} not in (select zones.name from pg_timezone_names() as zones)
+{%- endmacro %}
+
+{#- Spark converts time zones with java.time: a name ZoneId.of rejects is unknown to it. -#}
+{% macro spark__is_unknown_time_zone(time_zone) -%}
+    ({{ time_zone }} is not null and try_reflect('java.time.ZoneId', 'of', {{ time_zone }}) is null)
 {%- endmacro %}

@@ -404,6 +404,12 @@ class Paths:
         return self.warehouse.parent / "features"
 
     @property
+    def spark(self) -> Path:
+        """`lakehouse build-spark`'s state: the raw files landed as Parquet, Spark's warehouse
+        (a folder of Parquet per table) and its metastore."""
+        return self.warehouse.parent / "spark"
+
+    @property
     def published_versions(self) -> Path:
         """Each publish moves a checked warehouse and its lake into a folder here."""
         return self.warehouse.parent / "published"

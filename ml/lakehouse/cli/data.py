@@ -151,6 +151,37 @@ def docs() -> None:
     console.print(f"dbt docs: {target / 'static_index.html'} (open it in a browser; it needs no network)")
 
 
+@app.command("build-spark")
+def build_spark(
+    select: Annotated[
+        str | None, typer.Option(help="dbt node selection (default: what builds on Spark)")
+    ] = None,
+) -> None:
+    """Build the dbt project on a local Spark session (the `spark` target) from data/raw/, with
+    Spark's state in data/spark/: the DuckDB warehouse is not touched."""
+    from lakehouse.platform.dbt import DbtError
+    from lakehouse.platform.spark import SPARK_SELECTION, JavaMissingError, SparkFolders, build_on_spark
+
+    p = paths()
+    folders = SparkFolders(p.spark)
+    started = time.perf_counter()
+    with console.status("dbt build --target spark (Spark starts in about 10 s)"):
+        try:
+            summary = build_on_spark(
+                ["build", "--select", select or SPARK_SELECTION, "--indirect-selection", "cautious"],
+                folders=folders,
+                raw_dir=p.raw,
+                project_dir=p.dbt_project,
+                target_dir=folders.root / "target",
+            )
+        except (DbtError, JavaMissingError) as error:
+            fail(str(error))
+    console.print(f"spark build: {summary.describe()} in {time.perf_counter() - started:.1f} s")
+    console.print(
+        f"tables: {folders.warehouse} (Parquet, a folder per table); logs: {folders.root / 'target' / 'logs'}"
+    )
+
+
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="One SQL statement to run against the published warehouse.")],

@@ -69,8 +69,11 @@ def run_dbt(
     raw_dir: Path,
     lake_dir: Path,
     target_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> DbtSummary:
-    """Run `dbt <args>` on the project; raises DbtError naming every node that failed."""
+    """Run `dbt <args>` on the project (in `cwd`, with `extra_env` on top of the paths' variables);
+    raises DbtError naming every node that failed."""
     lake_dir.mkdir(parents=True, exist_ok=True)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     target_dir = target_dir or project_dir / "target"
@@ -90,7 +93,8 @@ def run_dbt(
     run_results_path.unlink(missing_ok=True)
     completed = subprocess.run(
         command,
-        env=dbt_environment(warehouse, raw_dir, lake_dir),
+        env={**dbt_environment(warehouse, raw_dir, lake_dir), **(extra_env or {})},
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,

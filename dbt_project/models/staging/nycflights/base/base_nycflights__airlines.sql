@@ -11,12 +11,12 @@ source as (
 
 checked as (
     select
-        * exclude (field_rejection),
+        {{ star_except(['field_rejection']) }},
         concat_ws(
             '; ',
             nullif(field_rejection, ''),
             case
-                when not regexp_full_match(carrier, '[A-Z0-9]{2}')
+                when not {{ matches_fully('carrier', '[A-Z0-9]{2}') }}
                     then 'carrier code ''' || carrier || ''' is not 2 letters or digits'
             end
         ) as field_rejection

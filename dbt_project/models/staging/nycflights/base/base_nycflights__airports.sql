@@ -11,17 +11,17 @@ source as (
 
 checked as (
     select
-        * exclude (field_rejection),
+        {{ star_except(['field_rejection']) }},
         concat_ws(
             '; ',
             nullif(field_rejection, ''),
             case
-                when not regexp_full_match(faa, '[A-Z0-9]{3,4}')
+                when not {{ matches_fully('faa', '[A-Z0-9]{3,4}') }}
                     then 'faa code ''' || faa || ''' is not 3-4 letters or digits'
             end,
             case when not lat between -90 and 90 or not lon between -180 and 180 then 'coordinates out of range' end,
             case
-                when tzone not in (select zones.name from pg_timezone_names() as zones)
+                when {{ is_unknown_time_zone('tzone') }}
                     then 'unknown time zone ''' || tzone || ''''
             end
         ) as field_rejection

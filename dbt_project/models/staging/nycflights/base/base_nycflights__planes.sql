@@ -11,7 +11,7 @@ source as (
 
 checked as (
     select
-        * exclude (field_rejection),
+        {{ star_except(['field_rejection']) }},
         concat_ws(
             '; ',
             nullif(field_rejection, ''),

@@ -1,0 +1,37 @@
+{#- The project's versions of dbt's cross-database macros, where dbt's own do not do what the
+    models need. -#}
+
+{#- dbt.safe_cast compiles to a plain cast on DuckDB and on Spark (ANSI mode), which raise on bad
+    input; the warehouse needs a cast that yields NULL so that bad values are quarantined, not
+    fatal. -#}
+{% macro duckdb__safe_cast(field, type) -%}
+    try_cast({{ field }} as {{ type }})
+{%- endmacro %}
+
+{% macro spark__safe_cast(field, type) -%}
+    try_cast({{ field }} as {{ type }})
+{%- endmacro %}
+
+{#- dbt-spark's dateadd and datediff raise on a NULL timestamp and return zoned timestamps; Spark's
+    own timestampadd and timestampdiff take NULLs and keep a timestamp without zone as it is. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
+{%- endmacro %}
+
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    timestampdiff({{ datepart }}, {{ first_date }}, {{ second_date }})
+{%- endmacro %}
+
+{#- Every column of the relation in scope but `columns`, for a select list (optionally of one
+    relation: `prefix.`): DuckDB's `* exclude`, Spark's `* except`. -#}
+{% macro star_except(columns, prefix='') -%}
+    {{ return(adapter.dispatch('star_except')(columns, prefix)) }}
+{%- endmacro %}
+
+{% macro duckdb__star_except(columns, prefix) -%}
+    {{ prefix }}* exclude ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__star_except(columns, prefix) -%}
+    {{ prefix }}* except ({{ columns | join(', ') }})
+{%- endmacro %}

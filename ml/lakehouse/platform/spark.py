@@ -1,0 +1,124 @@
+"""The dbt project on Apache Spark (the `spark` target of profiles.yml).
+
+Spark reads the landing zone through its Parquet reader: each raw CSV file is landed as a Parquet
+file holding every field as text, as the file has it, plus `source_file` and `source_line`, the
+lineage the DuckDB sources compute from their scan order (Spark keeps none). The same base models
+then parse and quarantine the rows on both engines. dbt-spark's session method runs Spark inside
+dbt's process; `spark-warehouse/`, the Derby metastore and its log stay in the work folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from lakehouse.common.files import write_parquet_atomically
+from lakehouse.platform.dbt import DbtSummary, run_dbt
+from lakehouse.quality.raw_files import declared_sources
+
+SPARK_TARGET = "spark"
+# What builds on Spark so far: the reference sources' base and staged models, with what they read
+# (tests/pipeline/test_spark.py proves them equal to DuckDB's). The flights and weather models
+# still use DuckDB-only SQL.
+SPARK_SELECTION = "+stg_nycflights__airlines +stg_nycflights__airports +stg_nycflights__planes"
+# the lineage columns the DuckDB sources add (macro csv_rows_with_lines)
+LINEAGE = {"source_file": pl.String(), "source_line": pl.Int64()}
+
+
+class JavaMissingError(RuntimeError):
+    """Spark needs a Java runtime (17 or later) on PATH or in JAVA_HOME."""
+
+
+def java_available() -> bool:
+    java_home = os.environ.get("JAVA_HOME")
+    return shutil.which("java") is not None or bool(java_home and (Path(java_home) / "bin" / "java").exists())
+
+
+@dataclass(frozen=True)
+class SparkFolders:
+    """Where a Spark build keeps its state: the landed Parquet, Spark's warehouse, the metastore."""
+
+    root: Path
+
+    @property
+    def landed(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "spark-warehouse"
+
+    def table(self, schema: str, name: str) -> Path:
+        """The folder of Parquet files Spark wrote for a table."""
+        return self.warehouse / f"{schema}.db" / name
+
+
+def landed_name(relative: Path) -> str:
+    """A raw file's landed Parquet name: its path under the source's folder, flattened."""
+    return "__".join(relative.parts) + ".parquet"
+
+
+def land_csv_file(raw_dir: Path, path: Path, target: Path) -> Path:
+    """One raw CSV file as Parquet: every field as text, plus its file and line (header = 1)."""
+    relative = path.relative_to(raw_dir).as_posix()
+    frame = pl.read_csv(path, infer_schema=False)
+    frame = frame.with_columns(
+        pl.lit(relative, dtype=LINEAGE["source_file"]).alias("source_file"),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("source_line"),
+    )
+    return write_parquet_atomically(frame, target)
+
+
+def land_for_spark(raw_dir: Path, landed: Path) -> list[Path]:
+    """Land every CSV source of the landing zone for Spark (`<landed>/<source>/*.parquet`),
+    replacing what an earlier landing left."""
+    written: list[Path] = []
+    for source in declared_sources():
+        if ".csv" not in source.files:
+            continue
+        folder = landed / source.name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        files = sorted(raw_dir.glob(source.files))
+        for path in files:
+            name = landed_name(path.relative_to(raw_dir / source.name))
+            written.append(land_csv_file(raw_dir, path, folder / name))
+        if not files:
+            # a source with no file yet is an empty table, as DuckDB reads an empty glob
+            empty = pl.DataFrame(schema={**dict.fromkeys(source.fields, pl.String), **LINEAGE})
+            written.append(write_parquet_atomically(empty, folder / "empty.parquet"))
+    return written
+
+
+def spark_environment(folders: SparkFolders) -> dict[str, str]:
+    """The variables the `spark` target and the landed sources read."""
+    return {
+        "LAKEHOUSE_SPARK_RAW_DIR": str(folders.landed),
+        "LAKEHOUSE_SPARK_WAREHOUSE": str(folders.warehouse),
+        "LAKEHOUSE_SPARK_METASTORE": str(folders.root / "metastore_db"),
+        # Spark's driver listens on loopback only: nothing is reachable from outside the machine.
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+
+
+def build_on_spark(
+    args: list[str], *, folders: SparkFolders, raw_dir: Path, project_dir: Path, target_dir: Path
+) -> DbtSummary:
+    """Land the raw files for Spark and run `dbt <args> --target spark` with its state in `folders`."""
+    if not java_available():
+        raise JavaMissingError("Spark needs Java 17 or later: no `java` on PATH and no JAVA_HOME")
+    folders.root.mkdir(parents=True, exist_ok=True)
+    land_for_spark(raw_dir, folders.landed)
+    return run_dbt(
+        [*args, "--target", SPARK_TARGET],
+        project_dir=project_dir,
+        warehouse=folders.root / "unused.duckdb",
+        raw_dir=raw_dir,
+        lake_dir=folders.root / "lake",
+        target_dir=target_dir,
+        extra_env=spark_environment(folders),
+        cwd=folders.root,
+    )
