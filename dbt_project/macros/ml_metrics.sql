@@ -78,7 +78,7 @@
 {% macro ml_feature_columns(kind) -%}
     {%- set keys = ['flight_id', 'horizon_minutes', 'decision_at_utc', 'scheduled_departure_date'] -%}
     {%- set names = [] -%}
-    {%- set table = source('ml', 'flight_features') -%}
+    {%- set table = api.Relation.create(database=(target.database if target.database is defined else none), schema='ml', identifier='flight_features') -%}
     {%- if execute -%}
         {%- for column in adapter.get_columns_in_relation(table) -%}
             {%- if column.name not in keys and column.is_string() == (kind == 'categorical') -%}
