@@ -35,3 +35,22 @@
 {% macro spark__star_except(columns, prefix) -%}
     {{ prefix }}* except ({{ columns | join(', ') }})
 {%- endmacro %}
+
+{#- A timestamp without zone: DuckDB's `timestamp`; Spark's `timestamp` is an instant in the
+    session's zone, its `timestamp_ntz` the wall-clock value the models mean. -#}
+{% macro spark__type_timestamp() -%}
+    timestamp_ntz
+{%- endmacro %}
+
+{#- Integer division rounding down: DuckDB's `//`, Spark's `div`. -#}
+{% macro integer_divide(dividend, divisor) -%}
+    {{ return(adapter.dispatch('integer_divide')(dividend, divisor)) }}
+{%- endmacro %}
+
+{% macro duckdb__integer_divide(dividend, divisor) -%}
+    ({{ dividend }}) // ({{ divisor }})
+{%- endmacro %}
+
+{% macro spark__integer_divide(dividend, divisor) -%}
+    ({{ dividend }}) div ({{ divisor }})
+{%- endmacro %}

@@ -39,6 +39,53 @@
     select * from {{ relation }}
 {%- endmacro %}
 
+{#- The lines of a text source, numbered from 1 in their file, as source_file, source_line and
+    line_text. DuckDB splits each file read whole (read_text); Spark reads them as Parquet landed
+    with a row per line (lakehouse.platform.spark). -#}
+{% macro text_file_lines(relation) -%}
+    {{ return(adapter.dispatch('text_file_lines')(relation)) }}
+{%- endmacro %}
+
+{% macro duckdb__text_file_lines(relation) -%}
+    select
+        {{ relative_source_file('filename') }} as source_file,
+        unnest(generate_series(1, len(string_split(content, chr(10))))) as source_line,
+        unnest(string_split(content, chr(10))) as line_text
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro spark__text_file_lines(relation) -%}
+    select source_file, source_line, line_text from {{ relation }}
+{%- endmacro %}
+
+{#- True when `text` is a JSON object (false for other JSON, text that is not JSON, or NULL). -#}
+{% macro is_json_object(text) -%}
+    {{ return(adapter.dispatch('is_json_object')(text)) }}
+{%- endmacro %}
+
+{#- json_type raises on text that is not JSON, so it is only asked of valid JSON. -#}
+{% macro duckdb__is_json_object(text) -%}
+    coalesce(case when json_valid({{ text }}) then json_type({{ text }}) = 'OBJECT' end, false)
+{%- endmacro %}
+
+{#- json_object_keys is NULL for anything but a valid JSON object. -#}
+{% macro spark__is_json_object(text) -%}
+    (json_object_keys({{ text }}) is not null)
+{%- endmacro %}
+
+{#- A JSON object's field as text (a number as written, a string unquoted), NULL when absent or null. -#}
+{% macro json_field_text(json, field) -%}
+    {{ return(adapter.dispatch('json_field_text')(json, field)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_field_text(json, field) -%}
+    json_extract_string({{ json }}, '$.{{ field }}')
+{%- endmacro %}
+
+{% macro spark__json_field_text(json, field) -%}
+    get_json_object({{ json }}, '$.{{ field }}')
+{%- endmacro %}
+
 {#- True when the whole of `text` matches the regular expression `pattern`. -#}
 {% macro matches_fully(text, pattern) -%}
     {{ return(adapter.dispatch('matches_fully')(text, pattern)) }}

@@ -4,7 +4,7 @@
 {#- hhmm integer clock time -> minutes after midnight. 2400 (midnight at the end of the day, as
     the source writes it) gives 1440, which lands on the next day when added to the date. -#}
 {% macro hhmm_to_minutes(hhmm) -%}
-    (({{ hhmm }}) // 100 * 60 + ({{ hhmm }}) % 100)
+    ({{ integer_divide(hhmm, 100) }} * 60 + ({{ hhmm }}) % 100)
 {%- endmacro %}
 
 {#- True when an hhmm integer is a real clock time (0000-2359, or 2400). -#}
@@ -14,7 +14,7 @@
 
 {#- A local date plus an hhmm clock time, as a local timestamp. -#}
 {% macro local_clock_timestamp(local_date, hhmm) -%}
-    {{ dbt.dateadd('minute', hhmm_to_minutes(hhmm), 'cast(' ~ local_date ~ ' as timestamp)') }}
+    {{ dbt.dateadd('minute', hhmm_to_minutes(hhmm), 'cast(' ~ local_date ~ ' as ' ~ dbt.type_timestamp() ~ ')') }}
 {%- endmacro %}
 
 {#- Wall-clock time in a zone -> UTC instant. In the hour that repeats when clocks go back this is

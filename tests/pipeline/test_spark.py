@@ -1,9 +1,11 @@
 """The dbt project on Spark (dbt-spark, session method) builds the same tables as on DuckDB, row for
-row, from the same SQL: the bundled raw files plus rows carrying the defects the base models
-quarantine, so that the rules that reject rows are compared too, not only the clean rows."""
+row, from the same SQL: one month of the bundled raw files plus a file per source of rows carrying
+the defects staging quarantines, so that the rules that reject rows are compared too, not only
+the clean rows. Equality is exact: no tolerance, floating point included."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,47 +15,212 @@ import pytest
 
 from lakehouse.config import paths
 from lakehouse.platform.dbt import run_dbt
-from lakehouse.platform.spark import SPARK_SELECTION, SparkFolders, build_on_spark, java_available
+from lakehouse.platform.spark import SparkFolders, build_on_spark, java_available, spark_build_args
 
 pytestmark = pytest.mark.skipif(
     not java_available(), reason="Spark needs Java 17 or later: none on this machine"
 )
 
-SELECTION = ["--select", SPARK_SELECTION]
-# the tables compared (the staged models are views of them)
-TABLES = ["base_nycflights__airlines", "base_nycflights__airports", "base_nycflights__planes"]
 
-# Rows appended to the bundled files, each with the rejection it must get (None: it is kept).
-DEFECTS: dict[str, list[tuple[str, str | None]]] = {
-    "airlines/airlines.csv": [
-        ("ZZ,", "missing field name"),
-        ("x!,Bad Code Air", "carrier code 'x!' is not 2 letters or digits"),
-        ("AA,American Airlines again", "duplicate carrier code: same key as airlines/airlines.csv line 3"),
-        ('"Q5","Quoted, with a comma"', None),
-    ],
-    "airports/airports.csv": [
-        ("XYZ,Nowhere,abc,-80,100,-5,A,America/New_York", "unparseable lat: 'abc' is not a valid double"),
-        ("MARS,Mars Base,10,10,NA,0,N,Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
-        ("LAT9,Too Far North,95,0,0,0,A,UTC", "coordinates out of range"),
-        ("04G,Lansdowne Again,41,-80,1,-5,A,America/New_York", "duplicate airport code"),
-        ("NAN1,Not A Number,nan,inf,0,0,A,UTC", "unparseable lat: 'nan' is not a valid double"),
-        ("ZRH1,Zürich Flughafen, 47.46 ,8.55,1416,1,E,Europe/Zurich", None),
-        (
-            "INT1,Half Foot,40,-70,12.5,-5,A,America/New_York",
-            "unparseable alt: '12.5' is not a valid integer",
-        ),
-    ],
-    "planes/planes.csv": [
-        (
-            "N0BAD1,1800,Fixed wing multi engine,BOEING,737,2,150,NA,Turbo-fan",
-            "impossible year of manufacture 1800",
-        ),
-        ("N0BAD2,2004,Fixed wing multi engine,BOEING,737,2,12.5,NA,Turbo-fan", "unparseable seats: '12.5'"),
-        ("N10156,2005,Fixed wing multi engine,EMBRAER,EMB-145XR,2,55,NA,Turbo-fan", "duplicate tail number"),
-        ("N0BAD3,2004,Fixed wing multi engine,BOEING,737,-2,150,NA,Turbo-fan", "negative seats or engines"),
-        ("N0BAD4,2004,Fixed wing multi engine,BOEING,737,2,150,NA,", "missing field engine"),
-        ("N0GOOD,+2004,Fixed wing multi engine,BOEING,737, 2 ,150,NA,Turbo-fan", None),  # signed, padded
-    ],
+def _weather(**fields: str | None) -> str:
+    """A weather line of 2013-02-05 01:00 at EWR (an hour the bundled month does not have) with
+    `fields` replaced (None: the field is absent), values written as JSON."""
+    record = {
+        "origin": '"EWR"',
+        "year": "2013",
+        "month": "2",
+        "day": "5",
+        "hour": "1",
+        "temp": "39.02",
+        "dewp": "26.06",
+        "humid": "59.37",
+        "wind_dir": "270",
+        "wind_speed": "10.35702",
+        "wind_gust": '"NA"',
+        "precip": "0",
+        "pressure": "1012",
+        "visib": "10",
+        "time_hour": '"2013-02-05T06:00:00Z"',
+    } | fields
+    return "{" + ",".join(f'"{name}":{value}' for name, value in record.items() if value is not None) + "}"
+
+
+# One month of flights and weather, with all of the reference files.
+MONTH = "2013-01"
+# the tables compared: every table of the staging layer (its views select from them)
+TABLES = [
+    "base_nycflights__airlines",
+    "base_nycflights__airports",
+    "base_nycflights__planes",
+    "base_nycflights__flights",
+    "base_nycflights__weather",
+    "stg_nycflights__flights_checked",
+    "stg_nycflights__weather_checked",
+]
+FLIGHTS_HEADER = (
+    "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,carrier,"
+    "flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour"
+)
+
+
+@dataclass(frozen=True)
+class DefectFile:
+    """A raw file added beside the bundled ones: its lines, each with the rejection it must get in
+    `table` (None: it is kept)."""
+
+    header: str | None
+    table: str
+    lines: list[tuple[str, str | None]]
+
+
+DEFECTS: dict[str, DefectFile] = {
+    "airlines/airlines_defects.csv": DefectFile(
+        "carrier,name",
+        "base_nycflights__airlines",
+        [
+            ("ZZ,", "missing field name"),
+            ("x!,Bad Code Air", "carrier code 'x!' is not 2 letters or digits"),
+            (
+                "AA,American Airlines again",
+                "duplicate carrier code: same key as airlines/airlines.csv line 3",
+            ),
+            ('"Q5","Quoted, with a comma"', None),
+        ],
+    ),
+    "airports/airports_defects.csv": DefectFile(
+        "faa,name,lat,lon,alt,tz,dst,tzone",
+        "base_nycflights__airports",
+        [
+            ("XYZ,Nowhere,abc,-80,100,-5,A,America/New_York", "unparseable lat: 'abc' is not a valid double"),
+            ("MARS,Mars Base,10,10,NA,0,N,Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
+            ("LAT9,Too Far North,95,0,0,0,A,UTC", "coordinates out of range"),
+            ("04G,Lansdowne Again,41,-80,1,-5,A,America/New_York", "duplicate airport code"),
+            ("NAN1,Not A Number,nan,inf,0,0,A,UTC", "unparseable lat: 'nan' is not a valid double"),
+            ("ZRH1,Zürich Flughafen, 47.46 ,8.55,1416,1,E,Europe/Zurich", None),
+            (
+                "INT1,Half Foot,40,-70,12.5,-5,A,America/New_York",
+                "unparseable alt: '12.5' is not a valid integer",
+            ),
+        ],
+    ),
+    "planes/planes_defects.csv": DefectFile(
+        "tailnum,year,type,manufacturer,model,engines,seats,speed,engine",
+        "base_nycflights__planes",
+        [
+            (
+                "N0BAD1,1800,Fixed wing multi engine,BOEING,737,2,150,NA,Turbo-fan",
+                "impossible year of manufacture 1800",
+            ),
+            (
+                "N0BAD2,2004,Fixed wing multi engine,BOEING,737,2,12.5,NA,Turbo-fan",
+                "unparseable seats: '12.5'",
+            ),
+            (
+                "N10156,2005,Fixed wing multi engine,EMBRAER,EMB-145XR,2,55,NA,Turbo-fan",
+                "duplicate tail number",
+            ),
+            (
+                "N0BAD3,2004,Fixed wing multi engine,BOEING,737,-2,150,NA,Turbo-fan",
+                "negative seats or engines",
+            ),
+            ("N0BAD4,2004,Fixed wing multi engine,BOEING,737,2,150,NA,", "missing field engine"),
+            ("N0GOOD,+2004,Fixed wing multi engine,BOEING,737, 2 ,150,NA,Turbo-fan", None),  # signed, padded
+        ],
+    ),
+    "flights/2013/flights_defects.csv.gz": DefectFile(
+        FLIGHTS_HEADER,
+        "stg_nycflights__flights_checked",
+        [
+            (
+                "2013,2,30,517,515,2,830,819,11,UA,9001,N14228,EWR,IAH,227,1400,5,15,2013-03-02T10:00:00Z",
+                "impossible date 2013-2-30",
+            ),
+            (
+                "2013,1,5,2461,515,2,830,819,11,UA,9002,N14228,EWR,IAH,227,1400,5,15,2013-01-05T10:00:00Z",
+                "impossible clock time dep_time 2461",
+            ),
+            (
+                "2013,1,5,517,515,2,830,819,11,UA,9003,N14228,EWR,IAH,227,1400,6,15,2013-01-05T10:00:00Z",
+                "hour 6 and minute 15 disagree with sched_dep_time 515",
+            ),
+            (
+                "2013,1,5,517,515,2,830,819,11,UA,9004,N14228,XXX,IAH,227,1400,5,15,2013-01-05T10:00:00Z",
+                "no time zone known for origin XXX",
+            ),
+            (
+                "2013,1,5,517,515,2,830,819,11,UA,9005,N14228,EWR,IAH,227,1400,5,15,2013-01-05T11:00:00Z",
+                "time_hour 2013-01-05 11:00:00 is not the UTC hour of the scheduled departure",
+            ),
+            (
+                "2013,1,5,530,515,2,830,819,11,UA,9006,N14228,EWR,IAH,227,1400,5,15,2013-01-05T10:00:00Z",
+                "dep_delay 2 disagrees with sched_dep_time 515 and dep_time 530",
+            ),
+            (
+                "2013,1,5,530,515,NA,830,819,11,UA,9007,N14228,EWR,IAH,227,1400,5,15,2013-01-05T10:00:00Z",
+                "dep_time and dep_delay disagree on whether the flight left",
+            ),
+            (
+                "2013,1,5,517,515,2,830,819,11,UA,9008,N14228,EWR,IAH,227,0,5,15,2013-01-05T10:00:00Z",
+                "distance 0 is not positive",
+            ),
+            (
+                "2013,1,5,,515,2,830,819,11,UA,9009,N14228,EWR,IAH,227,1400,5,15,2013-01-05T10:00:00Z",
+                "missing field dep_time",
+            ),
+            (
+                "2013,1,5,517,515,2.5,830,819,11,UA,9010,N14228,EWR,IAH,227,1400,5,15,2013-01-05T10:00:00Z",
+                "unparseable dep_delay: '2.5' is not a valid integer",
+            ),
+            (
+                "2013,1,1,517,515,2,830,819,11,UA,1545,N14228,EWR,IAH,227,1400,5,15,2013-01-01T10:00:00Z",
+                "duplicate scheduled flight: same key as flights/2013/flights_2013-01.csv.gz line 2",
+            ),
+            # 1:30 comes twice when clocks go back: time_hour tells which instant is meant
+            ("2013,11,3,135,130,5,300,255,5,UA,9101,N14228,EWR,ORD,120,719,1,30,2013-11-03T05:00:00Z", None),
+            ("2013,11,3,135,130,5,300,255,5,UA,9102,N14228,EWR,ORD,120,719,1,30,2013-11-03T06:00:00Z", None),
+            # 2:30 never comes when clocks go forward: it maps to 3:30
+            ("2013,3,10,235,230,5,500,450,10,UA,9103,N14228,EWR,ORD,120,719,2,30,2013-03-10T07:00:00Z", None),
+            # arrives after midnight
+            (
+                "2013,1,6,2350,2345,5,130,120,10,B6,9104,N14228,JFK,BOS,40,187,23,45,2013-01-07T04:00:00Z",
+                None,
+            ),
+            # cancelled
+            ("2013,1,6,NA,1000,NA,NA,1200,NA,UA,9105,NA,LGA,ORD,NA,733,10,0,2013-01-06T15:00:00Z", None),
+        ],
+    ),
+    "weather/2013/weather_defects.jsonl": DefectFile(
+        None,
+        "stg_nycflights__weather_checked",
+        [
+            ("not json at all", "line is not a JSON object"),
+            ("[1, 2, 3]", "line is not a JSON object"),
+            (_weather(temp='"abc"'), "unparseable temp: 'abc' is not a valid double"),
+            (_weather(time_hour='"2013-02-05T06:30:00Z"'), "is not on the hour"),
+            (
+                _weather(hour="5"),
+                "local date and hour 2013-2-5 5h disagree with time_hour 2013-02-05 06:00:00",
+            ),
+            (_weather(origin='"ZZZ"'), "no time zone known for origin ZZZ"),
+            (_weather(temp=None), "missing field temp"),
+            (_weather(temp="null", hour="2", time_hour='"2013-02-05T07:00:00Z"'), "missing field temp"),
+            (
+                _weather(month="1", day="1", time_hour='"2013-01-01T06:00:00Z"'),
+                "duplicate observation hour: same key as weather/2013/weather_2013-01.jsonl line 1",
+            ),
+            # numbers as JSON may write them, escaped text, a pressure in inches (kept, flagged later)
+            (
+                _weather(
+                    visib="1e1",
+                    pressure="29.92",
+                    origin='"\\u004aFK"',
+                    hour="3",
+                    time_hour='"2013-02-05T08:00:00Z"',
+                ),
+                None,
+            ),
+        ],
+    ),
 }
 
 
@@ -69,13 +236,20 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
     raw = root / "raw"
     for source in ("airlines", "airports", "planes"):
         shutil.copytree(paths().raw / source, raw / source)
+    for source, suffix in (("flights", ".csv.gz"), ("weather", ".jsonl")):
+        name = f"{source}/2013/{source}_{MONTH}{suffix}"
+        (raw / name).parent.mkdir(parents=True)
+        shutil.copy(paths().raw / name, raw / name)
     for name, defects in DEFECTS.items():
-        with (raw / name).open("a") as handle:
-            handle.write("".join(f"{line}\n" for line, _ in defects))
+        text = "".join(f"{line}\n" for line in [defects.header] if line) + "".join(
+            f"{line}\n" for line, _ in defects.lines
+        )
+        with (gzip.open if name.endswith(".gz") else open)(raw / name, "wt", encoding="utf-8") as handle:
+            handle.write(text)
     warehouse = root / "duckdb" / "warehouse.duckdb"
     project = paths().dbt_project
     run_dbt(
-        ["build", *SELECTION, "--indirect-selection", "cautious"],
+        spark_build_args(),
         project_dir=project,
         warehouse=warehouse,
         raw_dir=raw,
@@ -84,7 +258,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
     )
     spark = SparkFolders(root / "spark")
     build_on_spark(
-        ["build", *SELECTION, "--indirect-selection", "cautious"],
+        spark_build_args(),
         folders=spark,
         raw_dir=raw,
         project_dir=project,
@@ -94,11 +268,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_spark_builds_the_same_rows_and_quarantines_the_same_rows_for_the_same_reasons(
-    builds: Builds, table: str
-) -> None:
-    source = table.removeprefix("base_nycflights__")
-    defects = DEFECTS[f"{source}/{source}.csv"]
+def test_spark_builds_the_same_rows_as_duckdb(builds: Builds, table: str) -> None:
     spark = f"read_parquet('{builds.spark.table('main', table)}/*.parquet')"
     with duckdb.connect(str(builds.duckdb), read_only=True) as con:
         assert con.execute(f"describe select * from {spark}").fetchall() == (
@@ -106,10 +276,21 @@ def test_spark_builds_the_same_rows_and_quarantines_the_same_rows_for_the_same_r
         )
         only_spark = con.execute(f"select * from {spark} except all select * from main.{table}").fetchall()
         only_duckdb = con.execute(f"select * from main.{table} except all select * from {spark}").fetchall()
-        assert (only_spark, only_duckdb) == ([], [])
-        # the appended rows are the file's last lines
-        appended = con.execute(
-            f"select rejection_reason from {spark} order by source_line desc limit {len(defects)}"
-        ).fetchall()
-    for (reason,), (line, fragment) in zip(reversed(appended), defects, strict=True):
+    assert (only_spark, only_duckdb) == ([], [])
+
+
+@pytest.mark.parametrize("name", DEFECTS)
+def test_spark_quarantines_each_defect_for_its_reason(builds: Builds, name: str) -> None:
+    defects = DEFECTS[name]
+    first_line = 2 if defects.header else 1
+    spark = f"read_parquet('{builds.spark.table('main', defects.table)}/*.parquet')"
+    with duckdb.connect(str(builds.duckdb), read_only=True) as con:
+        reasons = dict(
+            con.execute(
+                f"select source_line, rejection_reason from {spark} where source_file = ?", [name]
+            ).fetchall()
+        )
+    assert sorted(reasons) == list(range(first_line, first_line + len(defects.lines)))
+    for number, (line, fragment) in enumerate(defects.lines, start=first_line):
+        reason = reasons[number]
         assert (reason is None) if fragment is None else (fragment in (reason or "")), (line, reason)

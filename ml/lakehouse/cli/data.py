@@ -160,7 +160,7 @@ def build_spark(
     """Build the dbt project on a local Spark session (the `spark` target) from data/raw/, with
     Spark's state in data/spark/: the DuckDB warehouse is not touched."""
     from lakehouse.platform.dbt import DbtError
-    from lakehouse.platform.spark import SPARK_SELECTION, JavaMissingError, SparkFolders, build_on_spark
+    from lakehouse.platform.spark import JavaMissingError, SparkFolders, build_on_spark, spark_build_args
 
     p = paths()
     folders = SparkFolders(p.spark)
@@ -168,7 +168,7 @@ def build_spark(
     with console.status("dbt build --target spark (Spark starts in about 10 s)"):
         try:
             summary = build_on_spark(
-                ["build", "--select", select or SPARK_SELECTION, "--indirect-selection", "cautious"],
+                spark_build_args(select) if select else spark_build_args(),
                 folders=folders,
                 raw_dir=p.raw,
                 project_dir=p.dbt_project,

@@ -20,12 +20,26 @@ from lakehouse.platform.dbt import DbtSummary, run_dbt
 from lakehouse.quality.raw_files import declared_sources
 
 SPARK_TARGET = "spark"
-# What builds on Spark so far: the reference sources' base and staged models, with what they read
-# (tests/pipeline/test_spark.py proves them equal to DuckDB's). The flights and weather models
-# still use DuckDB-only SQL.
-SPARK_SELECTION = "+stg_nycflights__airlines +stg_nycflights__airports +stg_nycflights__planes"
+# What builds on Spark so far: the staging layer, with what it reads (tests/pipeline/test_spark.py
+# proves it equal to DuckDB's).
+SPARK_SELECTION = "+staging"
 # the lineage columns the DuckDB sources add (macro csv_rows_with_lines)
 LINEAGE = {"source_file": pl.String(), "source_line": pl.Int64()}
+
+
+def spark_build_args(select: str = SPARK_SELECTION) -> list[str]:
+    """`dbt build` of a selection on Spark: its models and data tests, not the tests of the models
+    left out (cautious selection), and not dbt's unit tests, whose fixtures of the raw sources are
+    DuckDB's CSV scan (they run on DuckDB; the Spark test compares the tables themselves)."""
+    return [
+        "build",
+        "--select",
+        select,
+        "--indirect-selection",
+        "cautious",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
 
 
 class JavaMissingError(RuntimeError):
@@ -72,23 +86,39 @@ def land_csv_file(raw_dir: Path, path: Path, target: Path) -> Path:
     return write_parquet_atomically(frame, target)
 
 
+def land_text_file(raw_dir: Path, path: Path, target: Path) -> Path:
+    """One raw text file (JSON Lines) as Parquet: a row per line, numbered from 1, as the DuckDB
+    source splits the file (the newline ending the last line leaves an empty last line)."""
+    relative = path.relative_to(raw_dir).as_posix()
+    lines = path.read_bytes().decode("utf-8").split("\n")
+    frame = pl.DataFrame(
+        {
+            "source_file": pl.Series([relative] * len(lines), dtype=LINEAGE["source_file"]),
+            "source_line": pl.Series(range(1, len(lines) + 1), dtype=LINEAGE["source_line"]),
+            "line_text": pl.Series(lines, dtype=pl.String()),
+        }
+    )
+    return write_parquet_atomically(frame, target)
+
+
 def land_for_spark(raw_dir: Path, landed: Path) -> list[Path]:
-    """Land every CSV source of the landing zone for Spark (`<landed>/<source>/*.parquet`),
-    replacing what an earlier landing left."""
+    """Land every source of the landing zone for Spark (`<landed>/<source>/*.parquet`), replacing
+    what an earlier landing left: CSV files as their fields, text files as their lines."""
     written: list[Path] = []
     for source in declared_sources():
-        if ".csv" not in source.files:
-            continue
+        is_csv = ".csv" in source.files
         folder = landed / source.name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         files = sorted(raw_dir.glob(source.files))
         for path in files:
             name = landed_name(path.relative_to(raw_dir / source.name))
-            written.append(land_csv_file(raw_dir, path, folder / name))
+            land = land_csv_file if is_csv else land_text_file
+            written.append(land(raw_dir, path, folder / name))
         if not files:
             # a source with no file yet is an empty table, as DuckDB reads an empty glob
-            empty = pl.DataFrame(schema={**dict.fromkeys(source.fields, pl.String), **LINEAGE})
+            columns = source.fields if is_csv else ["line_text"]
+            empty = pl.DataFrame(schema={**dict.fromkeys(columns, pl.String), **LINEAGE})
             written.append(write_parquet_atomically(empty, folder / "empty.parquet"))
     return written
 

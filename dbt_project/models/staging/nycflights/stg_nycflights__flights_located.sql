@@ -43,7 +43,7 @@ departure_later_fold as (
 
 departures as (
     select
-        * exclude (departure_later_fold_utc),
+        {{ star_except(['departure_later_fold_utc']) }},
         -- time_hour, the source's own UTC hour of the scheduled departure, tells which of the
         -- two instants a clock time in the repeated hour of the DST change means.
         case
@@ -90,10 +90,10 @@ arrival_later_folds as (
 )
 
 select
-    * exclude (
-        scheduled_arrival_clock_local, scheduled_arrival_same_day_utc, scheduled_arrival_next_day_utc,
-        actual_arrival_clock_local, actual_arrival_same_day_utc, actual_arrival_next_day_utc
-    ),
+    {{ star_except([
+        'scheduled_arrival_clock_local', 'scheduled_arrival_same_day_utc', 'scheduled_arrival_next_day_utc',
+        'actual_arrival_clock_local', 'actual_arrival_same_day_utc', 'actual_arrival_next_day_utc',
+    ]) }},
     {{ first_instant_at_or_after(
         'scheduled_departure_utc', 'scheduled_arrival_same_day_utc', 'scheduled_arrival_next_day_utc',
         'scheduled_arrival_clock_local', 'dest_time_zone') }} as scheduled_arrival_utc,

@@ -19,7 +19,7 @@ renamed as (
 
         -- instants
         time_hour as observed_hour_utc,
-        {{ dbt.dateadd('hour', 'hour', dbt.safe_cast("year || '-' || month || '-' || day", 'timestamp')) }}
+        {{ dbt.dateadd('hour', 'hour', dbt.safe_cast("year || '-' || month || '-' || day", dbt.type_timestamp())) }}
             as observed_hour_local,
 
         -- measures: physically impossible readings become NULL, flagged below

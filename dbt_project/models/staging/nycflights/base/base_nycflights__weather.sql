@@ -8,11 +8,7 @@ source as (
 ),
 
 lines as (
-    select
-        {{ relative_source_file('filename') }} as source_file,
-        unnest(generate_series(1, len(string_split(content, chr(10))))) as source_line,
-        unnest(string_split(content, chr(10))) as line_text
-    from source
+    {{ text_file_lines('source') }}
 ),
 
 records as (
@@ -20,8 +16,7 @@ records as (
         source_file,
         source_line,
         line_text,
-        -- json_type raises on text that is not JSON, so it is only asked of valid JSON.
-        coalesce(case when json_valid(line_text) then json_type(line_text) = 'OBJECT' end, false) as is_json_object
+        {{ is_json_object('line_text') }} as is_json_object
     from lines
     -- The newline that ends the last line leaves an empty string behind: not a record.
     where trim(line_text) <> ''
@@ -32,7 +27,7 @@ unpacked as (
         source_file,
         source_line,
         {%- for column in fields %}
-            case when is_json_object then json_extract_string(line_text, '$.{{ column }}') end as {{ column }},
+            case when is_json_object then {{ json_field_text('line_text', column) }} end as {{ column }},
         {%- endfor %}
         line_text,
         is_json_object

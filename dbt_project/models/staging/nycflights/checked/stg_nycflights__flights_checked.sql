@@ -9,7 +9,7 @@ flights as (
 
 checked_rows as (
     select
-        * exclude (field_rejection),
+        {{ star_except(['field_rejection']) }},
         concat_ws(
             '; ',
             nullif(field_rejection, ''),

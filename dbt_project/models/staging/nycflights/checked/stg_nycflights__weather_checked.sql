@@ -13,7 +13,7 @@ airports as (
 
 checked_rows as (
     select
-        readings.* exclude (field_rejection, is_json_object), -- noqa: RF02
+        {{ star_except(['field_rejection', 'is_json_object'], 'readings.') }}, -- noqa: RF02
         concat_ws(
             '; ',
             -- A line that is not JSON has no fields to complain about.
@@ -32,7 +32,7 @@ checked_rows as (
             case
                 when {{ utc_to_local('readings.time_hour', 'airports.time_zone') }} <> {{ dbt.dateadd(
                         'hour', 'readings.hour',
-                        dbt.safe_cast("readings.year || '-' || readings.month || '-' || readings.day", 'timestamp')
+                        dbt.safe_cast("readings.year || '-' || readings.month || '-' || readings.day", dbt.type_timestamp())
                     ) }}
                     or readings.hour not between 0 and 23
                     then 'local date and hour ' || readings.year || '-' || readings.month || '-' || readings.day
