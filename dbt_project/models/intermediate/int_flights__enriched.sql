@@ -26,8 +26,8 @@ select
     -- time (unique in the source, enforced by the base model), so its hash is stable across
     -- rebuilds and machines.
     {{ dbt.hash(dbt.concat([
-        'flights.carrier_code', "'|'", dbt.safe_cast('flights.flight_number', 'varchar'), "'|'",
-        'flights.origin_airport_code', "'|'", dbt.safe_cast('flights.scheduled_departure_local', 'varchar'),
+        'flights.carrier_code', "'|'", dbt.safe_cast('flights.flight_number', dbt.type_string()), "'|'",
+        'flights.origin_airport_code', "'|'", dbt.safe_cast('flights.scheduled_departure_local', dbt.type_string()),
     ])) }} as flight_id,
     flights.carrier_code,
     flights.flight_number,

@@ -24,7 +24,7 @@ span as (
 ),
 
 hours as (
-    select unnest(generate_series(span.first_hour_utc, span.last_hour_utc, interval 1 hour)) as weather_hour_utc
+    select {{ timestamp_series('span.first_hour_utc', 'span.last_hour_utc', "'1 hour'") }} as weather_hour_utc
     from span
 ),
 
@@ -60,12 +60,12 @@ joined as (
 neighbours as (
     select
         {%- for measure in interpolated %}
-            last_value(case when {{ measure }} is not null then weather_hour_utc end ignore nulls)
+            {{ ignoring_nulls('last_value', 'case when ' ~ measure ~ ' is not null then weather_hour_utc end') }}
                 over before_hour as {{ measure }}_before_at,
-            last_value({{ measure }} ignore nulls) over before_hour as {{ measure }}_before,
-            first_value(case when {{ measure }} is not null then weather_hour_utc end ignore nulls)
+            {{ ignoring_nulls('last_value', measure) }} over before_hour as {{ measure }}_before,
+            {{ ignoring_nulls('first_value', 'case when ' ~ measure ~ ' is not null then weather_hour_utc end') }}
                 over after_hour as {{ measure }}_after_at,
-            first_value({{ measure }} ignore nulls) over after_hour as {{ measure }}_after,
+            {{ ignoring_nulls('first_value', measure) }} over after_hour as {{ measure }}_after,
         {%- endfor %}
         *
     from joined

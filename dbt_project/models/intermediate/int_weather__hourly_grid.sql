@@ -21,8 +21,8 @@ airports as (
 airport_statistics as (
     select
         {%- for measure in measures %}
-            avg({{ measure }} order by weather_hour_utc) as {{ measure }}_mean,
-            stddev_samp({{ measure }} order by weather_hour_utc) as {{ measure }}_std,
+            {{ ordered_aggregate('avg', measure, 'weather_hour_utc') }} as {{ measure }}_mean,
+            {{ ordered_aggregate('stddev_samp', measure, 'weather_hour_utc') }} as {{ measure }}_std,
         {%- endfor %}
         airport_code
     from filled

@@ -154,7 +154,7 @@ def docs() -> None:
 @app.command("build-spark")
 def build_spark(
     select: Annotated[
-        str | None, typer.Option(help="dbt node selection (default: what builds on Spark)")
+        str | None, typer.Option(help="dbt node selection (default: the pipeline's `core` selection)")
     ] = None,
 ) -> None:
     """Build the dbt project on a local Spark session (the `spark` target) from data/raw/, with
@@ -168,7 +168,7 @@ def build_spark(
     with console.status("dbt build --target spark (Spark starts in about 10 s)"):
         try:
             summary = build_on_spark(
-                spark_build_args(select) if select else spark_build_args(),
+                spark_build_args(select),
                 folders=folders,
                 raw_dir=p.raw,
                 project_dir=p.dbt_project,

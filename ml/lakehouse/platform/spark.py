@@ -20,17 +20,17 @@ from lakehouse.platform.dbt import DbtSummary, run_dbt
 from lakehouse.quality.raw_files import declared_sources
 
 SPARK_TARGET = "spark"
-# What builds on Spark so far: the staging layer, with what it reads (tests/pipeline/test_spark.py
-# proves it equal to DuckDB's).
-SPARK_SELECTION = "+staging"
 # the lineage columns the DuckDB sources add (macro csv_rows_with_lines)
 LINEAGE = {"source_file": pl.String(), "source_line": pl.Int64()}
 
 
-def spark_build_args(select: str = SPARK_SELECTION) -> list[str]:
-    """`dbt build` of a selection on Spark: its models and data tests, not the tests of the models
-    left out (cautious selection), and not dbt's unit tests, whose fixtures of the raw sources are
-    DuckDB's CSV scan (they run on DuckDB; the Spark test compares the tables themselves)."""
+def spark_build_args(select: str | None = None) -> list[str]:
+    """`dbt build` on Spark: by default the pipeline's own `core` selection (every layer but the
+    marts on the predictions, with their data tests; dbt_project/selectors.yml), or `select` with
+    its data tests. dbt's unit tests stay out: their fixtures of the raw sources are DuckDB's CSV
+    scan (they run on DuckDB; tests/pipeline/test_spark.py compares the tables themselves)."""
+    if select is None:
+        return ["build", "--selector", "core"]
     return [
         "build",
         "--select",

@@ -40,8 +40,8 @@ training_values as (
         -- no categorical feature (or no ml.flight_features yet, as when sqlfluff compiles this)
         select
             cast(null as bigint) as window_id,
-            cast(null as varchar) as feature_name,
-            cast(null as varchar) as feature_value
+            cast(null as {{ dbt.type_string() }}) as feature_name,
+            cast(null as {{ dbt.type_string() }}) as feature_value
         where false
     {%- endfor %}
 ),

@@ -74,7 +74,7 @@ numeric_counts as (
         -- no numeric feature (or no ml.flight_features yet, as when sqlfluff compiles this)
         select
             cast(null as bigint) as window_id,
-            cast(null as varchar) as feature_name,
+            cast(null as {{ dbt.type_string() }}) as feature_name,
             cast(null as date) as scheduled_departure_date,
             cast(null as integer) as bin,
             cast(0 as bigint) as rows_in_bin
@@ -95,8 +95,8 @@ categorical_values as (
         select
             cast(null as bigint) as window_id,
             cast(null as date) as scheduled_departure_date,
-            cast(null as varchar) as feature_name,
-            cast(null as varchar) as feature_value
+            cast(null as {{ dbt.type_string() }}) as feature_name,
+            cast(null as {{ dbt.type_string() }}) as feature_value
         where false
     {%- endfor %}
 ),
@@ -124,7 +124,7 @@ select
     feature_name,
     'numeric' as feature_kind,
     scheduled_departure_date,
-    case when bin = -1 then '(missing)' else cast(bin as varchar) end as bin,
+    case when bin = -1 then '(missing)' else cast(bin as {{ dbt.type_string() }}) end as bin,
     rows_in_bin
 from numeric_counts
 union all

@@ -6,7 +6,7 @@
 {%- set segments = [
     ['carrier', 'carrier_code'],
     ['route', "origin_airport_code || '-' || dest_airport_code"],
-    ['scheduled_hour', "lpad(cast(scheduled_hour_local as varchar), 2, '0')"],
+    ['scheduled_hour', "lpad(cast(scheduled_hour_local as " ~ dbt.type_string() ~ "), 2, '0')"],
     ['weather_regime', 'weather_regime'],
 ] -%}
 {%- set flags = ml_data_quality_flags() -%}

@@ -8,7 +8,7 @@ flights as (
 
 select
     flights.origin_airport_code,
-    extract(hour from flights.scheduled_departure_local) as scheduled_departure_hour_local,
+    cast(extract(hour from flights.scheduled_departure_local) as bigint) as scheduled_departure_hour_local,
     {{ flight_performance_measures() }}
 from flights
-group by flights.origin_airport_code, extract(hour from flights.scheduled_departure_local)
+group by flights.origin_airport_code, cast(extract(hour from flights.scheduled_departure_local) as bigint)

@@ -15,7 +15,7 @@ flown as (
 unknown as (
     select
         flown.carrier_code,
-        cast(null as varchar) as carrier_name,
+        cast(null as {{ dbt.type_string() }}) as carrier_name,
         true as is_missing_from_registry
     from flown
     left join airlines

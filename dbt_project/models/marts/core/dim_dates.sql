@@ -9,14 +9,19 @@ flight_dates as (
     from {{ ref('stg_nycflights__flights') }}
 ),
 
-days as (
+day_starts as (
     select
-        cast(unnest(generate_series(
-            cast(flight_dates.first_date as timestamp),
-            cast(flight_dates.last_date as timestamp),
-            interval 1 day
-        )) as date) as date_day
+        {{ timestamp_series(
+            'cast(flight_dates.first_date as ' ~ dbt.type_timestamp() ~ ')',
+            'cast(flight_dates.last_date as ' ~ dbt.type_timestamp() ~ ')',
+            "'1 day'",
+        ) }} as day_start
     from flight_dates
+),
+
+days as (
+    select cast(day_start as date) as date_day
+    from day_starts
 ),
 
 holidays as (
@@ -34,15 +39,15 @@ nearest_holiday as (
 
 select
     days.date_day,
-    extract(year from days.date_day) as year_number,
-    extract(quarter from days.date_day) as quarter_of_year,
-    extract(month from days.date_day) as month_of_year,
-    extract(day from days.date_day) as day_of_month,
-    extract(isodow from days.date_day) as day_of_week,
-    dayname(days.date_day) as day_of_week_name,
-    monthname(days.date_day) as month_name,
-    extract(week from days.date_day) as week_of_year,
-    extract(isodow from days.date_day) in (6, 7) as is_weekend,
+    cast(extract(year from days.date_day) as bigint) as year_number,
+    cast(extract(quarter from days.date_day) as bigint) as quarter_of_year,
+    cast(extract(month from days.date_day) as bigint) as month_of_year,
+    cast(extract(day from days.date_day) as bigint) as day_of_month,
+    {{ iso_day_of_week('days.date_day') }} as day_of_week,
+    {{ day_name('days.date_day') }} as day_of_week_name,
+    {{ month_name('days.date_day') }} as month_name,
+    cast(extract(week from days.date_day) as bigint) as week_of_year,
+    {{ iso_day_of_week('days.date_day') }} in (6, 7) as is_weekend,
     holidays.holiday_date is not null as is_holiday,
     holidays.holiday_name,
     nearest_holiday.days_to_nearest_holiday

@@ -38,13 +38,13 @@ unregistered as (
     select
         flown.tail_number,
         cast(null as integer) as year_manufactured,
-        cast(null as varchar) as aircraft_type,
-        cast(null as varchar) as manufacturer,
-        cast(null as varchar) as model,
+        cast(null as {{ dbt.type_string() }}) as aircraft_type,
+        cast(null as {{ dbt.type_string() }}) as manufacturer,
+        cast(null as {{ dbt.type_string() }}) as model,
         cast(null as integer) as engine_count,
         cast(null as integer) as seat_count,
         cast(null as integer) as cruise_speed_mph,
-        cast(null as varchar) as engine_type,
+        cast(null as {{ dbt.type_string() }}) as engine_type,
         true as is_missing_from_registry,
         flown.flight_count
     from flown
