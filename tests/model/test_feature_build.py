@@ -12,7 +12,9 @@ import polars as pl
 import pytest
 
 from conftest import Sample
+from lakehouse.config import DEFAULT_HORIZON_MINUTES
 from lakehouse.models.features.build import build_features, monthly_windows, write_features
+from lakehouse.models.features.sql import feature_sql
 
 pytestmark = pytest.mark.warehouse
 
@@ -45,3 +47,11 @@ def test_a_build_of_the_last_months_alone_gives_them_the_same_features(
     months = pl.concat([pl.read_parquet(f) for f in files])
     assert months.height > 2_000
     assert months.equals(whole.filter(pl.col("scheduled_departure_utc") >= last[0][0]))
+
+
+def test_the_lookups_without_asof_joins_find_the_same_rows(sample: Sample, whole: pl.DataFrame) -> None:
+    """The portable form of the lookups (a union ordered by time, for Spark) on DuckDB: every
+    feature of the year equal to the ASOF joins' bit for bit."""
+    with duckdb.connect(str(sample.second.paths.warehouse), read_only=True) as connection:
+        portable = connection.sql(feature_sql(DEFAULT_HORIZON_MINUTES, portable=True)).pl()
+    assert portable.equals(whole)

@@ -8,19 +8,35 @@ from __future__ import annotations
 
 import gzip
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
+from polars.testing import assert_frame_equal
 
-from lakehouse.config import paths
+from lakehouse.config import DEFAULT_HORIZON_MINUTES, paths
+from lakehouse.models.features.build import build_features, build_features_on_spark
 from lakehouse.platform.dbt import run_dbt
-from lakehouse.platform.spark import SparkFolders, build_on_spark, java_available, spark_build_args
-
-pytestmark = pytest.mark.skipif(
-    not java_available(), reason="Spark needs Java 17 or later: none on this machine"
+from lakehouse.platform.spark import (
+    SparkFolders,
+    build_on_spark,
+    java_available,
+    spark_build_args,
+    spark_session,
 )
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+pytestmark = [
+    pytest.mark.skipif(not java_available(), reason="Spark needs Java 17 or later: none on this machine"),
+    # one worker builds the module's fixtures (make test runs `pytest -n 2 --dist loadgroup`)
+    pytest.mark.xdist_group("spark"),
+]
 
 
 def _weather(**fields: str | None) -> str:
@@ -369,3 +385,24 @@ def test_spark_quarantines_each_defect_for_its_reason(builds: Builds, name: str)
     for number, (line, fragment) in enumerate(defects.lines, start=first_line):
         reason = reasons[number]
         assert (reason is None) if fragment is None else (fragment in (reason or "")), (line, reason)
+
+
+@pytest.fixture(scope="module")
+def session(builds: Builds) -> Iterator[SparkSession]:
+    """A Spark session of the test's own on the tables the Spark build left."""
+    spark = spark_session(builds.spark, paths().dbt_project)
+    yield spark
+    spark.stop()
+
+
+@pytest.mark.parametrize("horizon", [DEFAULT_HORIZON_MINUTES, 30])
+def test_spark_computes_the_same_features_from_the_same_definitions(
+    builds: Builds, session: SparkSession, horizon: int
+) -> None:
+    """The month's flights, their features at the horizon on both engines: equal, exactly."""
+    month = (datetime(2013, 1, 1), datetime(2013, 2, 1))
+    with duckdb.connect(str(builds.duckdb), read_only=True) as con:
+        on_duckdb = build_features(con, horizon, scheduled_between=month)
+    on_spark = build_features_on_spark(session, horizon, scheduled_between=month)
+    assert on_duckdb.height > 25_000
+    assert_frame_equal(on_spark.sort("flight_id"), on_duckdb.sort("flight_id"), check_exact=True)

@@ -9,15 +9,22 @@ dbt's process; `spark-warehouse/`, the Derby metastore and its log stay in the w
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+import yaml
 
 from lakehouse.common.files import write_parquet_atomically
 from lakehouse.platform.dbt import DbtSummary, run_dbt
 from lakehouse.quality.raw_files import declared_sources
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 SPARK_TARGET = "spark"
 # the lineage columns the DuckDB sources add (macro csv_rows_with_lines)
@@ -152,3 +159,34 @@ def build_on_spark(
         extra_env=spark_environment(folders),
         cwd=folders.root,
     )
+
+
+_ENV_VAR = re.compile(r"\{\{\s*env_var\('([^']+)',\s*'([^']*)'\)\s*\}\}")
+
+
+def session_settings(project_dir: Path, environment: Mapping[str, str]) -> dict[str, str]:
+    """The Spark settings of the `spark` target (profiles.yml), their env_var() calls resolved
+    from `environment`: a session of the package's own is configured as dbt's is."""
+    profiles = yaml.safe_load((project_dir / "profiles.yml").read_text())
+    settings = profiles["lakehouse"]["outputs"][SPARK_TARGET]["server_side_parameters"]
+    return {
+        key: _ENV_VAR.sub(lambda match: environment.get(match[1], match[2]), str(value))
+        for key, value in settings.items()
+    }
+
+
+def spark_session(folders: SparkFolders, project_dir: Path) -> SparkSession:
+    """A local Spark session on the tables a `build_on_spark` left in `folders` (its warehouse
+    and metastore), its current schema the models' (`main`). One per process: Spark's own."""
+    if not java_available():
+        raise JavaMissingError("Spark needs Java 17 or later: no `java` on PATH and no JAVA_HOME")
+    from pyspark.sql import SparkSession
+
+    environment = spark_environment(folders)
+    os.environ.setdefault("SPARK_LOCAL_IP", environment["SPARK_LOCAL_IP"])
+    builder = SparkSession.builder.appName("lakehouse").enableHiveSupport()
+    for key, value in session_settings(project_dir, {**os.environ, **environment}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.catalog.setCurrentDatabase("main")
+    return session

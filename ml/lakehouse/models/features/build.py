@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -30,6 +31,9 @@ from lakehouse.models.features.sql import (
     weather_known_before,
 )
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 
 def build_features(
     connection: duckdb.DuckDBPyConnection,
@@ -41,6 +45,22 @@ def build_features(
     connection.execute("set enable_progress_bar = false")
     sql = feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between)
     frame: pl.DataFrame = connection.sql(sql).pl()
+    return frame
+
+
+def build_features_on_spark(
+    session: SparkSession,
+    horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
+    weather_lag_minutes: int = WEATHER_LAG_MINUTES,
+    scheduled_between: tuple[datetime, datetime] | None = None,
+) -> pl.DataFrame:
+    """`build_features` on a Spark session over the dbt project's tables built on Spark
+    (`lakehouse.platform.spark`): the same SELECT, its lookups without ASOF joins, as Spark SQL."""
+    from lakehouse.models.features.dialects import spark_sql
+
+    sql = spark_sql(feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between, portable=True))
+    frame = pl.from_arrow(session.sql(sql).toArrow())
+    assert isinstance(frame, pl.DataFrame)
     return frame
 
 

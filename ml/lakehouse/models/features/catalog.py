@@ -198,7 +198,7 @@ COLUMNS = [
         "datediff('minute', flight.scheduled_departure_utc, flight.scheduled_arrival_utc)",
     ),
     Column("scheduled_hour_local", "schedule", "flight.scheduled_hour_local"),
-    Column("day_of_week", "schedule", "isodow(flight.scheduled_departure_date)"),
+    Column("day_of_week", "schedule", "cast(isodow(flight.scheduled_departure_date) as bigint)"),
     Column("is_holiday", "schedule", "day.is_holiday"),
     Column("days_to_nearest_holiday", "schedule", "day.days_to_nearest_holiday"),
     Column("scheduled_departures_origin_hour", "schedule", "scheduled_load.origin_hour"),
@@ -206,7 +206,11 @@ COLUMNS = [
     Column("scheduled_departures_nyc_hour", "schedule", "scheduled_load.nyc_hour"),
     # the aircraft
     Column("is_plane_unknown", "aircraft", "coalesce(plane.is_missing_from_registry, true)"),
-    Column("plane_age_years", "aircraft", "year(flight.scheduled_departure_date) - plane.year_manufactured"),
+    Column(
+        "plane_age_years",
+        "aircraft",
+        "cast(year(flight.scheduled_departure_date) as bigint) - plane.year_manufactured",
+    ),
     Column("seat_count", "aircraft", "plane.seat_count"),
     Column("engine_count", "aircraft", "plane.engine_count"),
     # a flight without a tail is on no aircraft's day: a first leg, like a stand-in's

@@ -78,7 +78,8 @@ def event_sources(flights_where: str = "true") -> list[str]:
         arr_delay_minutes,
         is_cancelled,
         is_diverted,
-        hour(scheduled_departure_local) as scheduled_hour_local,
+        -- bigint, as DuckDB's hour() is (Spark's is an int), here and below
+        cast(hour(scheduled_departure_local) as bigint) as scheduled_hour_local,
         is_cancelled or dep_delay_minutes > {late} as is_delayed,
         -- the label is settled when the flight leaves, or {settled} minutes after its schedule
         least(
@@ -260,19 +261,35 @@ group by carrier, flight_number, origin"""
 _WANTED = "select carrier, flight_number, origin from probes where tailnum is null"
 
 
-def _aircraft(scope: Scope) -> list[str]:
+def _aircraft(scope: Scope, portable: bool = False) -> list[str]:
     """A stand-in aircraft for each probed flight without a tail, and each aircraft's earlier
     departures from New York on the same local day (the schedule: known)."""
-    return [*_stand_in(scope), _legs(scope)]
+    return [*_stand_in(scope, portable), _legs(scope)]
 
 
-def _stand_in(scope: Scope) -> list[str]:
+def _stand_in(scope: Scope, portable: bool = False) -> list[str]:
     """The aircraft that flew a tailless flight's carrier, flight number and origin on the latest
     earlier day."""
-    return [
-        f"""aircraft_flown as (
+    flown = f"""aircraft_flown as (
     {scope.aircraft_flown}
-)""",
+)"""
+    if portable:
+        return [
+            flown,
+            timeline_as_of(
+                "stand_in_aircraft",
+                rows="aircraft_flown",
+                row_at="scheduled_departure_date",
+                columns=["tailnum"],
+                probes="probes",
+                probe_at="scheduled_departure_date",
+                partition=["carrier", "flight_number", "origin"],
+                inclusive=False,
+                probes_where="tailnum is null",
+            ),
+        ]
+    return [
+        flown,
         """stand_in_aircraft as (
     select flight.flight_id, flown.tailnum
     from probes as flight
@@ -291,7 +308,7 @@ def _legs(scope: Scope) -> str:
     return f"""legs as (
     select
         flight_id,
-        row_number() over day_legs - 1 as earlier_legs_today,
+        cast(row_number() over day_legs as bigint) - 1 as earlier_legs_today,
         lag(scheduled_departure_utc) over day_legs as previous_leg_scheduled_utc,
         lag(actual_departure_utc) over day_legs as previous_leg_departed_utc,
         lag(dep_delay_minutes) over day_legs as previous_leg_dep_delay_minutes,
@@ -374,17 +391,17 @@ def _scheduled_load(scope: Scope) -> str:
 # --- Lookups --------------------------------------------------------------------------------------------
 
 
-def as_of(lookup: Lookup) -> tuple[str, str]:
+def as_of(lookup: Lookup, portable: bool = False) -> tuple[str, str]:
     """A lookup as a CTE over the narrow `keys` rows and the join that brings it to the flights.
-    Narrow rows keep the ASOF joins' sorts small."""
+    Narrow rows keep the ASOF joins' sorts small. `portable`: the same rows found without an ASOF
+    join, which Spark lacks (`portable_as_of`)."""
     if not 0 <= lookup.minutes_before <= LOOKBACK_MINUTES:
         raise ValueError(f"a lookup {lookup.minutes_before} minutes before T exceeds LOOKBACK_MINUTES")
     alias = lookup.alias
-    instant = (
-        f"flight.decision_at_utc - to_minutes({lookup.minutes_before})"
-        if lookup.minutes_before
-        else "flight.decision_at_utc"
-    )
+    join = f"left join lookup_{alias} as {alias} on flight.flight_id = {alias}.flight_id"
+    if portable:
+        return portable_as_of(lookup), join
+    instant = lookup_instant(lookup, "flight.")
     conditions = [f"flight.{column} = {alias}.{column}" for column in lookup.partition]
     conditions.append(f"{instant} {'>=' if lookup.inclusive else '>'} {alias}.at_utc")
     cte = f"""lookup_{alias} as (
@@ -392,7 +409,78 @@ def as_of(lookup: Lookup) -> tuple[str, str]:
     from keys as flight
     asof left join {lookup.cte} as {alias} on {" and ".join(conditions)}
 )"""
-    return cte, f"left join lookup_{alias} as {alias} on flight.flight_id = {alias}.flight_id"
+    return cte, join
+
+
+def lookup_instant(lookup: Lookup, flight: str = "") -> str:
+    """The instant a lookup asks about: the decision time T of the flight (columns of `flight`),
+    or `minutes_before` it."""
+    if lookup.minutes_before:
+        return f"{flight}decision_at_utc - to_minutes({lookup.minutes_before})"
+    return f"{flight}decision_at_utc"
+
+
+def portable_as_of(lookup: Lookup) -> str:
+    """The ASOF join of `as_of` in a form Spark runs too (`timeline_as_of`)."""
+    return timeline_as_of(
+        f"lookup_{lookup.alias}",
+        rows=lookup.cte,
+        row_at="at_utc",
+        columns=lookup_columns(lookup),
+        probes="keys",
+        probe_at=lookup_instant(lookup),
+        partition=list(lookup.partition),
+        inclusive=lookup.inclusive,
+    )
+
+
+def timeline_as_of(
+    name: str,
+    *,
+    rows: str,
+    row_at: str,
+    columns: list[str],
+    probes: str,
+    probe_at: str,
+    partition: list[str],
+    inclusive: bool,
+    probes_where: str = "true",
+) -> str:
+    """A CTE `name` of each of the `probes` (by flight_id) with the `columns` of the last of the
+    `rows` of its `partition` before its instant `probe_at` (at or before it when `inclusive`),
+    as an ASOF join finds it: a union of the rows and the probes ordered by time within the
+    partition, a row sorting before a probe at the same instant when `inclusive`, else after it.
+    The row is carried as one struct, so that a NULL in it is kept as the ASOF join keeps it."""
+    found = ", ".join(f"{column} := {column}" for column in columns)
+    keys = "".join(f"{column}, " for column in partition)
+    not_null = " and ".join([*(f"{column} is not null" for column in partition), "true"])
+    row_first = 0 if inclusive else 1
+    over = f"partition by {', '.join(partition)} " if partition else ""
+    values = ", ".join(f"found.{column} as {column}" for column in columns)
+    return f"""{name} as (
+    select flight_id, {values}
+    from (
+        select
+            flight_id,
+            is_probe,
+            last_value(row_found ignore nulls) over (
+                {over}order by event_at, sort_order
+                rows between unbounded preceding and current row
+            ) as found
+        from (
+            select {keys}{row_at} as event_at, {row_first} as sort_order, false as is_probe,
+                cast(null as varchar) as flight_id, struct_pack({found}) as row_found
+            from {rows}
+            where {not_null}
+            union all
+            select {keys}{probe_at} as event_at, {1 - row_first} as sort_order, true as is_probe,
+                flight_id, null as row_found
+            from {probes}
+            where {not_null} and {probes_where}
+        ) as timeline
+    ) as matched
+    where is_probe
+)"""
 
 
 # --- The whole SELECT -----------------------------------------------------------------------------------
@@ -501,6 +589,7 @@ def feature_sql(
     scheduled_between: tuple[datetime, datetime] | None = None,
     flights_between: tuple[datetime, datetime] | None = None,
     carried_from: str | None = None,
+    portable: bool = False,
 ) -> str:
     """The SELECT computing every flight's features and labels at its decision time: of every
     flight, or of those scheduled (UTC) from the first instant of `scheduled_between` and before
@@ -509,14 +598,15 @@ def feature_sql(
     limits the flights read to those scheduled in that range (it must hold every flight with an
     event the running totals count from the look-back on); `carried_from` names the tables holding
     the totals before the look-back (see `running_total`), the latest day each flight number flew
-    before it, and the last weather observations before it (see `build.write_features`)."""
+    before it, and the last weather observations before it (see `build.write_features`).
+    `portable`: lookups without ASOF joins, for engines that lack them (`portable_as_of`)."""
     horizon = check_horizon(horizon_minutes)
     scope = scope_of(horizon, int(weather_lag_minutes), scheduled_between, flights_between, carried_from)
-    lookups = [as_of(lookup) for lookup in LOOKUPS]
+    lookups = [as_of(lookup, portable) for lookup in LOOKUPS]
     ctes = [
         *event_sources(scope.flights_where),
         *_probes(horizon, scope),
-        *_aircraft(scope),
+        *_aircraft(scope, portable),
         *(running_total(total, scope.between, scope.carried_from) for total in RUNNING_TOTALS),
         weather_cte(scope),
         _scheduled_load(scope),
