@@ -255,6 +255,10 @@ RAW_SPREAD_FACTOR = 1.5
 # Builds kept in data/build/ (one folder per run; a published build moves out of it): the newest
 # ones, so that a refused or interrupted build stays for inspection without builds piling up.
 KEPT_BUILDS = 3
+# The run's two dbt builds, named selections of dbt_project/selectors.yml: every layer but the marts
+# on the predictions, then those marts once scoring has written the predictions.
+CORE_SELECTOR = "core"
+MONITORING_SELECTOR = "monitoring"
 
 
 # --- The scoring API ------------------------------------------------------------------------------

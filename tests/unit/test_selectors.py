@@ -6,12 +6,14 @@ import inspect
 
 import yaml
 
-from lakehouse.config import DBT_PROJECT_DIR
+from lakehouse.config import CORE_SELECTOR, DBT_PROJECT_DIR, MONITORING_SELECTOR
 from lakehouse.platform import pipeline
+from lakehouse.platform.spark import spark_build_args
 
 
 def test_the_pipeline_builds_the_named_selections() -> None:
     names = {s["name"] for s in yaml.safe_load((DBT_PROJECT_DIR / "selectors.yml").read_text())["selectors"]}
-    assert {"core", "monitoring", "staging", "marts"} <= names
-    assert '"--selector", "core"' in inspect.getsource(pipeline.build_warehouse)
-    assert '"--selector", "monitoring"' in inspect.getsource(pipeline.build_prediction_marts)
+    assert {CORE_SELECTOR, MONITORING_SELECTOR, "staging", "marts"} <= names
+    assert '"--selector", CORE_SELECTOR' in inspect.getsource(pipeline.build_warehouse)
+    assert '"--selector", MONITORING_SELECTOR' in inspect.getsource(pipeline.build_prediction_marts)
+    assert spark_build_args() == ["build", "--selector", CORE_SELECTOR]

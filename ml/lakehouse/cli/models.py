@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -41,6 +42,11 @@ SIDE_BY_SIDE = {
 class Engine(StrEnum):
     local = "local"
     dask = "dask"
+
+
+class FeatureEngine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
@@ -256,18 +262,59 @@ def export_features(
     to: Annotated[
         Path | None, typer.Option(help="Folder of the feature lake (default data/features/).")
     ] = None,
+    engine: Annotated[
+        FeatureEngine,
+        typer.Option(
+            help="duckdb: from the published warehouse; spark: from the tables `lakehouse build-spark` "
+            "left in data/spark/, on a local Spark session."
+        ),
+    ] = FeatureEngine.duckdb,
+    horizon: Annotated[
+        list[int] | None,
+        typer.Option(
+            min=1,
+            max=MAX_HORIZON_MINUTES,
+            help="Only this horizon, in minutes (repeatable; default: every horizon trained).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the point-in-time features of every horizon of the published warehouse as Parquet, a
-    file per month (`<folder>/<h>min/<YYYY-MM>.parquet`): what a Dask cluster trains from."""
+    """Write the point-in-time features of each horizon as Parquet, a file per month
+    (`<folder>/<h>min/<YYYY-MM>.parquet`): what a Dask cluster trains from."""
     from lakehouse.models.dask_training import write_feature_lake
-    from lakehouse.models.features.build import read_features
 
-    p = published()
-    folder = (to or p.feature_lake).resolve()
-    for horizon in TrainingConfig().horizons_minutes:
-        with console.status(f"features at {horizon} min"):
-            written = write_feature_lake(read_features(p.warehouse, horizon), folder)
-        console.print(f"{horizon} min: {counted(len(written), 'file')} in {folder / f'{horizon}min'}")
+    folder = (to or paths().feature_lake).resolve()
+    with _feature_builder(engine) as build:
+        for horizon_minutes in horizon or TrainingConfig().horizons_minutes:
+            with console.status(f"features at {horizon_minutes} min on {engine}"):
+                written = write_feature_lake(build(horizon_minutes), folder)
+            shown = folder / f"{horizon_minutes}min"
+            console.print(f"{horizon_minutes} min: {counted(len(written), 'file')} in {shown}")
+
+
+@contextlib.contextmanager
+def _feature_builder(engine: FeatureEngine) -> Iterator[Callable[[int], pl.DataFrame]]:
+    """A horizon's features on the engine: from the published warehouse on DuckDB, or on one
+    Spark session over the tables `lakehouse build-spark` left (stopped at the end)."""
+    from lakehouse.models.features.build import build_features_on_spark, read_features
+    from lakehouse.platform.spark import JavaMissingError, SparkFolders, spark_session
+
+    p = paths()
+    if engine is FeatureEngine.duckdb:
+        warehouse = published().warehouse
+        yield lambda horizon: read_features(warehouse, horizon)
+        return
+    folders = SparkFolders(p.spark)
+    if not folders.table("main", "fct_flights").is_dir():
+        fail(f"no Spark build in {folders.root}", "`lakehouse build-spark` builds the dbt project on Spark")
+    try:
+        with console.status("starting Spark"):
+            session = spark_session(folders, p.dbt_project)
+    except JavaMissingError as error:
+        fail(str(error))
+    try:
+        yield lambda horizon: build_features_on_spark(session, horizon)
+    finally:
+        session.stop()
 
 
 @app.command()

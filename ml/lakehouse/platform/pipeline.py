@@ -32,7 +32,15 @@ from rich.markup import escape
 
 from lakehouse.common.formatting import counted
 from lakehouse.common.progress import Progress, quiet
-from lakehouse.config import QUARANTINE_FILES_SHOWN, Build, Paths, TrainingConfig, paths
+from lakehouse.config import (
+    CORE_SELECTOR,
+    MONITORING_SELECTOR,
+    QUARANTINE_FILES_SHOWN,
+    Build,
+    Paths,
+    TrainingConfig,
+    paths,
+)
 from lakehouse.models import registry
 from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
 from lakehouse.models.tasks import TASKS
@@ -182,7 +190,7 @@ def _dbt_build(run: PipelineRun, selection: list[str], warehouse: Path, lake: Pa
 def build_warehouse(run: PipelineRun) -> str:
     """dbt build of every layer but the prediction marts into the run's own build folder (never
     the published warehouse)."""
-    return _dbt_build(run, ["--selector", "core"], run.build.warehouse, run.build.lake)
+    return _dbt_build(run, ["--selector", CORE_SELECTOR], run.build.warehouse, run.build.lake)
 
 
 def save_history(run: PipelineRun) -> None:
@@ -307,7 +315,7 @@ def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame])
 
 def build_prediction_marts(run: PipelineRun, warehouse: Path, lake: Path) -> str:
     """dbt builds the marts on the predictions, then their suites audit them."""
-    built = _dbt_build(run, ["--selector", "monitoring"], warehouse, lake)
+    built = _dbt_build(run, ["--selector", MONITORING_SELECTOR], warehouse, lake)
     return f"{built}; {_audit(run, warehouse, run.paths.prediction_expectations)}"
 
 

@@ -20,6 +20,7 @@ import polars as pl
 import yaml
 
 from lakehouse.common.files import write_parquet_atomically
+from lakehouse.config import CORE_SELECTOR
 from lakehouse.platform.dbt import DbtSummary, run_dbt
 from lakehouse.quality.raw_files import declared_sources
 
@@ -37,7 +38,7 @@ def spark_build_args(select: str | None = None) -> list[str]:
     its data tests. dbt's unit tests stay out: their fixtures of the raw sources are DuckDB's CSV
     scan (they run on DuckDB; tests/pipeline/test_spark.py compares the tables themselves)."""
     if select is None:
-        return ["build", "--selector", "core"]
+        return ["build", "--selector", CORE_SELECTOR]
     return [
         "build",
         "--select",

@@ -32,6 +32,7 @@ from lakehouse.models.features.sql import (
 )
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
 
 
@@ -48,18 +49,31 @@ def build_features(
     return frame
 
 
+def spark_feature_query(
+    session: SparkSession,
+    horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
+    weather_lag_minutes: int = WEATHER_LAG_MINUTES,
+    scheduled_between: tuple[datetime, datetime] | None = None,
+) -> SparkDataFrame:
+    """The feature SELECT on a Spark session over the dbt project's tables built on Spark
+    (`lakehouse.platform.spark`): the same SELECT, its lookups without ASOF joins, as Spark SQL.
+    Lazy: nothing runs until it is collected or written."""
+    from lakehouse.models.features.dialects import spark_sql
+
+    return session.sql(
+        spark_sql(feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between, portable=True))
+    )
+
+
 def build_features_on_spark(
     session: SparkSession,
     horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
     weather_lag_minutes: int = WEATHER_LAG_MINUTES,
     scheduled_between: tuple[datetime, datetime] | None = None,
 ) -> pl.DataFrame:
-    """`build_features` on a Spark session over the dbt project's tables built on Spark
-    (`lakehouse.platform.spark`): the same SELECT, its lookups without ASOF joins, as Spark SQL."""
-    from lakehouse.models.features.dialects import spark_sql
-
-    sql = spark_sql(feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between, portable=True))
-    frame = pl.from_arrow(session.sql(sql).toArrow())
+    """`build_features` on Spark (`spark_feature_query`), collected through Arrow."""
+    query = spark_feature_query(session, horizon_minutes, weather_lag_minutes, scheduled_between)
+    frame = pl.from_arrow(query.toArrow())
     assert isinstance(frame, pl.DataFrame)
     return frame
 
