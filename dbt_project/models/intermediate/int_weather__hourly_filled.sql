@@ -63,9 +63,9 @@ neighbours as (
             {{ ignoring_nulls('last_value', 'case when ' ~ measure ~ ' is not null then weather_hour_utc end') }}
                 over before_hour as {{ measure }}_before_at,
             {{ ignoring_nulls('last_value', measure) }} over before_hour as {{ measure }}_before,
-            {{ ignoring_nulls('first_value', 'case when ' ~ measure ~ ' is not null then weather_hour_utc end') }}
+            {{ ignoring_nulls('last_value', 'case when ' ~ measure ~ ' is not null then weather_hour_utc end') }}
                 over after_hour as {{ measure }}_after_at,
-            {{ ignoring_nulls('first_value', measure) }} over after_hour as {{ measure }}_after,
+            {{ ignoring_nulls('last_value', measure) }} over after_hour as {{ measure }}_after,
         {%- endfor %}
         *
     from joined
@@ -74,9 +74,12 @@ neighbours as (
             partition by airport_code order by weather_hour_utc
             rows between unbounded preceding and 1 preceding
         ),
+        -- the first reading after the hour, as the last one before it in reverse order: a frame
+        -- running from the partition's start, which engines keep as they go (Spark computes a frame
+        -- reaching to the partition's end afresh for every row)
         after_hour as (
-            partition by airport_code order by weather_hour_utc
-            rows between 1 following and unbounded following
+            partition by airport_code order by weather_hour_utc desc
+            rows between unbounded preceding and 1 preceding
         )
 ),
 
