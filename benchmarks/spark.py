@@ -113,7 +113,8 @@ def spark_figures(scale: int, raw: Path, workdir: Path, features: bool) -> Engin
 
 
 def _seconds(value: float | None) -> str:
-    return "failed" if value is None else f"{value:.1f}"
+    """n/a: not run or failed, as the row's note says."""
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def print_header() -> None:
