@@ -118,7 +118,7 @@ def _seconds(value: float | None) -> str:
 
 
 def print_header() -> None:
-    print("\n== dbt build (--selector core) and features (whole year, default horizon) by engine ==")
+    print("\n== dbt build (--selector core) and features (all the data, default horizon) by engine ==")
     print(
         f"{'scale':>5} {'engine':<7} {'flights':>11} {'dbt s':>8} {'s/M':>6} {'features s':>10} {'s/M':>6} "
         f"{'peak GiB':>8}  note"
