@@ -7,7 +7,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test lint format raw docs bench bench-gate bench-features bench-scoring bench-serving bench-live bench-spark serve clean
+.PHONY: setup run test lint lint-python lint-sql format raw docs bench bench-gate bench-features bench-scoring bench-serving bench-live bench-spark serve clean
 
 setup: .venv/.synced
 
@@ -22,10 +22,16 @@ run: setup
 test: setup lint
 	$(RUN) pytest -n 2 --dist loadgroup
 
+# The Python and the SQL checks run side by side (each takes one core most of its time).
 lint: setup
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint-python lint-sql
+
+lint-python: setup
 	$(RUN) ruff check ml tests benchmarks
 	$(RUN) ruff format --check ml tests benchmarks
 	$(RUN) mypy
+
+lint-sql: setup
 	cd dbt_project && LAKEHOUSE_WAREHOUSE=$$(mktemp -d)/warehouse.duckdb ../.venv/bin/sqlfluff lint models tests/ml --processes 2
 
 format: setup

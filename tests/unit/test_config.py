@@ -18,6 +18,7 @@ from lakehouse.config import DBT_PROJECT_DIR, TrainingConfig
         ("horizon_minutes", 7 * 24 * 60 + 1, "the horizon must be from 1 to 10080 minutes"),
         ("other_horizons_minutes", (60, 0), "the horizon must be from 1 to 10080 minutes"),
         ("trials", 0, "trials must be at least 1"),
+        ("max_rounds", 0, "max_rounds must be at least 1"),
         ("seed", -1, "the seed must be from 0 to 2147483647"),
         ("seed", 2**31, "the seed must be from 0 to 2147483647"),
     ],

@@ -206,13 +206,13 @@ def _train_on_dask(p: Any, horizon: int, chosen: list[Task], scheduler: str | No
     with contextlib.ExitStack() as stack:
         if scheduler is None:
             cluster = stack.enter_context(
-                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)  # type: ignore[no-untyped-call]
+                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
             )
             address = cluster.scheduler_address
         else:
             address = scheduler
         try:
-            client = stack.enter_context(Client(address, timeout="20s"))  # type: ignore[no-untyped-call]
+            client = stack.enter_context(Client(address, timeout="20s"))
         except OSError as error:
             fail(f"no Dask scheduler at {address}: {error}")
         console.print(f"Dask scheduler {address}: {len(client.scheduler_info()['workers'])} workers")

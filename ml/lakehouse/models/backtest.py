@@ -120,8 +120,17 @@ def backtest_task(
         pre = make_preprocessor(splits["train"], [])
         runs = [
             constant_run(task, splits, pre, pre),
-            lightgbm_run("lightgbm_schedule", task, splits, list(FEATURES.schedule_only), params),
-            lightgbm_run(FINAL_MODEL, task, splits, tuned_features(tuned), params),
+            lightgbm_run(
+                "lightgbm_schedule",
+                task,
+                splits,
+                list(FEATURES.schedule_only),
+                params,
+                max_rounds=config.max_rounds,
+            ),
+            lightgbm_run(
+                FINAL_MODEL, task, splits, tuned_features(tuned), params, max_rounds=config.max_rounds
+            ),
         ]
         days = splits["test"]["scheduled_departure_date"].to_list()
         for run in runs:

@@ -35,8 +35,9 @@ def fit_lightgbm(
     validation: pl.DataFrame,
     task: Task,
     params: dict[str, Any],
+    max_rounds: int = MAX_ROUNDS,
 ) -> lgb.Booster:
-    """LightGBM with early stopping on `validation`."""
+    """LightGBM with early stopping on `validation`, `max_rounds` at most."""
     train_set = lgb.Dataset(
         pre.for_trees(train),
         labels(train, task),
@@ -48,7 +49,7 @@ def fit_lightgbm(
     return lgb.train(
         params,
         train_set,
-        num_boost_round=MAX_ROUNDS,
+        num_boost_round=max_rounds,
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
     )

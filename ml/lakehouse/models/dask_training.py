@@ -125,7 +125,7 @@ def fit_on_dask(client: Any, folder: Path, entry: RegistryEntry) -> DaskFit:
 
     meta = pd.DataFrame({c: pd.Series(dtype="float64") for c in [*columns, label]})
     # a partition per month file; one array, then its columns: features and label chunk alike
-    frame = dd.from_map(month_rows, _files(folder, entry.horizon_minutes, trained), meta=meta)  # type: ignore[no-untyped-call]
+    frame = dd.from_map(month_rows, _files(folder, entry.horizon_minutes, trained), meta=meta)
     rows = frame.to_dask_array(lengths=True)
     x, y = rows[:, :-1], rows[:, -1]
     estimator = _estimator(task, client, rounds, params)

@@ -19,7 +19,7 @@ import polars as pl
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from lakehouse.common.progress import Progress
-from lakehouse.config import TrainingConfig, Tuned
+from lakehouse.config import MAX_ROUNDS, TrainingConfig, Tuned
 from lakehouse.models.boosting import fit_lightgbm, refit_lightgbm, scaled_rounds, tuned_params
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import choose_threshold, task_metrics
@@ -154,14 +154,15 @@ def lightgbm_run(
     params: dict[str, Any],
     pre: Preprocessor | None = None,
     refit_pre: Preprocessor | None = None,
+    max_rounds: int = MAX_ROUNDS,
 ) -> ModelRun:
-    """LightGBM on `features` with `params`: early-stopped on validation, refitted on training +
-    validation with the rounds scaled; `pre` and `refit_pre` when the caller has fitted the
-    features' preprocessing already."""
+    """LightGBM on `features` with `params`: early-stopped on validation (`max_rounds` at most),
+    refitted on training + validation with the rounds scaled; `pre` and `refit_pre` when the caller
+    has fitted the features' preprocessing already."""
     train, refit = splits["train"], refit_rows(splits)
     pre = pre or make_preprocessor(train, features)
     refit_pre = refit_pre or make_preprocessor(refit, features)
-    booster = fit_lightgbm(pre, train, splits["validation"], task, params)
+    booster = fit_lightgbm(pre, train, splits["validation"], task, params, max_rounds)
     rounds = scaled_rounds(booster.best_iteration, train.height, refit.height)
     run = ModelRun(
         name,
@@ -194,11 +195,20 @@ def train_task(
     models = _baselines(task, splits, pre_all, refit_pre_all)
 
     progress("LightGBM on schedule features")
-    models.append(lightgbm_run("lightgbm_schedule", task, splits, list(FEATURES.schedule_only), params))
+    models.append(
+        lightgbm_run(
+            "lightgbm_schedule",
+            task,
+            splits,
+            list(FEATURES.schedule_only),
+            params,
+            max_rounds=config.max_rounds,
+        )
+    )
 
     progress("LightGBM, tuned")
     features = tuned_features(tuned)
-    final = lightgbm_run(FINAL_MODEL, task, splits, features, params)
+    final = lightgbm_run(FINAL_MODEL, task, splits, features, params, max_rounds=config.max_rounds)
     models.append(final)
     gain = dict(zip(final.pre.tree_features, final.model.feature_importance("gain").tolist(), strict=True))
     prior = float(models[0].model)
@@ -216,7 +226,14 @@ def train_final(
     pre = make_preprocessor(splits["train"], [])
     prior = constant_run(task, splits, pre, pre)
     progress("LightGBM, tuned")
-    final = lightgbm_run(FINAL_MODEL, task, splits, tuned_features(tuned), tuned_params(task, config, tuned))
+    final = lightgbm_run(
+        FINAL_MODEL,
+        task,
+        splits,
+        tuned_features(tuned),
+        tuned_params(task, config, tuned),
+        max_rounds=config.max_rounds,
+    )
     gain = dict(zip(final.pre.tree_features, final.model.feature_importance("gain").tolist(), strict=True))
     return TaskResult(
         task, [prior, final], float(prior.model), float(prior.refit), gain, time.perf_counter() - started

@@ -47,7 +47,7 @@ def tune(
         params = base_params(task, config) | _suggest(trial)
         values = []
         for fit_rows, check_rows in folds:
-            model = fit_lightgbm(pre, fit_rows, check_rows, task, params)
+            model = fit_lightgbm(pre, fit_rows, check_rows, task, params, config.max_rounds)
             values.append(selection_value(task, labels(check_rows, task), predict(model, pre, check_rows)))
         value = float(np.mean(values))
         progress(f"{TRIAL_PREFIX}{trial.number + 1}/{config.trials}: {SELECTION_METRIC[task]} {value:.4f}")

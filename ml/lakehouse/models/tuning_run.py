@@ -87,7 +87,7 @@ def tune_task(
     progress("searching LightGBM's parameters")
     params, trials = tune(train, task, pre_all, config, progress)
     progress("LightGBM on all features")
-    full = fit_lightgbm(pre_all, train, validation, task, params)
+    full = fit_lightgbm(pre_all, train, validation, task, params, config.max_rounds)
     all_value = _validation_value(task, full, all_features, splits)
     progress("permutation importance and feature selection")
     importance = permutation_importance(
@@ -97,7 +97,9 @@ def tune_task(
     selected_value = None
     if dropped:
         kept = [name for name in all_features if name not in dropped]
-        selected = fit_lightgbm(make_preprocessor(train, kept), train, validation, task, params)
+        selected = fit_lightgbm(
+            make_preprocessor(train, kept), train, validation, task, params, config.max_rounds
+        )
         selected_value = _validation_value(task, selected, kept, splits)
         if not is_at_least_as_good(task, selected_value, all_value):
             dropped = {}

@@ -246,7 +246,7 @@ def run_suites(warehouse: Path, suites: list[Suite]) -> list[CheckResult]:
             # The suite's schema first, then main: how GX's unqualified queries find the table.
             search_path = f"{schema},main"
             # `kwargs` reaches SQLAlchemy's create_engine; GX's stubs leave it out.
-            datasource = context.data_sources.add_sql(  # type: ignore[call-arg]
+            datasource = context.data_sources.add_sql(
                 name=suite.name,
                 connection_string=f"duckdb:///{warehouse}",
                 kwargs={"creator": lambda path=search_path: _CursorPerQuery(connection.cursor(), path)},
