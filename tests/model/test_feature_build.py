@@ -60,8 +60,8 @@ def test_the_lookups_without_asof_joins_find_the_same_rows(sample: Sample, whole
 def test_the_lookups_without_asof_joins_of_the_last_months_find_the_same_rows(
     sample: Sample, whole: pl.DataFrame
 ) -> None:
-    """The portable form over a range of flights (Spark's `scheduled_between`): each total, the
-    NYC-wide ones kept per airport included, starts from what every earlier event adds up to."""
+    """The portable form over a range of flights (Spark's `scheduled_between`): each running total
+    starts from what every earlier event adds up to."""
     with duckdb.connect(str(sample.second.paths.warehouse), read_only=True) as connection:
         last = monthly_windows(connection)[-3:]
         sql = feature_sql(DEFAULT_HORIZON_MINUTES, scheduled_between=(last[0][0], last[-1][1]), portable=True)

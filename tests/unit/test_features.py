@@ -1,6 +1,5 @@
 """The feature SQL on a hand-made warehouse whose right answers are known by hand."""
 
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -230,17 +229,3 @@ def test_the_month_by_month_build_carries_what_lies_before_a_months_look_back(
     # T = 08:30 sixty days on; the 10:00 reading is known from 11:00 on January 10
     assert f9["weather_age_minutes"] == (_at(8, 30) + timedelta(days=60) - _at(11)).total_seconds() // 60
     assert (f9["flight_number_flights_known"], f9["flight_number_delay_rate"]) == (1, 1.0)
-
-
-@pytest.mark.parametrize("scheduled_between", [None, (datetime(2013, 6, 1), datetime(2013, 7, 1))])
-def test_every_window_of_the_portable_sql_is_partitioned(
-    scheduled_between: tuple[datetime, datetime] | None,
-) -> None:
-    """Spark runs a window with no partition in one task, over every row: the portable SQL keeps
-    each NYC-wide total per airport and adds the airports up."""
-    sql = " ".join(feature_sql(120, scheduled_between=scheduled_between, portable=True).split())
-    windows = [w.strip() for w in re.findall(r"over \(([^)]*)\)", sql)]
-    assert len(windows) > 20
-    assert [w for w in windows if not w.startswith("partition by")] == []
-    # the default SQL, for DuckDB, keeps a NYC-wide window of its own for each NYC-wide total
-    assert any(w.strip().startswith("order by") for w in re.findall(r"over \(([^)]*)\)", feature_sql(120)))

@@ -14,7 +14,7 @@ Its parts, in the order they appear:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from lakehouse.config import (
@@ -154,18 +154,8 @@ from (select * from {table} union all select * from ({more}))
 having count(*) > 0"""
 
 
-def by_origin(total: RunningTotal) -> RunningTotal:
-    """A NYC-wide total kept per origin airport, for the portable SQL: its lookups add up the
-    airports' rows (`nyc_as_of`), the same sums. A window with no partition is one sort of every
-    event in one task on Spark; per airport, each airport's events are a task of their own."""
-    return replace(total, partition=("origin",))
-
-
 def running_total(
-    total: RunningTotal,
-    between: tuple[str, str] | None,
-    carried_from: str | None = None,
-    every_partition: bool = False,
+    total: RunningTotal, between: tuple[str, str] | None, carried_from: str | None = None
 ) -> str:
     """A CTE of running totals ordered by instant `at`. The default window frame (range, up to the
     current row) gives rows with the same instant the same totals, so an ASOF match is exact.
@@ -173,9 +163,7 @@ def running_total(
     With `between` (since, until), only the rows from `since` to before `until` are sorted (the
     lookups ask for nothing else), and each total starts from what the rows before `since` add up
     to: a streaming aggregate over them, or the table `carried_from` + name already holding it
-    (`build.write_features`). The same totals, from a sort bounded by the instants asked for.
-    `every_partition`: the totals of every partition, not only of those the flights looked up are
-    in (`by_origin`)."""
+    (`build.write_features`). The same totals, from a sort bounded by the instants asked for."""
     name, source, partition, at, measures = (
         total.name,
         total.source,
@@ -205,11 +193,7 @@ def running_total(
     on = f"using ({keys})" if partition else "on true"
     # Only the partitions of the flights looked up (`keys`): no lookup asks for the others, and the
     # carried totals hold every partition ever seen.
-    probed = (
-        f"semi join (select distinct {keys} from keys) as probed using ({keys})"
-        if partition and not every_partition
-        else ""
-    )
+    probed = f"semi join (select distinct {keys} from keys) as probed using ({keys})" if partition else ""
     carried_rows = (
         f"select * from {carried_from}{name} {probed}"
         if carried_from
@@ -437,10 +421,7 @@ def lookup_instant(lookup: Lookup, flight: str = "") -> str:
 
 
 def portable_as_of(lookup: Lookup) -> str:
-    """The ASOF join of `as_of` in a form Spark runs too (`timeline_as_of`); a NYC-wide total's
-    as the sum of its airports' (`nyc_as_of`)."""
-    if not lookup.partition:
-        return nyc_as_of(lookup)
+    """The ASOF join of `as_of` in a form Spark runs too (`timeline_as_of`)."""
     return timeline_as_of(
         f"lookup_{lookup.alias}",
         rows=lookup.cte,
@@ -451,41 +432,6 @@ def portable_as_of(lookup: Lookup) -> str:
         partition=list(lookup.partition),
         inclusive=lookup.inclusive,
     )
-
-
-def nyc_as_of(lookup: Lookup) -> str:
-    """The lookup of a NYC-wide total kept per airport (`by_origin`): each flight asks every
-    airport's totals at its instant, and adds them up. An airport with no row yet adds nothing,
-    and with none at any airport the totals are NULL, as the row of a NYC-wide total would be."""
-    total = by_origin(next(t for t in RUNNING_TOTALS if t.name == lookup.cte))
-    every_origin = f"""(
-        select keys.flight_id, airport.origin, keys.decision_at_utc
-        from keys
-        cross join (select distinct origin from {lookup.cte}) as airport
-    ) as every_origin"""
-    per_airport = timeline_as_of(
-        f"lookup_{lookup.alias}__by_origin",
-        rows=lookup.cte,
-        row_at="at_utc",
-        columns=["origin", "at_utc", *total.measures],
-        probes=every_origin,
-        probe_at=lookup_instant(lookup),
-        partition=["origin"],
-        inclusive=lookup.inclusive,
-    )
-    sums = ", ".join(
-        f"cast(sum({column}) as bigint) as {column}"
-        if expression == "count(*)"
-        else f"sum({column}) as {column}"
-        for column, expression in total.measures.items()
-    )
-    return f"""{per_airport},
-
-lookup_{lookup.alias} as (
-    select flight_id, max(at_utc) as at_utc, {sums}
-    from lookup_{lookup.alias}__by_origin
-    group by flight_id
-)"""
 
 
 def timeline_as_of(
@@ -661,22 +607,13 @@ def feature_sql(
         *event_sources(scope.flights_where),
         *_probes(horizon, scope),
         *_aircraft(scope, portable),
-        *(_running_total(total, scope, portable) for total in RUNNING_TOTALS),
+        *(running_total(total, scope.between, scope.carried_from) for total in RUNNING_TOTALS),
         weather_cte(scope),
         _scheduled_load(scope),
         *(cte for cte, _ in lookups),
     ]
     joins = _CONTEXT_JOINS + [join for _, join in lookups]
     return _select(ctes, joins)
-
-
-def _running_total(total: RunningTotal, scope: Scope, portable: bool) -> str:
-    """A running total's CTE; a NYC-wide one per airport in the portable SQL (`by_origin`)."""
-    if not portable or total.partition:
-        return running_total(total, scope.between, scope.carried_from)
-    if scope.carried_from:
-        raise ValueError("the portable SQL keeps NYC-wide totals per airport: it reads no carried totals")
-    return running_total(by_origin(total), scope.between, every_partition=True)
 
 
 def lookup_columns(lookup: Lookup) -> list[str]:
