@@ -32,12 +32,18 @@ from lakehouse.config import TrainingConfig, read_tuned
 from lakehouse.models.boosting import tuned_params
 from lakehouse.models.evaluate import MetricRow, Rows, metrics_frame
 from lakehouse.models.features.build import read_features
-from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import BOOTSTRAP_METRIC, day_block_bootstrap
 from lakehouse.models.registry import data_fingerprint, training_signature
 from lakehouse.models.split import month_of
 from lakehouse.models.tasks import SELECTION_METRIC, Task, labels, task_rows
-from lakehouse.models.train import FINAL_MODEL, constant_run, lightgbm_run, make_preprocessor, tuned_features
+from lakehouse.models.train import (
+    FINAL_MODEL,
+    constant_run,
+    lightgbm_run,
+    make_preprocessor,
+    schedule_run,
+    tuned_features,
+)
 
 SPLIT = "backtest"
 # The metrics the backtest table shows, per task.
@@ -120,14 +126,7 @@ def backtest_task(
         pre = make_preprocessor(splits["train"], [])
         runs = [
             constant_run(task, splits, pre, pre),
-            lightgbm_run(
-                "lightgbm_schedule",
-                task,
-                splits,
-                list(FEATURES.schedule_only),
-                params,
-                max_rounds=config.max_rounds,
-            ),
+            schedule_run(task, splits, params, config),
             lightgbm_run(
                 FINAL_MODEL, task, splits, tuned_features(tuned), params, max_rounds=config.max_rounds
             ),

@@ -179,6 +179,16 @@ def lightgbm_run(
     return evaluate_run(run, splits, float(labels(train, task).mean()), float(labels(refit, task).mean()))
 
 
+def schedule_run(
+    task: Task, splits: dict[str, pl.DataFrame], params: dict[str, Any], config: TrainingConfig
+) -> ModelRun:
+    """LightGBM with the tuned parameters on the schedule features alone: what the data
+    engineering's features add is the final model's lead over it."""
+    return lightgbm_run(
+        "lightgbm_schedule", task, splits, list(FEATURES.schedule_only), params, max_rounds=config.max_rounds
+    )
+
+
 def train_task(
     frame: pl.DataFrame, task: Task, config: TrainingConfig, tuned: Tuned, progress: Progress
 ) -> TaskResult:
@@ -195,16 +205,7 @@ def train_task(
     models = _baselines(task, splits, pre_all, refit_pre_all)
 
     progress("LightGBM on schedule features")
-    models.append(
-        lightgbm_run(
-            "lightgbm_schedule",
-            task,
-            splits,
-            list(FEATURES.schedule_only),
-            params,
-            max_rounds=config.max_rounds,
-        )
-    )
+    models.append(schedule_run(task, splits, params, config))
 
     progress("LightGBM, tuned")
     features = tuned_features(tuned)
