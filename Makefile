@@ -7,7 +7,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test lint lint-python lint-sql format raw docs bench bench-gate bench-features bench-scoring bench-serving bench-live bench-spark serve clean
+.PHONY: setup run test lint lint-python lint-sql format raw docs bench bench-gate bench-features bench-scoring bench-serving bench-live bench-threads bench-spark serve clean
 
 setup: .venv/.synced
 
@@ -61,6 +61,9 @@ bench-serving: setup
 
 bench-live: setup
 	$(RUN) python -m benchmarks.live $(ARGS)
+
+bench-threads: setup
+	$(RUN) python -m benchmarks.threads $(ARGS)
 
 bench-spark: setup
 	$(RUN) python -m benchmarks.spark $(ARGS)

@@ -23,6 +23,11 @@ from rich.console import Console
 from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineRun, run_pipeline
 
+# With a worker per core, LightGBM on two threads would share its cores with the other worker's
+# tests and wait at every barrier: each worker (and what it starts) trains on one.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("LAKEHOUSE_LIGHTGBM_THREADS", "1")
+
 
 @contextmanager
 def lakehouse_environment(data_dir: Path, raw_dir: Path, expectations: Path | None = None) -> Iterator[None]:
@@ -172,6 +177,22 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
         first_lake=lake_digests(first.paths.lake),
         second=run_quietly(root / "data", raw, expectations),
     )
+
+
+@pytest.fixture
+def broken_input_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same folder for every broken input, emptied but for dbt's artifacts: dbt parses the
+    project once for these paths and keeps the parse for the next case (partial parsing)."""
+    folder = tmp_path_factory.getbasetemp() / "broken-input"
+    shutil.rmtree(folder / "raw", ignore_errors=True)
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    for path in (folder / "data").iterdir():
+        if path.is_dir() and not path.is_symlink():
+            if path.name != "dbt_target":
+                shutil.rmtree(path)
+        else:
+            path.unlink()
+    return folder
 
 
 CHROMIUM = shutil.which("chromium")

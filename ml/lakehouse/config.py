@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ MAX_SEED = 2**31 - 1
 MAX_ROUNDS = 1000
 # The quick budget's cap (the tests): below the rounds early stopping reaches on the bundled year
 # (about 200 for the classifier, 75 for the regression).
-QUICK_MAX_ROUNDS = 60
+QUICK_MAX_ROUNDS = 30
 EARLY_STOPPING_ROUNDS = 30
 # LightGBM's parameters before tuning (and those tuning leaves alone), for both tasks.
 LIGHTGBM_PARAMS: dict[str, Any] = {
@@ -160,6 +160,16 @@ def read_tuned(task: str, path: Path | None = None) -> Tuned:
     return Tuned(dict(entry["params"]), tuple(entry.get("dropped_features") or ()), dict(entry["search"]))
 
 
+def lightgbm_threads() -> int:
+    """LightGBM's threads: LAKEHOUSE_LIGHTGBM_THREADS, or one per core of a 2-core machine. Two
+    threads sharing their cores with other work wait on each other at every OpenMP barrier: a fit
+    runs slower than on one thread (the test suite's two workers train on one each)."""
+    value = os.environ.get("LAKEHOUSE_LIGHTGBM_THREADS", "2")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"LAKEHOUSE_LIGHTGBM_THREADS must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How models are trained and judged; `lakehouse train` options override some of these."""
@@ -180,7 +190,7 @@ class TrainingConfig:
     max_rounds: int = MAX_ROUNDS
     # A guard, not the budget: with it hit, the number of trials (and so the model) depends on speed.
     tuning_timeout_seconds: int = 240
-    num_threads: int = 2
+    num_threads: int = field(default_factory=lightgbm_threads)
     bootstrap_samples: int = 500
     # The last months of the data the rolling backtest tests, one at a time.
     backtest_months: int = 4
@@ -194,6 +204,8 @@ class TrainingConfig:
             check_horizon(horizon)
         if self.max_rounds < 1:
             raise ValueError(f"max_rounds must be at least 1, not {self.max_rounds}")
+        if self.num_threads < 1:
+            raise ValueError(f"num_threads must be at least 1, not {self.num_threads}")
         if self.trials < 1:
             raise ValueError(f"trials must be at least 1 (the tuning budget), not {self.trials}")
         if not 0 <= self.seed <= MAX_SEED:

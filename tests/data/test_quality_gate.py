@@ -250,17 +250,16 @@ def _checksums(data_dir: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("case", list(BROKEN_INPUTS))
 def test_a_broken_input_stops_publishing_with_a_precise_message(
-    case: str, sample: Sample, tmp_path: Path
+    case: str, sample: Sample, broken_input_folder: Path
 ) -> None:
     """On the 5% sample: every check here is a rate or a rule, not a volume, so the breaks fail the
     same expectations with the same words as on the whole landing zone, in a third of the time."""
     breaks, suite, expectation, words = BROKEN_INPUTS[case]
     published = sample.second.paths
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
+    data_dir = broken_input_folder / "data"
     shutil.copy(published.warehouse, data_dir / "warehouse.duckdb")
     shutil.copytree(published.lake, data_dir / "lake")
-    raw = shutil.copytree(sample.raw, tmp_path / "raw")
+    raw = shutil.copytree(sample.raw, broken_input_folder / "raw")
     breaks(raw)
     before = _checksums(data_dir)
 

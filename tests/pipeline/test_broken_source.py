@@ -1,7 +1,8 @@
 """A month of weather whose pressure arrives in inches of mercury (about 29.9 instead of about
 1013 mb) is a broken source, not a month of outliers: the gate stops the run before anything is
 trained or published, with a message naming the file and the column, and records the failure.
-On a copy of the bundled landing zone; the run stops at the gate (no training)."""
+On a copy of the 5% sample's landing zone (its weather is whole); the run stops at the gate (no
+training)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from conftest import lakehouse_environment, run_quietly
+from conftest import Sample, lakehouse_environment, run_quietly
 from lakehouse.cli import app
-from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineError
 
 MARCH = "weather/2013/weather_2013-03.jsonl"
@@ -32,14 +32,14 @@ def pressure_in_inches_of_mercury(raw: Path) -> None:
 
 
 def test_a_month_of_pressure_in_inches_of_mercury_stops_publishing_naming_the_file_and_column(
-    tmp_path: Path,
+    sample: Sample, broken_input_folder: Path
 ) -> None:
-    raw = shutil.copytree(paths().raw, tmp_path / "raw")
+    raw = shutil.copytree(sample.raw, broken_input_folder / "raw")
     pressure_in_inches_of_mercury(raw)
-    data = tmp_path / "data"
+    data = broken_input_folder / "data"
 
     with pytest.raises(PipelineError) as stopped:
-        run_quietly(data, raw)
+        run_quietly(data, raw, sample.expectations)
 
     message = str(stopped.value)
     assert "step 'quality gate' failed" in message
@@ -59,7 +59,7 @@ def test_a_month_of_pressure_in_inches_of_mercury_stops_publishing_naming_the_fi
     runs = pl.read_parquet(data / "quality" / "pipeline_runs" / "*.parquet")
     assert runs.select("outcome", "step").rows() == [("refused", "quality gate")]
     # `lakehouse validate` on the build the run left judges its raw files as the gate did
-    with lakehouse_environment(data, raw):
+    with lakehouse_environment(data, raw, sample.expectations):
         validated = CliRunner().invoke(app, ["validate"], terminal_width=200)
     assert validated.exit_code == 1, validated.output
     assert "raw.weather.pressure: values within bounds per file" in validated.output

@@ -19,6 +19,7 @@ from lakehouse.config import DBT_PROJECT_DIR, TrainingConfig
         ("other_horizons_minutes", (60, 0), "the horizon must be from 1 to 10080 minutes"),
         ("trials", 0, "trials must be at least 1"),
         ("max_rounds", 0, "max_rounds must be at least 1"),
+        ("num_threads", 0, "num_threads must be at least 1"),
         ("seed", -1, "the seed must be from 0 to 2147483647"),
         ("seed", 2**31, "the seed must be from 0 to 2147483647"),
     ],
@@ -28,6 +29,22 @@ def test_a_training_setting_out_of_range_is_refused_by_name(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         TrainingConfig(**{setting: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", ""])
+def test_lightgbm_threads_from_the_environment_are_checked_by_name(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKEHOUSE_LIGHTGBM_THREADS", value)
+    with pytest.raises(ValueError, match="LAKEHOUSE_LIGHTGBM_THREADS must be a whole number"):
+        TrainingConfig()
+
+
+def test_lightgbm_threads_are_read_when_a_configuration_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_LIGHTGBM_THREADS", "3")
+    assert TrainingConfig().num_threads == 3
+    monkeypatch.delenv("LAKEHOUSE_LIGHTGBM_THREADS")
+    assert TrainingConfig().num_threads == 2
 
 
 def test_config_imports_nothing_of_the_package() -> None:
