@@ -24,10 +24,16 @@ from lakehouse.config import DEFAULT_HORIZON_MINUTES, paths
 from lakehouse.models.dask_training import lake_months
 from lakehouse.models.features.build import build_features
 from lakehouse.platform.dbt import run_dbt
-from lakehouse.platform.spark import SparkFolders, build_on_spark, java_available, spark_build_args
+from lakehouse.platform.spark import (
+    JAVA_MISSING,
+    SparkFolders,
+    build_on_spark,
+    java_available,
+    spark_build_args,
+)
 
 pytestmark = [
-    pytest.mark.skipif(not java_available(), reason="Spark needs Java 17 or later: none on this machine"),
+    pytest.mark.skipif(not java_available(), reason=JAVA_MISSING),
     # one worker builds the module's fixtures (make test runs `pytest -n 2 --dist loadgroup`)
     pytest.mark.xdist_group("spark"),
 ]

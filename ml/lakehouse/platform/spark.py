@@ -54,9 +54,18 @@ class JavaMissingError(RuntimeError):
     """Spark needs a Java runtime (17 or later) on PATH or in JAVA_HOME."""
 
 
+# Why nothing runs on Spark on this machine: the CLI's error and the Spark tests' skip reason.
+JAVA_MISSING = "Spark needs Java 17 or later: no `java` on PATH and no JAVA_HOME"
+
+
 def java_available() -> bool:
     java_home = os.environ.get("JAVA_HOME")
     return shutil.which("java") is not None or bool(java_home and (Path(java_home) / "bin" / "java").exists())
+
+
+def require_java() -> None:
+    if not java_available():
+        raise JavaMissingError(JAVA_MISSING)
 
 
 @dataclass(frozen=True)
@@ -146,8 +155,7 @@ def build_on_spark(
     args: list[str], *, folders: SparkFolders, raw_dir: Path, project_dir: Path, target_dir: Path
 ) -> DbtSummary:
     """Land the raw files for Spark and run `dbt <args> --target spark` with its state in `folders`."""
-    if not java_available():
-        raise JavaMissingError("Spark needs Java 17 or later: no `java` on PATH and no JAVA_HOME")
+    require_java()
     folders.root.mkdir(parents=True, exist_ok=True)
     land_for_spark(raw_dir, folders.landed)
     return run_dbt(
@@ -179,8 +187,7 @@ def session_settings(project_dir: Path, environment: Mapping[str, str]) -> dict[
 def spark_session(folders: SparkFolders, project_dir: Path) -> SparkSession:
     """A local Spark session on the tables a `build_on_spark` left in `folders` (its warehouse
     and metastore), its current schema the models' (`main`). One per process: Spark's own."""
-    if not java_available():
-        raise JavaMissingError("Spark needs Java 17 or later: no `java` on PATH and no JAVA_HOME")
+    require_java()
     from pyspark.sql import SparkSession
 
     environment = spark_environment(folders)
