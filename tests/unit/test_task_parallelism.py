@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lakehouse.models.training_run import side_by_side_threads, task_parallelism
+from lakehouse.models.training_run import run_at_once, task_parallelism
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ def test_the_items_run_at_once_and_come_back_in_order() -> None:
         started.wait()  # each waits for the other two: they run at once or time out
         return item * 10
 
-    assert side_by_side_threads(wait_for_the_others, [1, 2, 3]) == [10, 20, 30]
+    assert run_at_once(wait_for_the_others, [1, 2, 3]) == [10, 20, 30]
 
 
 def test_an_error_in_another_thread_is_raised_in_the_caller() -> None:
@@ -37,7 +37,7 @@ def test_an_error_in_another_thread_is_raised_in_the_caller() -> None:
         return item
 
     with pytest.raises(ValueError, match="item 2 failed"):
-        side_by_side_threads(fail_on_two, [1, 2])
+        run_at_once(fail_on_two, [1, 2])
 
 
 def test_an_error_in_the_callers_thread_does_not_wait_for_the_others() -> None:
@@ -51,6 +51,6 @@ def test_an_error_in_the_callers_thread_does_not_wait_for_the_others() -> None:
 
     started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        side_by_side_threads(slow_unless_first, [1, 2])
+        run_at_once(slow_unless_first, [1, 2])
     assert time.perf_counter() - started < 5
     release.set()

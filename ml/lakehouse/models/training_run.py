@@ -221,7 +221,7 @@ def task_parallelism(tasks: int, threads: int) -> tuple[int, int]:
     return at_once, max(1, threads // at_once)
 
 
-def side_by_side_threads(function: Callable[[T], R], items: list[T]) -> list[R]:
+def run_at_once(function: Callable[[T], R], items: list[T]) -> list[R]:
     """`function` of every item at once: the first in this thread, each other in a daemon thread
     (LightGBM, polars and numpy release the GIL while they compute). A signal raises here, where
     the run is, and nothing waits for the other threads: a daemon thread does not hold the process
@@ -323,9 +323,7 @@ def run_training(
         return _train_task(p, task, per_task, frames, origins, run_id, progress)
 
     outputs = (
-        side_by_side_threads(one_task, tasks)
-        if tasks_at_once == len(tasks)
-        else [one_task(task) for task in tasks]
+        run_at_once(one_task, tasks) if tasks_at_once == len(tasks) else [one_task(task) for task in tasks]
     )
     results = [o.result for o in outputs]
     splits_by_task: dict[str, dict[str, pl.DataFrame]] = {o.result.task: o.splits for o in outputs}
