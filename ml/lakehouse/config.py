@@ -279,6 +279,8 @@ KEPT_BUILDS = 3
 # on the predictions, then those marts once scoring has written the predictions.
 CORE_SELECTOR = "core"
 MONITORING_SELECTOR = "monitoring"
+# `core` without dbt's own generic tests: what the Spark equality test builds on Spark.
+CORE_ON_SPARK_SELECTOR = "core_on_spark"
 
 
 # --- The scoring API ------------------------------------------------------------------------------

@@ -89,8 +89,7 @@ class PipelineInterruptedError(PipelineError):
 
 class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGINT arrived during a run; the message is the signal's name. A KeyboardInterrupt,
-    so that what stops cleanly on Ctrl-C (dbt's child process, killed by `subprocess.run`) stops on
-    SIGTERM too."""
+    so that what stops cleanly on Ctrl-C (dbt cancels its queries and returns) stops on SIGTERM too."""
 
 
 @dataclass
