@@ -137,6 +137,30 @@ def lake_digests(lake: Path) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class SampleFiles:
+    raw: Path
+    expectations: Path
+
+
+@pytest.fixture(scope="session")
+def sample_files(tmp_path_factory: pytest.TempPathFactory) -> SampleFiles:
+    """Raw files with every 20th flight (every month, all other sources whole) and the suites with
+    their monthly volume bounds lowered to match. Cheap: each worker makes its own."""
+    root = tmp_path_factory.mktemp("sample-files")
+    raw = root / "raw"
+    shutil.copytree(paths().raw, raw)
+    for path in sorted(raw.glob("flights/*/*.csv.gz")):
+        with gzip.open(path, "rt") as handle:
+            header, *rows = handle.read().splitlines()
+        path.write_bytes(gzip.compress(("\n".join([header, *rows[::20]]) + "\n").encode(), mtime=0))
+    expectations = root / "expectations"
+    shutil.copytree(paths().expectations, expectations)
+    volume = expectations / "stg_nycflights__flights.yml"
+    volume.write_text(volume.read_text().replace("not between 20000 and 35000", "not between 1000 and 1750"))
+    return SampleFiles(raw=raw, expectations=expectations)
+
+
+@dataclass(frozen=True)
 class Sample:
     raw: Path
     data: Path
@@ -150,22 +174,12 @@ class Sample:
 
 
 @pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
-    """Raw files with every 20th flight (every month, all other sources whole; the suite's monthly
-    volume bounds lowered to match), a first pipeline run on them (it trains) and a second (it
-    reuses the champions): for the tests that need many runs."""
+def sample(sample_files: SampleFiles, tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    """A first pipeline run on the sample's files (it trains) and a second (it reuses the
+    champions): for the tests that need many runs."""
     built_once("sample", tmp_path_factory)
     root = tmp_path_factory.mktemp("sample")
-    raw = root / "raw"
-    shutil.copytree(paths().raw, raw)
-    for path in sorted(raw.glob("flights/*/*.csv.gz")):
-        with gzip.open(path, "rt") as handle:
-            header, *rows = handle.read().splitlines()
-        path.write_bytes(gzip.compress(("\n".join([header, *rows[::20]]) + "\n").encode(), mtime=0))
-    expectations = root / "expectations"
-    shutil.copytree(paths().expectations, expectations)
-    volume = expectations / "stg_nycflights__flights.yml"
-    volume.write_text(volume.read_text().replace("not between 20000 and 35000", "not between 1000 and 1750"))
+    raw, expectations = sample_files.raw, sample_files.expectations
     first = run_quietly(root / "data", raw, expectations)
     return Sample(
         raw=raw,

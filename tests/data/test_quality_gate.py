@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from conftest import Sample, lakehouse_environment, run_quietly
+from conftest import SampleFiles, lakehouse_environment, run_quietly
 from lakehouse.cli import app
 from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineError, PipelineRun
@@ -243,6 +243,15 @@ BROKEN_INPUTS = {
 }
 
 
+def _publish_before(data_dir: Path) -> None:
+    """A warehouse and a lake published before the run (as a data folder from before versions
+    holds them): the refused run must leave their bytes as they are."""
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as connection:
+        connection.execute("create table main.fct_flights as select 1 as flight_id")
+    (data_dir / "lake").mkdir()
+    pl.DataFrame({"flight_id": [1]}).write_parquet(data_dir / "lake" / "fct_flights.parquet")
+
+
 def _checksums(data_dir: Path) -> dict[str, str]:
     files = [data_dir / "warehouse.duckdb", *sorted((data_dir / "lake").glob("*"))]
     return {str(f.relative_to(data_dir)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
@@ -250,21 +259,19 @@ def _checksums(data_dir: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("case", list(BROKEN_INPUTS))
 def test_a_broken_input_stops_publishing_with_a_precise_message(
-    case: str, sample: Sample, broken_input_folder: Path
+    case: str, sample_files: SampleFiles, broken_input_folder: Path
 ) -> None:
     """On the 5% sample: every check here is a rate or a rule, not a volume, so the breaks fail the
     same expectations with the same words as on the whole landing zone, in a third of the time."""
     breaks, suite, expectation, words = BROKEN_INPUTS[case]
-    published = sample.second.paths
     data_dir = broken_input_folder / "data"
-    shutil.copy(published.warehouse, data_dir / "warehouse.duckdb")
-    shutil.copytree(published.lake, data_dir / "lake")
-    raw = shutil.copytree(sample.raw, broken_input_folder / "raw")
+    _publish_before(data_dir)
+    raw = shutil.copytree(sample_files.raw, broken_input_folder / "raw")
     breaks(raw)
     before = _checksums(data_dir)
 
     with pytest.raises(PipelineError) as stopped:
-        run_quietly(data_dir, raw, sample.expectations)
+        run_quietly(data_dir, raw, sample_files.expectations)
 
     assert _checksums(data_dir) == before
     failed = [

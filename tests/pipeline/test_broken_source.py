@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from conftest import Sample, lakehouse_environment, run_quietly
+from conftest import SampleFiles, lakehouse_environment, run_quietly
 from lakehouse.cli import app
 from lakehouse.platform.pipeline import PipelineError
 
@@ -32,14 +32,14 @@ def pressure_in_inches_of_mercury(raw: Path) -> None:
 
 
 def test_a_month_of_pressure_in_inches_of_mercury_stops_publishing_naming_the_file_and_column(
-    sample: Sample, broken_input_folder: Path
+    sample_files: SampleFiles, broken_input_folder: Path
 ) -> None:
-    raw = shutil.copytree(sample.raw, broken_input_folder / "raw")
+    raw = shutil.copytree(sample_files.raw, broken_input_folder / "raw")
     pressure_in_inches_of_mercury(raw)
     data = broken_input_folder / "data"
 
     with pytest.raises(PipelineError) as stopped:
-        run_quietly(data, raw, sample.expectations)
+        run_quietly(data, raw, sample_files.expectations)
 
     message = str(stopped.value)
     assert "step 'quality gate' failed" in message
@@ -59,7 +59,7 @@ def test_a_month_of_pressure_in_inches_of_mercury_stops_publishing_naming_the_fi
     runs = pl.read_parquet(data / "quality" / "pipeline_runs" / "*.parquet")
     assert runs.select("outcome", "step").rows() == [("refused", "quality gate")]
     # `lakehouse validate` on the build the run left judges its raw files as the gate did
-    with lakehouse_environment(data, raw, sample.expectations):
+    with lakehouse_environment(data, raw, sample_files.expectations):
         validated = CliRunner().invoke(app, ["validate"], terminal_width=200)
     assert validated.exit_code == 1, validated.output
     assert "raw.weather.pressure: values within bounds per file" in validated.output

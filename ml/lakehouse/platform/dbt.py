@@ -9,6 +9,7 @@ configured once) runs dbt in a child process instead."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -133,6 +134,9 @@ def _child(arguments: list[str], environment: dict[str, str], cwd: Path) -> tupl
 def _invoke(arguments: list[str], environment: dict[str, str]) -> tuple[bool, list[str]]:
     """dbt in this process, its console output kept (not printed) for the error messages. A
     KeyboardInterrupt (Ctrl-C, or the pipeline's SIGTERM) that dbt stopped on is raised again."""
+    # dbt's telemetry library calls logging.basicConfig() when imported: the process's logging
+    # stays as it was (else every library's INFO lines would reach the console)
+    root_handlers = logging.root.handlers[:]
     from dbt.cli.main import dbtRunner
 
     output: deque[str] = deque(maxlen=_OUTPUT_TAIL)
@@ -147,6 +151,7 @@ def _invoke(arguments: list[str], environment: dict[str, str]) -> tuple[bool, li
             result = dbtRunner(callbacks=[keep]).invoke([*arguments, "--log-level", "none"])
         finally:
             _close_duckdb()
+            logging.root.handlers[:] = root_handlers
     if isinstance(result.exception, KeyboardInterrupt):
         raise result.exception
     if result.exception is not None and not output:
