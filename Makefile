@@ -23,7 +23,7 @@ run: setup
 # the time (servers, child processes, Spark's start), which the checks fill. A failure of either
 # fails `make test`.
 test: setup
-	$(MAKE) --no-print-directory -j2 lint pytest
+	$(MAKE) --no-print-directory -j3 lint-python lint-sql pytest
 
 pytest: setup
 	$(RUN) pytest -n 2 --dist loadgroup
