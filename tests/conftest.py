@@ -20,6 +20,7 @@ import duckdb
 import pytest
 from rich.console import Console
 
+from lakehouse.common.environment import environment_set
 from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineRun, run_pipeline
 
@@ -40,16 +41,8 @@ def lakehouse_environment(data_dir: Path, raw_dir: Path, expectations: Path | No
         "LAKEHOUSE_TRAINING_BUDGET": "quick",
         "LAKEHOUSE_EXPECTATIONS_DIR": str(expectations or paths().expectations),
     }
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
+    with environment_set(variables):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def run_quietly(data_dir: Path, raw_dir: Path, expectations: Path | None = None) -> PipelineRun:

@@ -15,11 +15,10 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.common.environment import environment_set
 from lakehouse.common.formatting import counted
 
 
@@ -146,7 +145,7 @@ def _invoke(arguments: list[str], environment: dict[str, str]) -> tuple[bool, li
         if info.level in {"info", "warn", "error"} and info.msg:
             output.append(str(info.msg))
 
-    with _INVOKING, _environment(environment):
+    with _INVOKING, environment_set(environment):
         try:
             result = dbtRunner(callbacks=[keep]).invoke([*arguments, "--log-level", "none"])
         finally:
@@ -157,20 +156,6 @@ def _invoke(arguments: list[str], environment: dict[str, str]) -> tuple[bool, li
     if result.exception is not None and not output:
         output.append(str(result.exception))
     return result.success, list(output)
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _close_duckdb() -> None:
