@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,8 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         for horizon in (self.horizon_minutes, *self.other_horizons_minutes):
             check_horizon(horizon)
+        if len(set(self.horizons_minutes)) < len(self.horizons_minutes):
+            raise ValueError(f"each horizon is trained once, not {self.horizons_minutes}")
         if self.max_rounds < 1:
             raise ValueError(f"max_rounds must be at least 1, not {self.max_rounds}")
         if self.num_threads < 1:
@@ -212,6 +214,12 @@ class TrainingConfig:
             raise ValueError(
                 f"the seed must be from 0 to {MAX_SEED} (LightGBM's seed is a C int), not {self.seed}"
             )
+
+    def deciding_at(self, horizon_minutes: int, seed: int) -> TrainingConfig:
+        """This budget with its champions at `horizon_minutes` (no longer among the other
+        horizons) and `seed`: what `lakehouse train --horizon --seed` trains."""
+        others = tuple(h for h in self.other_horizons_minutes if h != horizon_minutes)
+        return replace(self, horizon_minutes=horizon_minutes, other_horizons_minutes=others, seed=seed)
 
     @property
     def horizons_minutes(self) -> tuple[int, ...]:

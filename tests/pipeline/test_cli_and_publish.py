@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lakehouse.cli import app
-from lakehouse.config import Paths, paths
+from lakehouse.config import MAX_ROUNDS, QUICK_MAX_ROUNDS, Paths, TrainingConfig, paths
+from lakehouse.models import training_run
 from lakehouse.platform import pipeline, publish
 from lakehouse.quality.gate import new_run
 
@@ -93,6 +94,28 @@ def _build(p: Paths, version: str, lake_files: dict[str, str]) -> pipeline.Pipel
     for name, content in lake_files.items():
         (run.build.lake / name).write_text(content)
     return run
+
+
+@pytest.mark.parametrize(
+    ("budget", "horizon", "others"), [("quick", 60, ()), ("default", 60, (30,)), ("default", 45, (60, 30))]
+)
+def test_train_trains_the_budget_with_each_horizon_once(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, budget: str, horizon: int, others: tuple[int, ...]
+) -> None:
+    (data_dir / "warehouse.duckdb").touch()
+    configs: list[TrainingConfig] = []
+
+    def stop(_paths: Paths, config: TrainingConfig, *_: object, **__: object) -> None:
+        configs.append(config)
+        raise SystemExit(3)
+
+    monkeypatch.setattr(training_run, "run_training", stop)
+    monkeypatch.setenv("LAKEHOUSE_TRAINING_BUDGET", budget)
+    result = CliRunner().invoke(app, ["train", "--horizon", str(horizon), "--seed", "7"])
+    assert result.exit_code == 3, result.output
+    (config,) = configs
+    assert (config.horizon_minutes, config.other_horizons_minutes, config.seed) == (horizon, others, 7)
+    assert config.max_rounds == (QUICK_MAX_ROUNDS if budget == "quick" else MAX_ROUNDS)
 
 
 @pytest.mark.parametrize(

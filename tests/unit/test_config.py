@@ -22,6 +22,7 @@ from lakehouse.config import DBT_PROJECT_DIR, TrainingConfig
         ("num_threads", 0, "num_threads must be at least 1"),
         ("seed", -1, "the seed must be from 0 to 2147483647"),
         ("seed", 2**31, "the seed must be from 0 to 2147483647"),
+        ("other_horizons_minutes", (120, 30), "each horizon is trained once"),
     ],
 )
 def test_a_training_setting_out_of_range_is_refused_by_name(

@@ -171,7 +171,7 @@ def train(
     if engine == Engine.dask:
         _train_on_dask(p, horizon, tasks(task), scheduler, features or p.feature_lake)
         return
-    config = TrainingConfig(horizon_minutes=horizon, seed=seed)
+    config = TrainingConfig.from_environment().deciding_at(horizon, seed)
     with progress_bar() as progress:
         run = run_training(p, config, tasks(task), progress, p.warehouse)
         progress("registry tables into the published warehouse")
