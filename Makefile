@@ -23,14 +23,15 @@ run: setup
 # the time (servers, child processes, Spark's start), which the checks fill. A failure of either
 # fails `make test`.
 test: setup
-	$(MAKE) --no-print-directory -j3 lint-python lint-sql pytest
+	$(MAKE) --no-print-directory -j3 $(CHECKS) pytest
 
 pytest: setup
 	$(RUN) pytest -n 2 --dist loadgroup
 
 # The Python and the SQL checks run side by side (each takes one core most of its time).
+CHECKS := lint-python lint-sql
 lint: setup
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint-python lint-sql
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(CHECKS)
 
 lint-python: setup
 	$(RUN) ruff check ml tests benchmarks

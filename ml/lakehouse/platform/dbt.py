@@ -56,15 +56,19 @@ def summarize_run_results(run_results: dict[str, object]) -> tuple[DbtSummary, l
     return DbtSummary(by_type=by_type, warnings=warnings), failures
 
 
-def dbt_environment(warehouse: Path, raw_dir: Path, lake_dir: Path) -> dict[str, str]:
-    """The variables profiles.yml and the sources read, on top of this process's environment."""
+def dbt_variables(warehouse: Path, raw_dir: Path, lake_dir: Path) -> dict[str, str]:
+    """The variables profiles.yml and the sources read."""
     return {
-        **os.environ,
         "LAKEHOUSE_WAREHOUSE": str(warehouse),
         "LAKEHOUSE_RAW_DIR": str(raw_dir),
         "LAKEHOUSE_LAKE_DIR": str(lake_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def dbt_environment(warehouse: Path, raw_dir: Path, lake_dir: Path) -> dict[str, str]:
+    """This process's environment with dbt's variables on top: for a dbt child process."""
+    return {**os.environ, **dbt_variables(warehouse, raw_dir, lake_dir)}
 
 
 def run_dbt(
@@ -97,11 +101,11 @@ def run_dbt(
     ]
     run_results_path = target_dir / "run_results.json"
     run_results_path.unlink(missing_ok=True)
-    environment = {**dbt_environment(warehouse, raw_dir, lake_dir), **(extra_env or {})}
+    variables = {**dbt_variables(warehouse, raw_dir, lake_dir), **(extra_env or {})}
     if cwd is None:
-        ok, output = _invoke(arguments, environment)
+        ok, output = _invoke(arguments, variables)
     else:
-        ok, output = _child(arguments, environment, cwd)
+        ok, output = _child(arguments, {**os.environ, **variables}, cwd)
     if not run_results_path.exists():
         raise DbtError(f"dbt {args[0]} could not run:\n  " + "\n  ".join(output))
     summary, failures = summarize_run_results(json.loads(run_results_path.read_text()))
@@ -130,8 +134,9 @@ def _child(arguments: list[str], environment: dict[str, str], cwd: Path) -> tupl
     return completed.returncode == 0, output[-_OUTPUT_TAIL:]
 
 
-def _invoke(arguments: list[str], environment: dict[str, str]) -> tuple[bool, list[str]]:
-    """dbt in this process, its console output kept (not printed) for the error messages. A
+def _invoke(arguments: list[str], variables: dict[str, str]) -> tuple[bool, list[str]]:
+    """dbt in this process, `variables` set for it, its console output kept (not printed) for the
+    error messages. A
     KeyboardInterrupt (Ctrl-C, or the pipeline's SIGTERM) that dbt stopped on is raised again."""
     # dbt's telemetry library calls logging.basicConfig() when imported: the process's logging
     # stays as it was (else every library's INFO lines would reach the console)
@@ -145,7 +150,7 @@ def _invoke(arguments: list[str], environment: dict[str, str]) -> tuple[bool, li
         if info.level in {"info", "warn", "error"} and info.msg:
             output.append(str(info.msg))
 
-    with _INVOKING, environment_set(environment):
+    with _INVOKING, environment_set(variables):
         try:
             result = dbtRunner(callbacks=[keep]).invoke([*arguments, "--log-level", "none"])
         finally:
