@@ -2,8 +2,8 @@
 
 Uses the warehouses the gate benchmark builds and caches (benchmarks/runner.py; 1x = the bundled
 data, 10x and 100x = synthetic copies of 2013), runs the feature build in a fresh process per scale
-with DuckDB writing the result to Parquet (nothing pulled into Python), month by month
-(`write_features`, the default) or in one pass over the whole year (`--whole`), and reads that
+writing the result to Parquet, month by month (`write_features`, the default) or in one pass
+over the whole data (`--whole`), and reads that
 process's peak memory from wait4(). Not run by the tests: timings are noisy.
 """
 
@@ -22,13 +22,12 @@ import duckdb
 
 from benchmarks.runner import DEFAULT_WORKDIR, MIB, cached_warehouse, run_child
 from lakehouse.config import DEFAULT_HORIZON_MINUTES
-from lakehouse.models.features.build import monthly_windows, write_features
-from lakehouse.models.features.sql import feature_sql
+from lakehouse.models.features.build import build_features, monthly_windows, write_features
 
 
 def _write_whole(connection: duckdb.DuckDBPyConnection, output: Path) -> None:
     """The one-pass build over the whole warehouse, to one Parquet file."""
-    connection.execute(f"copy ({feature_sql(DEFAULT_HORIZON_MINUTES)}) to '{output / 'all.parquet'}'")
+    build_features(connection, DEFAULT_HORIZON_MINUTES).write_parquet(output / "all.parquet")
 
 
 def _write_by_month(connection: duckdb.DuckDBPyConnection, output: Path) -> None:

@@ -27,8 +27,9 @@ from lakehouse.models.tasks import TASKS
 
 
 def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, dict[str, float], float]:
-    """The features, their fingerprint, the predictions and their load, each step timed, on copies
-    of the warehouse and the registry in `work`; returns the features, the steps and the total."""
+    """The features, their fingerprint, the predictions and their load, each step timed, on a copy
+    of the warehouse in `work` (the registry is only read); returns the features, the steps and
+    the total."""
     shutil.copy(p.warehouse, work / "warehouse.duckdb")
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -36,9 +37,8 @@ def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, 
     timings["features"] = time.perf_counter() - started
     fingerprint = data_fingerprint(features)
     timings["fingerprint"] = time.perf_counter() - started - timings["features"]
-    shutil.copytree(p.model_registry, work / "registry")
     mark = time.perf_counter()
-    predict_with_champions(work / "registry", work / "predictions", features, fingerprint)
+    predict_with_champions(p.model_registry, work / "predictions", features, fingerprint)
     timings["preprocess + predict + write Parquet"] = time.perf_counter() - mark
     mark = time.perf_counter()
     load_scoring_tables_into(work / "warehouse.duckdb", work / "predictions", features)

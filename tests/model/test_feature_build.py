@@ -14,7 +14,7 @@ import pytest
 from conftest import Sample
 from lakehouse.config import DEFAULT_HORIZON_MINUTES
 from lakehouse.models.features.build import build_features, monthly_windows, write_features
-from lakehouse.models.features.sql import feature_sql
+from lakehouse.models.features.sql import portable_feature_sql
 
 pytestmark = pytest.mark.warehouse
 
@@ -53,7 +53,7 @@ def test_the_lookups_without_asof_joins_find_the_same_rows(sample: Sample, whole
     """The portable form of the lookups (a union ordered by time, for Spark) on DuckDB: every
     feature of the year equal to the ASOF joins' bit for bit."""
     with duckdb.connect(str(sample.second.paths.warehouse), read_only=True) as connection:
-        portable = connection.sql(feature_sql(DEFAULT_HORIZON_MINUTES, portable=True)).pl()
+        portable = connection.sql(portable_feature_sql(DEFAULT_HORIZON_MINUTES)).pl()
     assert portable.equals(whole)
 
 
@@ -64,7 +64,7 @@ def test_the_lookups_without_asof_joins_of_the_last_months_find_the_same_rows(
     starts from what every earlier event adds up to."""
     with duckdb.connect(str(sample.second.paths.warehouse), read_only=True) as connection:
         last = monthly_windows(connection)[-3:]
-        sql = feature_sql(DEFAULT_HORIZON_MINUTES, scheduled_between=(last[0][0], last[-1][1]), portable=True)
+        sql = portable_feature_sql(DEFAULT_HORIZON_MINUTES, scheduled_between=(last[0][0], last[-1][1]))
         months = connection.sql(sql).pl()
     assert months.height > 2_000
     assert months.equals(whole.filter(pl.col("scheduled_departure_utc") >= last[0][0]))

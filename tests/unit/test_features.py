@@ -11,7 +11,7 @@ import pytest
 from lakehouse.config import check_horizon
 from lakehouse.models.features.build import build_features, write_features
 from lakehouse.models.features.catalog import FEATURES
-from lakehouse.models.features.sql import feature_sql
+from lakehouse.models.features.sql import Scope, feature_sql, portable_feature_sql
 
 DAY = datetime(2013, 1, 10)
 
@@ -156,14 +156,16 @@ def test_a_horizon_that_is_not_minutes_before_departure_is_refused(horizon: obje
     """T must come before the scheduled departure: at or after it, the flight's own departure (or
     its being late) is known."""
     with pytest.raises(ValueError, match="the horizon must be"):
-        feature_sql(horizon)  # type: ignore[arg-type]
+        feature_sql(horizon, Scope())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="the horizon must be"):
+        portable_feature_sql(horizon)  # type: ignore[arg-type]
 
 
 def test_a_horizon_of_any_integer_type_is_minutes() -> None:
     minutes = check_horizon(np.int64(30))  # type: ignore[arg-type]
     assert minutes == 30
     assert type(minutes) is int
-    assert feature_sql(np.int64(30)) == feature_sql(30)  # type: ignore[arg-type]
+    assert feature_sql(np.int64(30), Scope()) == feature_sql(30, Scope())  # type: ignore[arg-type]
 
 
 def _insert_cancelled_copy(

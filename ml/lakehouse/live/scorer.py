@@ -18,7 +18,7 @@ import polars as pl
 
 from lakehouse.config import BOARD_DRIVERS
 from lakehouse.live.store import LiveStore
-from lakehouse.models.features.build import Carried, event_reach, window_sql
+from lakehouse.models.features.build import Carried, event_reach, window_features
 from lakehouse.models.features.sql import scheduled_in
 from lakehouse.serving.state import Champion
 
@@ -117,7 +117,7 @@ class PushScorer:
                 continue
             carried = self.carried[horizon]
             carried.after, carried.ahead = max(carried.after, after), max(carried.ahead, ahead)
-            frame: pl.DataFrame = self.cursor.sql(window_sql(carried, horizon, start, end)).pl()
+            frame = window_features(carried, horizon, start, end)
             self.next_start[horizon] = end
             if frame.height:
                 numbers = self.cursor.sql(

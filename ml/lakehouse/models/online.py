@@ -1,36 +1,37 @@
 """Features on demand: any flight (one the warehouse does not know included) as of its decision
-time, from the same definitions and the same SQL as the batch build.
+time, from the same definitions and the same code as the batch build.
 
-The batch build (`features.sql.feature_sql`) finds each lookup (the last row of a running total
-before T, the latest weather known at T) with ASOF joins over every flight. Per request that would
-mean sorting every running total again. So the lookups' sources are computed once, by the batch's
-own SQL, and held sorted in memory (`OnlineFeatures.load`); a request finds each lookup's row by
-binary search (the same rule: the last row strictly before the instant, or at it for the weather)
-and hands the rows to `features.sql.online_feature_sql`, which computes every column with the
-catalog's expressions, the aircraft's legs and the airports' schedule from the flights of the
-requested days, and the stand-in aircraft, exactly as the batch does. A test computes known
-flights this way and compares them with their batch features."""
+The batch build reads every source once and finds each lookup (the last row of a running total
+before T, the latest weather known at T) by sorting (`features.lookups`). Per request, that would
+mean reading and sorting every source again. So the timelines are built once, from the whole
+warehouse (`OnlineFeatures.load`), and kept in memory with the code of every key; a request's
+flights are coded by those tables, searched in the timelines (the same rule: the last row
+strictly before the instant, or at it for the weather), and handed to the feature SELECT
+(`features.sql.online_feature_sql`), which computes every column with the catalog's expressions,
+the aircraft's legs and the airports' schedule from the flights of the requested days, and the
+stand-in aircraft, exactly as the batch does. A test computes known flights this way and compares
+them with their batch features."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
-import numpy as np
 import polars as pl
 
 from lakehouse.config import DEFAULT_HORIZON_MINUTES, check_horizon
-from lakehouse.models.features.catalog import LOOKUPS, RUNNING_TOTALS
+from lakehouse.models.features.lookups import Probes, Timeline, find_lookups, timelines_of
 from lakehouse.models.features.sql import (
+    LOOKUPS_RELATION,
+    PARTITIONS,
     Scope,
-    event_sources,
+    coded_keys,
+    coded_source,
+    coded_weather,
     flown_days,
-    lookup_columns,
     online_feature_sql,
-    running_total,
-    weather_cte,
 )
 
 # The columns of fct_flights the feature SQL reads.
@@ -53,48 +54,6 @@ FLIGHT_COLUMNS = (
     "is_cancelled",
     "is_diverted",
 )
-
-
-def _micros(values: pl.Series) -> np.ndarray:
-    return values.cast(pl.Datetime("us")).dt.epoch("us").to_numpy()
-
-
-@dataclass(frozen=True)
-class SortedRows:
-    """A lookup's source sorted by partition, then instant: the last row before an instant of a
-    partition is a binary search away."""
-
-    frame: pl.DataFrame
-    partition: tuple[str, ...]
-    instants: np.ndarray
-    ranges: dict[tuple[Any, ...], tuple[int, int]]
-
-    @classmethod
-    def of(cls, frame: pl.DataFrame, partition: tuple[str, ...], at: str = "at_utc") -> SortedRows:
-        frame = frame.sort([*partition, at])
-        ranges: dict[tuple[Any, ...], tuple[int, int]] = {}
-        if partition:
-            bounds = (
-                frame.with_row_index("row")
-                .group_by(partition, maintain_order=True)
-                .agg(pl.col("row").min().alias("first"), pl.col("row").max().alias("last"))
-            )
-            for row in bounds.iter_rows(named=True):
-                ranges[tuple(row[key] for key in partition)] = (row["first"], row["last"] + 1)
-        else:
-            ranges[()] = (0, frame.height)
-        return cls(frame, partition, _micros(frame[at]), ranges)
-
-    def last_before(self, keys: list[tuple[Any, ...]], instants: np.ndarray, inclusive: bool) -> pl.Series:
-        """Per (key, instant): the row of the last instant before it (at or before, `inclusive`),
-        None where the partition has none."""
-        side: Literal["left", "right"] = "right" if inclusive else "left"
-        found: list[int | None] = []
-        for key, instant in zip(keys, instants, strict=True):
-            first, end = self.ranges.get(key, (0, 0))
-            position = first + int(np.searchsorted(self.instants[first:end], instant, side=side)) - 1
-            found.append(position if position >= first else None)
-        return pl.Series(found, dtype=pl.UInt32)
 
 
 def _ranges(frame: pl.DataFrame, keys: list[str]) -> dict[tuple[Any, ...], tuple[int, int]]:
@@ -121,45 +80,36 @@ def _rows_of(
 
 @dataclass
 class OnlineFeatures:
-    """What the feature SQL reads, held in memory: the lookups' sources (sorted), the flights by
-    day (for the requested days), the days each flight number flew, the planes and the dates."""
+    """What the feature SQL reads, held in memory: the lookups' timelines with the code of every
+    key, the flights by day (for the requested days), the days each flight number flew, the planes
+    and the dates."""
 
-    sources: dict[str, SortedRows]
+    timelines: dict[str, Timeline]
+    codes: dict[tuple[str, ...], pl.DataFrame]
     flights: pl.DataFrame
     flown: pl.DataFrame
     connection: duckdb.DuckDBPyConnection
     flights_by_day: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
-    flown_by_number: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
-    # the columns each lookup brings, per alias
-    lookup_frames: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.flights = self.flights.sort("scheduled_departure_date", "scheduled_departure_utc", "flight_id")
         self.flights_by_day = _ranges(self.flights, ["scheduled_departure_date"])
-        numbers = ["carrier", "flight_number", "origin"]
-        self.flown = self.flown.sort([*numbers, "scheduled_departure_date"])
-        self.flown_by_number = _ranges(self.flown, numbers)
-        self.lookup_frames = {
-            lookup.alias: self.sources[lookup.cte].frame.select(lookup_columns(lookup)) for lookup in LOOKUPS
-        }
 
     @classmethod
     def load(cls, warehouse: Path) -> OnlineFeatures:
-        """Read a warehouse once (read-only, closed afterwards): the running totals and the weather
-        as the batch's SQL computes them over every flight."""
-        events = ",\n\n".join(event_sources())
-        sources: dict[str, SortedRows] = {}
+        """Read a warehouse once (read-only, closed afterwards): every source of the lookups, as the
+        batch reads them over every flight, sorted into timelines."""
+        scope = Scope()
         with duckdb.connect(str(warehouse), read_only=True) as warehouse_connection:
             warehouse_connection.execute("set enable_progress_bar = false")
-            for total in RUNNING_TOTALS:
-                frame = warehouse_connection.sql(
-                    f"with\n{events},\n\n{running_total(total, None)}\nselect * from {total.name}"
-                ).pl()
-                # sums of integers come back as 128-bit: every total fits 64 bits
-                frame = frame.with_columns(pl.col(pl.Int128).cast(pl.Int64))
-                sources[total.name] = SortedRows.of(frame, total.partition)
-            weather = warehouse_connection.sql(f"with {weather_cte(Scope())}\nselect * from weather").pl()
-            sources["weather"] = SortedRows.of(weather, ("origin",))
+            sources = {
+                source: warehouse_connection.sql(coded_source(source, scope)).pl()
+                for source in ("departed", "ground", "flights")
+            }
+            weather = warehouse_connection.sql(coded_weather(scope)).pl()
+            codes = {
+                partition: warehouse_connection.sql(coded_keys(partition)).pl() for partition in PARTITIONS
+            }
             flights = warehouse_connection.sql(f"select {', '.join(FLIGHT_COLUMNS)} from fct_flights").pl()
             flown = warehouse_connection.sql(flown_days("true")).pl()
             planes = warehouse_connection.sql("select * from dim_planes").pl()
@@ -170,32 +120,11 @@ class OnlineFeatures:
             connection.register(f"{name}_frame", frame)
             connection.execute(f"create table {name} as select * from {name}_frame")
             connection.unregister(f"{name}_frame")
-        return cls(sources, flights, flown, connection)
+        return cls(timelines_of(sources, weather), codes, flights, flown, connection)
 
     def known(self, flight_ids: list[str]) -> pl.DataFrame:
         """The warehouse's rows of these flights, as a request would bring them."""
         return self.flights.filter(pl.col("flight_id").is_in(flight_ids))
-
-    def lookups(self, probes: pl.DataFrame) -> pl.DataFrame:
-        """Each lookup's row for each probe (flight_id, decision_at_utc and the partition columns
-        under the feature SQL's names), as a struct column named after the lookup's alias: the
-        catalog's `<alias>.<column>` reads its field."""
-        columns: list[pl.Series] = [probes["flight_id"]]
-        decision = _micros(probes["decision_at_utc"])
-        for lookup in LOOKUPS:
-            source = self.sources[lookup.cte]
-            keys = (
-                list(probes.select(lookup.partition).iter_rows())
-                if lookup.partition
-                else [()] * probes.height
-            )
-            instants = decision - lookup.minutes_before * 60_000_000
-            found = source.last_before(keys, instants, inclusive=lookup.inclusive)
-            rows = self.lookup_frames[lookup.alias].select(
-                pl.struct(pl.all().gather(found)).alias(lookup.alias)
-            )
-            columns.append(rows.to_series())
-        return pl.DataFrame(columns)
 
     def build(self, requested: pl.DataFrame, horizon_minutes: int = DEFAULT_HORIZON_MINUTES) -> pl.DataFrame:
         """The features of `requested` (rows with fct_flights' columns, FLIGHT_COLUMNS) at
@@ -207,7 +136,7 @@ class OnlineFeatures:
         context = _rows_of(self.flights, self.flights_by_day, days).filter(
             ~pl.col("flight_id").is_in(requested["flight_id"].implode())
         )
-        probes = requested.select(
+        keys = requested.select(
             "flight_id",
             pl.col("carrier_code").alias("carrier"),
             "flight_number",
@@ -216,6 +145,7 @@ class OnlineFeatures:
             pl.col("scheduled_departure_local").dt.hour().cast(pl.Int64).alias("scheduled_hour_local"),
             (pl.col("scheduled_departure_utc") - pl.duration(minutes=horizon)).alias("decision_at_utc"),
         )
+        lookups = find_lookups(self.timelines, Probes.coded(keys, self.codes), threads=1)
         wanted = requested.filter(pl.col("tail_number").is_null()).select(
             pl.col("carrier_code").alias("carrier"),
             "flight_number",
@@ -226,8 +156,8 @@ class OnlineFeatures:
         try:
             cursor.register("fct_flights", pl.concat([context, requested]))
             cursor.register("requested", requested.select("flight_id"))
-            cursor.register("lookups", self.lookups(probes))
-            cursor.register("aircraft_flown", flown)
+            cursor.register(LOOKUPS_RELATION, lookups)
+            cursor.register("flown_days", flown)
             frame: pl.DataFrame = cursor.sql(online_feature_sql(horizon)).pl()
         finally:
             cursor.close()

@@ -31,7 +31,8 @@ them and tests/model/test_leakage.py proves it):
   aircraft features then look like any other flight's, and the missing tail says nothing.
 
 Each column is defined once in `catalog.py`; `sql.py` assembles them into one DuckDB SELECT over
-the marts (`fct_flights`, `dim_planes`, `dim_dates`) and staged weather, with sort-based ASOF
-joins and running totals: no pairwise self-join, so the build scales with the number of flights.
-`build.py` runs it for every flight at once or month by month. The same SQL serves training,
-batch scoring and any caller of one flight (filter the result to it)."""
+the marts (`fct_flights`, `dim_planes`, `dim_dates`) and staged weather, its lookups (the last row
+of a running total before T) found by sorting in `lookups.py`: no pairwise self-join, so the build
+scales with the number of flights. `build.py` runs it for every flight at once or month by month;
+`sql.portable_feature_sql` is the same SELECT for Spark, its lookups in SQL. The same definitions
+serve training, batch scoring and any caller of one flight (`lakehouse.models.online`)."""

@@ -1,4 +1,6 @@
-"""Running the feature SELECT: every flight at once, or month by month in bounded memory."""
+"""Building the feature table on DuckDB: the sources read by SQL, the lookups found by sorting
+(`lookups.py`), every column computed by the feature SELECT; every flight at once, or month by
+month in bounded memory. And the same table on Spark, from the portable SQL."""
 
 from __future__ import annotations
 
@@ -17,16 +19,25 @@ from lakehouse.config import (
     WEATHER_LAG_MINUTES,
 )
 from lakehouse.models.features.catalog import RUNNING_TOTALS
+from lakehouse.models.features.lookups import Probes, find_lookups, timelines_of
 from lakehouse.models.features.sql import (
+    LOOKUPS_RELATION,
+    Scope,
     added_totals,
     carried_totals,
+    coded_carried,
+    coded_probes,
+    coded_source,
+    coded_weather,
     feature_sql,
     flown_days,
     last_flown,
     last_observed,
     lookback_start,
     observed_in,
+    portable_feature_sql,
     scheduled_in,
+    scope_of,
     timestamp,
     weather_known_before,
 )
@@ -36,17 +47,44 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+def features_in(connection: duckdb.DuckDBPyConnection, horizon_minutes: int, scope: Scope) -> pl.DataFrame:
+    """The features and labels of the scope's flights (`sql.scope_of`) at their decision time: each
+    source read once by SQL, the lookups found by sorting, the feature SELECT over them."""
+    sources = {source: connection.sql(coded_source(source, scope)).pl() for source in _SOURCES}
+    weather = connection.sql(coded_weather(scope)).pl()
+    carried, between = None, None
+    if scope.carried_from is not None and scope.between is not None:
+        carried = {total.name: connection.sql(coded_carried(total, scope)).pl() for total in RUNNING_TOTALS}
+        between = (_microseconds(scope.between[0]), _microseconds(scope.between[1]))
+    timelines = timelines_of(sources, weather, carried, between)
+    probes = Probes.of(connection.sql(coded_probes(horizon_minutes, scope)).pl())
+    connection.register(LOOKUPS_RELATION, find_lookups(timelines, probes))
+    try:
+        frame: pl.DataFrame = connection.sql(feature_sql(horizon_minutes, scope)).pl()
+    finally:
+        connection.unregister(LOOKUPS_RELATION)
+    return frame
+
+
+_SOURCES = tuple(dict.fromkeys(total.source for total in RUNNING_TOTALS))
+
+
+def _microseconds(instant: datetime) -> int:
+    return int(pl.Series([instant]).dt.epoch("us")[0])
+
+
 def build_features(
     connection: duckdb.DuckDBPyConnection,
     horizon_minutes: int = DEFAULT_HORIZON_MINUTES,
     weather_lag_minutes: int = WEATHER_LAG_MINUTES,
     scheduled_between: tuple[datetime, datetime] | None = None,
 ) -> pl.DataFrame:
-    """Every flight's features and labels at its decision time, from a warehouse connection."""
+    """Every flight's features and labels at its decision time (or those of the flights scheduled
+    in `scheduled_between`), from a warehouse connection."""
     connection.execute("set enable_progress_bar = false")
-    sql = feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between)
-    frame: pl.DataFrame = connection.sql(sql).pl()
-    return frame
+    return features_in(
+        connection, horizon_minutes, scope_of(horizon_minutes, weather_lag_minutes, scheduled_between)
+    )
 
 
 def spark_feature_query(
@@ -61,7 +99,7 @@ def spark_feature_query(
     from lakehouse.models.features.dialects import spark_sql
 
     return session.sql(
-        spark_sql(feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between, portable=True))
+        spark_sql(portable_feature_sql(horizon_minutes, weather_lag_minutes, scheduled_between))
     )
 
 
@@ -169,20 +207,18 @@ class Carried:
         self.until = since
 
 
-def window_sql(carried: Carried, horizon_minutes: int, start: datetime, end: datetime) -> str:
-    """The feature SELECT of the flights scheduled (UTC) from `start` and before `end`, reading
-    only the flights around them and `carried` (advanced to the window's look-back) for the rest:
-    the same values a build of every flight gives them. Windows must come in order."""
+def window_features(carried: Carried, horizon_minutes: int, start: datetime, end: datetime) -> pl.DataFrame:
+    """The features of the flights scheduled (UTC) from `start` and before `end`, reading only the
+    flights around them and `carried` (advanced to the window's look-back) for the rest: the same
+    values a build of every flight gives them. Windows must come in order."""
     since = lookback_start(start, horizon_minutes)
     carried.advance(since)
     # the window's flights and two days around it for the per-day windows
     flights = (since - carried.after, max(end + carried.ahead, end + timedelta(days=2)))
-    return feature_sql(
-        horizon_minutes,
-        scheduled_between=(start, end),
-        flights_between=flights,
-        carried_from=carried.prefix,
+    scope = scope_of(
+        horizon_minutes, scheduled_between=(start, end), flights_between=flights, carried_from=carried.prefix
     )
+    return features_in(carried.connection, horizon_minutes, scope)
 
 
 def write_features(
@@ -192,10 +228,9 @@ def write_features(
     months: list[tuple[datetime, datetime]] | None = None,
     on_month: Callable[[Path], None] | None = None,
 ) -> list[Path]:
-    """Every flight's features written month by month to `directory` (one Parquet file per month,
-    in DuckDB, nothing pulled into Python), each month reading only the flights around it: memory
-    and time per month are bounded by a month's flights and the look-back before them, however
-    many months precede it.
+    """Every flight's features written month by month to `directory` (one Parquet file per month),
+    each month reading only the flights around it: memory and time per month are bounded by a
+    month's flights and the look-back before them, however many months precede it.
 
     What lies before each month's look-back is carried from month to month (`Carried`). A
     flight's events lie between its schedule plus the data's earliest departure delay and its
@@ -209,9 +244,8 @@ def write_features(
     carried = Carried(connection, *event_reach(connection))
     written = []
     for start, end in monthly_windows(connection) if months is None else months:
-        sql = window_sql(carried, horizon_minutes, start, end)
         path = directory / f"features_{start:%Y-%m}.parquet"
-        connection.execute(f"copy ({sql}) to '{path}'")
+        window_features(carried, horizon_minutes, start, end).write_parquet(path)
         written.append(path)
         if on_month is not None:
             on_month(path)

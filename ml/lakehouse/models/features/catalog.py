@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lakehouse.config import LATE_AFTER_MINUTES
+from lakehouse.config import LATE_AFTER_MINUTES, LOOKBACK_MINUTES
 
 # The kinds of model input, in the order of the feature table's columns.
 KINDS = ("categorical", "schedule", "aircraft", "weather", "live", "history")
@@ -34,15 +34,17 @@ class Column:
 
 # --- The events the live and history features count -----------------------------------------------
 
-_DEPARTURES = {"departed": "count(*)", "delay_sum": "sum(dep_delay_minutes)"}
-_LABELS = {"known": "count(*)", "delayed": "sum(case when is_delayed then 1 else 0 end)"}
-_COUNTED = {"n": "count(*)"}
+# Each measure is what one event adds (an integer), summed over the events before an instant.
+_DEPARTURES = {"departed": "1", "delay_sum": "dep_delay_minutes"}
+_LABELS = {"known": "1", "delayed": "case when is_delayed then 1 else 0 end"}
+_COUNTED = {"n": "1"}
 
 
 @dataclass(frozen=True)
 class RunningTotal:
     """Totals of events over time: its name, the CTE of events it counts (`sql.event_sources`),
-    what it is partitioned by, the instant an event is counted at, and the measures it adds up."""
+    what it is partitioned by, the instant an event is counted at, and the measures it adds up
+    (what each event adds, an integer: integer sums are exact in any order, on every engine)."""
 
     name: str
     source: str
@@ -104,6 +106,11 @@ class Lookup:
     partition: tuple[str, ...]
     minutes_before: int = 0
     inclusive: bool = False
+
+    def __post_init__(self) -> None:
+        # a build month by month reads the events of LOOKBACK_MINUTES before its flights only
+        if not 0 <= self.minutes_before <= LOOKBACK_MINUTES:
+            raise ValueError(f"a lookup {self.minutes_before} minutes before T exceeds LOOKBACK_MINUTES")
 
     @property
     def alias(self) -> str:

@@ -1,5 +1,5 @@
-"""The feature SQL for Spark, rendered from the DuckDB SQL the package runs (`sql.feature_sql`
-with `portable=True`: lookups without ASOF joins) by sqlglot, which translates one engine's SQL to
+"""The feature SQL for Spark, rendered from the portable DuckDB SQL (`sql.portable_feature_sql`:
+lookups without ASOF joins, which the tests check on DuckDB) by sqlglot, which translates one engine's SQL to
 another's. Where its translation is missing or differs from DuckDB's meaning, `_spark_forms`
 writes the Spark form itself. The definitions stay the catalog's: nothing here states a feature."""
 
@@ -27,5 +27,5 @@ def spark_sql(duckdb_sql: str) -> str:
     """A DuckDB SELECT of the feature SQL as Spark SQL. Refuses an ASOF join (Spark has none)."""
     tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
     if any(join.args.get("method") for join in tree.find_all(exp.Join)):
-        raise ValueError("Spark has no ASOF join: render the feature SQL with portable=True")
+        raise ValueError("Spark has no ASOF join: render sql.portable_feature_sql")
     return tree.transform(_spark_forms).sql(dialect="spark")

@@ -8,9 +8,12 @@ Its parts, in the order they appear:
    flights on the ground (`event_sources`);
 3. the probes: the flights whose features are computed, with their decision time T;
 4. the aircraft: a stand-in for a flight without a tail, and each aircraft's earlier legs;
-5. the running totals of events and the weather as observed (`running_total`, `_weather`);
-6. the lookups: an ASOF join per `catalog.LOOKUPS` entry on narrow rows (`as_of`);
-7. the SELECT of `catalog.COLUMNS` over the probes joined to all of the above."""
+5. the running totals of events and the weather as observed (`running_total`, `weather_cte`);
+6. the lookups, in one of two forms: what the sort-based lookups read on DuckDB (each source's
+   rows with integer key codes, `coded_source`; `lookups.py` finds the rows), or portable SQL
+   that finds them without ASOF joins, which Spark lacks (`portable_as_of`);
+7. the SELECT of `catalog.COLUMNS` over the probes joined to all of the above (`feature_sql`
+   over the lookups found, `portable_feature_sql` with them)."""
 
 from __future__ import annotations
 
@@ -117,11 +120,16 @@ def event_sources(flights_where: str = "true") -> list[str]:
 # --- Running totals -------------------------------------------------------------------------------------
 
 
+def _sum(expression: str, over: str = "") -> str:
+    """The sum of a measure, BIGINT on every engine (DuckDB's sum of integers is a HUGEINT)."""
+    return f"cast(sum({expression}){f' over ({over})' if over else ''} as bigint)"
+
+
 def aggregate(total: RunningTotal, where: str, semi_join: str = "") -> str:
     """The SELECT adding up `total`'s measures over its events matching `where` (and `semi_join`),
     per partition (only partitions with events)."""
     keys = ", ".join(total.partition)
-    measures = ", ".join(f"{expression} as {column}" for column, expression in total.measures.items())
+    measures = ", ".join(f"{_sum(expression)} as {column}" for column, expression in total.measures.items())
     return f"""select {keys}{", " if keys else ""}{measures}
     from {total.source}
     {semi_join}
@@ -139,15 +147,9 @@ def carried_totals(total: RunningTotal, since: str | None, before: str, flights_
 
 
 def added_totals(total: RunningTotal, table: str, more: str) -> str:
-    """The totals in `table` plus those of the SELECT `more`, per partition (counts stay BIGINT,
-    as the one-pass build has them)."""
+    """The totals in `table` plus those of the SELECT `more`, per partition."""
     keys = ", ".join(total.partition)
-    sums = ", ".join(
-        f"cast(sum({column}) as bigint) as {column}"
-        if expression == "count(*)"
-        else f"sum({column}) as {column}"
-        for column, expression in total.measures.items()
-    )
+    sums = ", ".join(f"{_sum(column)} as {column}" for column in total.measures)
     return f"""select {keys}{", " if keys else ""}{sums}
 from (select * from {table} union all select * from ({more}))
 {f"group by {keys}" if keys else ""}
@@ -155,10 +157,11 @@ having count(*) > 0"""
 
 
 def running_total(
-    total: RunningTotal, between: tuple[str, str] | None, carried_from: str | None = None
+    total: RunningTotal, between: tuple[datetime, datetime] | None, carried_from: str | None = None
 ) -> str:
-    """A CTE of running totals ordered by instant `at`. The default window frame (range, up to the
-    current row) gives rows with the same instant the same totals, so an ASOF match is exact.
+    """A CTE of running totals ordered by instant `at` (the portable form's lookups search it).
+    The default window frame (range, up to the current row) gives rows with the same instant the
+    same totals, so the last row before an instant holds everything before it.
 
     With `between` (since, until), only the rows from `since` to before `until` are sorted (the
     lookups ask for nothing else), and each total starts from what the rows before `since` add up
@@ -176,7 +179,7 @@ def running_total(
     selected = ", ".join([*partition, f"{at} as at_utc"])
     if between is None:
         totals = ",\n        ".join(
-            f"{expression} over ({over}) as {column}" for column, expression in measures.items()
+            f"{_sum(expression, over)} as {column}" for column, expression in measures.items()
         )
         return f"""{name} as (
     select distinct
@@ -185,9 +188,9 @@ def running_total(
     from {source}
     where {at} is not null
 )"""
-    since, until = between
+    since, until = (timestamp(instant) for instant in between)
     totals = ",\n        ".join(
-        f"coalesce(carried.{column}, 0) + {expression} over ({over}) as {column}"
+        f"coalesce(carried.{column}, 0) + {_sum(expression, over)} as {column}"
         for column, expression in measures.items()
     )
     on = f"using ({keys})" if partition else "on true"
@@ -376,40 +379,44 @@ def weather_cte(scope: Scope) -> str:
 
 
 def _scheduled_load(scope: Scope) -> str:
-    """Departures scheduled at the flight's airport in its hour and day, and at New York in its hour."""
+    """Departures scheduled at the flight's airport in its hour and day, and at New York in its hour:
+    counts per group joined back (the same as counting over each group's window, a sort fewer)."""
+    days = f"(select * from flights where {scope.days}) as scheduled"
     return f"""scheduled_load as (
     select
         flight_id,
-        count(*) over (partition by origin, scheduled_departure_date, scheduled_hour_local) as origin_hour,
-        count(*) over (partition by origin, scheduled_departure_date) as origin_day,
-        count(*) over (partition by scheduled_departure_date, scheduled_hour_local) as nyc_hour
-    from flights
-    where {scope.days}
+        origin_hour.n as origin_hour,
+        origin_day.n as origin_day,
+        nyc_hour.n as nyc_hour
+    from {days}
+    join (
+        select origin, scheduled_departure_date, scheduled_hour_local, count(*) as n
+        from flights where {scope.days}
+        group by origin, scheduled_departure_date, scheduled_hour_local
+    ) as origin_hour using (origin, scheduled_departure_date, scheduled_hour_local)
+    join (
+        select origin, scheduled_departure_date, count(*) as n
+        from flights where {scope.days}
+        group by origin, scheduled_departure_date
+    ) as origin_day using (origin, scheduled_departure_date)
+    join (
+        select scheduled_departure_date, scheduled_hour_local, count(*) as n
+        from flights where {scope.days}
+        group by scheduled_departure_date, scheduled_hour_local
+    ) as nyc_hour using (scheduled_departure_date, scheduled_hour_local)
 )"""
 
 
-# --- Lookups --------------------------------------------------------------------------------------------
+# --- Lookups: what they bring, and their portable form ------------------------------------------------
 
 
-def as_of(lookup: Lookup, portable: bool = False) -> tuple[str, str]:
-    """A lookup as a CTE over the narrow `keys` rows and the join that brings it to the flights.
-    Narrow rows keep the ASOF joins' sorts small. `portable`: the same rows found without an ASOF
-    join, which Spark lacks (`portable_as_of`)."""
-    if not 0 <= lookup.minutes_before <= LOOKBACK_MINUTES:
-        raise ValueError(f"a lookup {lookup.minutes_before} minutes before T exceeds LOOKBACK_MINUTES")
-    alias = lookup.alias
-    join = f"left join lookup_{alias} as {alias} on flight.flight_id = {alias}.flight_id"
-    if portable:
-        return portable_as_of(lookup), join
-    instant = lookup_instant(lookup, "flight.")
-    conditions = [f"flight.{column} = {alias}.{column}" for column in lookup.partition]
-    conditions.append(f"{instant} {'>=' if lookup.inclusive else '>'} {alias}.at_utc")
-    cte = f"""lookup_{alias} as (
-    select flight.flight_id, {alias}.*
-    from keys as flight
-    asof left join {lookup.cte} as {alias} on {" and ".join(conditions)}
-)"""
-    return cte, join
+def lookup_columns(lookup: Lookup) -> list[str]:
+    """The columns a lookup's row brings: a running total's measures, or the weather's instant
+    and readings."""
+    if lookup.cte == "weather":
+        return ["at_utc", *WEATHER_COLUMNS]
+    total = next(t for t in RUNNING_TOTALS if t.name == lookup.cte)
+    return list(total.measures)
 
 
 def lookup_instant(lookup: Lookup, flight: str = "") -> str:
@@ -421,7 +428,8 @@ def lookup_instant(lookup: Lookup, flight: str = "") -> str:
 
 
 def portable_as_of(lookup: Lookup) -> str:
-    """The ASOF join of `as_of` in a form Spark runs too (`timeline_as_of`)."""
+    """A lookup as a CTE `lookup_<alias>` of the narrow `keys` rows, in SQL that Spark runs too
+    (`timeline_as_of`): the rows an ASOF join would find."""
     return timeline_as_of(
         f"lookup_{lookup.alias}",
         rows=lookup.cte,
@@ -483,6 +491,105 @@ def timeline_as_of(
 )"""
 
 
+# --- What the sort-based lookups read (`lookups.py`) ----------------------------------------------------
+
+# The partitions the lookups search by (the NYC-wide totals have none).
+PARTITIONS = tuple(dict.fromkeys(lookup.partition for lookup in LOOKUPS if lookup.partition))
+
+
+def code_column(partition: tuple[str, ...]) -> str:
+    """The column holding the integer code of a partition's key."""
+    return "code__" + "__".join(partition)
+
+
+def key_codes(partition: tuple[str, ...]) -> str:
+    """A CTE numbering the distinct keys of a partition among `flights` from 0, in the keys' order:
+    every query of one build numbers them alike. Every probe and every event is a flight's, so
+    its key has a number; a key without one (a NULL, or carried from flights outside the scope)
+    is found by no probe."""
+    keys = ", ".join(partition)
+    not_null = " and ".join(f"{column} is not null" for column in partition)
+    return f"""{code_column(partition)}s as (
+    select {keys}, cast(row_number() over (order by {keys}) as bigint) - 1 as {code_column(partition)}
+    from (select distinct {keys} from flights where {not_null}) as distinct_keys
+)"""
+
+
+def coded_keys(partition: tuple[str, ...]) -> str:
+    """Every key of a partition with its code (`key_codes`): what codes a flight the warehouse
+    does not know (`lookups.Probes.coded`)."""
+    columns = [*partition, code_column(partition)]
+    return _coded([event_sources()[0], key_codes(partition)], f"{code_column(partition)}s", columns, [])
+
+
+def instant_column(at: str) -> str:
+    """The column holding an instant as microseconds since the epoch."""
+    return f"{at}__us"
+
+
+def _coded(ctes: list[str], rows: str, columns: list[str], partitions: list[tuple[str, ...]]) -> str:
+    """`columns` of `rows` with the code of each partition's key (`key_codes`)."""
+    joins = "".join(f"\nleft join {code_column(p)}s using ({', '.join(p)})" for p in partitions)
+    selected = ", ".join([*columns, *(code_column(p) for p in partitions)])
+    return (
+        "with\n"
+        + ",\n\n".join([*ctes, *(key_codes(p) for p in partitions)])
+        + f"\nselect {selected}\nfrom {rows}{joins}"
+    )
+
+
+def totals_of(source: str) -> list[RunningTotal]:
+    return [total for total in RUNNING_TOTALS if total.source == source]
+
+
+def coded_source(source: str, scope: Scope) -> str:
+    """The events of a source (`event_sources`) as the sort-based lookups read them: each instant
+    its running totals count them at (`instant_column`), the value of each measure, the code of
+    each partition they add up by."""
+    totals = totals_of(source)
+    measures: dict[str, str] = {}
+    for total in totals:
+        for name, expression in total.measures.items():
+            if measures.setdefault(name, expression) != expression:
+                raise ValueError(f"measure {name} of {source} is defined twice, differently")
+    columns = [
+        *(f"epoch_us({at}) as {instant_column(at)}" for at in dict.fromkeys(t.at for t in totals)),
+        *(f"{expression} as {name}" for name, expression in measures.items()),
+    ]
+    partitions = list(dict.fromkeys(t.partition for t in totals if t.partition))
+    return _coded(event_sources(scope.flights_where), source, columns, partitions)
+
+
+def coded_carried(total: RunningTotal, scope: Scope) -> str:
+    """The totals carried from before the scope's range (`scope.carried_from`), as rows the
+    sort-based lookups add up: one per key, just before the range's start."""
+    assert scope.between is not None
+    assert scope.carried_from is not None
+    since = timestamp(scope.between[0])
+    columns = [f"epoch_us({since}) - 1 as {instant_column(total.at)}", *total.measures]
+    partitions = [total.partition] if total.partition else []
+    return _coded(
+        event_sources(scope.flights_where), f"{scope.carried_from}{total.name}", columns, partitions
+    )
+
+
+def coded_weather(scope: Scope) -> str:
+    """The weather as observed (`weather_cte`), as the sort-based lookups read it."""
+    columns = [f"epoch_us(at_utc) as {instant_column('at_utc')}", "weather.*"]
+    return _coded(
+        [event_sources(scope.flights_where)[0], weather_cte(scope)], "weather", columns, [("origin",)]
+    )
+
+
+def coded_probes(horizon_minutes: int, scope: Scope) -> str:
+    """The flights looked up: their id, decision time and the code of each of their keys."""
+    horizon = check_horizon(horizon_minutes)
+    columns = ["flight_id", f"epoch_us(decision_at_utc) as {instant_column('decision_at_utc')}"]
+    return _coded(
+        [*event_sources(scope.flights_where), *_probes(horizon, scope)], "keys", columns, list(PARTITIONS)
+    )
+
+
 # --- The whole SELECT -----------------------------------------------------------------------------------
 
 
@@ -498,25 +605,33 @@ class Scope:
     weather_rows: str = "stg_nycflights__weather"
     weather_lag_minutes: int = WEATHER_LAG_MINUTES
     aircraft_flown: str = flown_days("true", _WANTED)
-    between: tuple[str, str] | None = None
+    between: tuple[datetime, datetime] | None = None
     carried_from: str | None = None
 
 
 def scope_of(
     horizon_minutes: int,
-    weather_lag_minutes: int,
-    scheduled_between: tuple[datetime, datetime] | None,
-    flights_between: tuple[datetime, datetime] | None,
-    carried_from: str | None,
+    weather_lag_minutes: int = WEATHER_LAG_MINUTES,
+    scheduled_between: tuple[datetime, datetime] | None = None,
+    flights_between: tuple[datetime, datetime] | None = None,
+    carried_from: str | None = None,
 ) -> Scope:
     """Every flight, or those scheduled in `scheduled_between` with the rows their lookups need:
     events from the look-back on (plus the totals before it), whole local days around them, the
-    weather known from the look-back on plus the last observations before it."""
+    weather known from the look-back on plus the last observations before it.
+
+    `flights_between` limits the flights read to those scheduled in that range (it must hold every
+    flight with an event the running totals count from the look-back on); `carried_from` names the
+    tables holding the totals before the look-back (see `running_total`), the latest day each
+    flight number flew before it, and the last weather observations before it (see
+    `build.write_features`)."""
+    horizon = check_horizon(horizon_minutes)
+    weather_lag_minutes = int(weather_lag_minutes)
     flights_where = scheduled_in(*flights_between) if flights_between is not None else "true"
     if scheduled_between is None:
         return Scope(flights_where=flights_where, weather_lag_minutes=weather_lag_minutes)
     start, end = scheduled_between
-    since = lookback_start(start, horizon_minutes)
+    since = lookback_start(start, horizon)
     known_since = weather_known_before(since, weather_lag_minutes)
     earlier_weather = (
         f"select * from {carried_from}weather"
@@ -550,7 +665,7 @@ def scope_of(
         weather_lag_minutes=weather_lag_minutes,
         aircraft_flown=aircraft_flown,
         # the running totals are needed from the earliest instant any lookup asks for
-        between=(timestamp(since), timestamp(end)),
+        between=(since, end),
         carried_from=carried_from,
     )
 
@@ -582,69 +697,63 @@ _CONTEXT_JOINS = [
     "left join dim_dates as day on flight.scheduled_departure_date = day.date_day",
 ]
 
+# The relation holding the lookups found (`lookups.find_lookups`), which `feature_sql` joins.
+LOOKUPS_RELATION = "feature_lookups"
 
-def feature_sql(
-    horizon_minutes: int,
-    weather_lag_minutes: int = WEATHER_LAG_MINUTES,
-    scheduled_between: tuple[datetime, datetime] | None = None,
-    flights_between: tuple[datetime, datetime] | None = None,
-    carried_from: str | None = None,
-    portable: bool = False,
-) -> str:
-    """The SELECT computing every flight's features and labels at its decision time: of every
-    flight, or of those scheduled (UTC) from the first instant of `scheduled_between` and before
-    the second, with the same values a build of every flight gives them (what a build of many
-    flights does piece by piece, in bounded memory: `build.write_features`). `flights_between`
-    limits the flights read to those scheduled in that range (it must hold every flight with an
-    event the running totals count from the look-back on); `carried_from` names the tables holding
-    the totals before the look-back (see `running_total`), the latest day each flight number flew
-    before it, and the last weather observations before it (see `build.write_features`).
-    `portable`: lookups without ASOF joins, for engines that lack them (`portable_as_of`)."""
+
+def feature_sql(horizon_minutes: int, scope: Scope, lookups: str = LOOKUPS_RELATION) -> str:
+    """The SELECT computing the features and labels of the scope's flights at their decision time,
+    each lookup read from the relation `lookups` (one struct column per lookup alias, by flight
+    id: `lookups.find_lookups`)."""
     horizon = check_horizon(horizon_minutes)
-    scope = scope_of(horizon, int(weather_lag_minutes), scheduled_between, flights_between, carried_from)
-    lookups = [as_of(lookup, portable) for lookup in LOOKUPS]
     ctes = [
         *event_sources(scope.flights_where),
         *_probes(horizon, scope),
-        *_aircraft(scope, portable),
-        *(running_total(total, scope.between, scope.carried_from) for total in RUNNING_TOTALS),
-        weather_cte(scope),
+        *_aircraft(scope),
         _scheduled_load(scope),
-        *(cte for cte, _ in lookups),
     ]
-    joins = _CONTEXT_JOINS + [join for _, join in lookups]
-    return _select(ctes, joins)
-
-
-def lookup_columns(lookup: Lookup) -> list[str]:
-    """The columns a lookup's row brings: its partition, its instant, its values."""
-    if lookup.cte == "weather":
-        return [*lookup.partition, "at_utc", *WEATHER_COLUMNS]
-    total = next(t for t in RUNNING_TOTALS if t.name == lookup.cte)
-    return [*lookup.partition, "at_utc", *total.measures]
+    return _select(ctes, [*_CONTEXT_JOINS, f"left join {lookups} using (flight_id)"])
 
 
 def online_feature_sql(horizon_minutes: int) -> str:
-    """The feature SELECT for flights the caller brings, computed as the batch computes them but
-    from lookups found ahead of the query: `fct_flights` holds the requested flights and every
-    flight of their days (their aircraft's legs and their airports' schedule), `requested` their
-    ids, `lookups` one row per requested flight with each lookup's row as a struct named after
-    its alias (see `lakehouse.models.online`), `aircraft_flown` the days each of their flight
-    numbers flew (the stand-ins), and `dim_planes` and `dim_dates` the marts."""
-    horizon = check_horizon(horizon_minutes)
-    scope = Scope(
-        probed="flight_id in (select requested.flight_id from requested)",
-        aircraft_flown="select * from aircraft_flown",
+    """`feature_sql` for flights the caller brings (`lakehouse.models.online`): `fct_flights`
+    holds the requested flights and every flight of their days (their aircraft's legs and their
+    airports' schedule), `requested` their ids, `flown_days` the days each of their flight numbers
+    flew (the stand-ins), `dim_planes` and `dim_dates` the marts, and the lookups' relation the
+    lookups found for them."""
+    return feature_sql(
+        horizon_minutes,
+        Scope(
+            probed="flight_id in (select requested.flight_id from requested)",
+            aircraft_flown="select * from flown_days",
+        ),
     )
+
+
+def portable_feature_sql(
+    horizon_minutes: int,
+    weather_lag_minutes: int = WEATHER_LAG_MINUTES,
+    scheduled_between: tuple[datetime, datetime] | None = None,
+) -> str:
+    """The whole feature SELECT, its lookups included, in SQL that Spark runs too (no ASOF join:
+    `portable_as_of`): of every flight, or of those scheduled (UTC) from the first instant of
+    `scheduled_between` and before the second, with the values the sort-based lookups give them."""
+    horizon = check_horizon(horizon_minutes)
+    scope = scope_of(horizon, weather_lag_minutes, scheduled_between)
     ctes = [
-        event_sources()[0],
+        *event_sources(scope.flights_where),
         *_probes(horizon, scope),
-        _stand_in(scope)[1],
-        _legs(scope),
+        *_aircraft(scope, portable=True),
+        *(running_total(total, scope.between, scope.carried_from) for total in RUNNING_TOTALS),
+        weather_cte(scope),
         _scheduled_load(scope),
+        *(portable_as_of(lookup) for lookup in LOOKUPS),
     ]
-    joins = [*_CONTEXT_JOINS, "left join lookups on flight.flight_id = lookups.flight_id"]
-    return _select(ctes, joins)
+    joins = [
+        f"left join lookup_{lookup.alias} as {lookup.alias} on flight.flight_id = {lookup.alias}.flight_id"
+        for lookup in LOOKUPS
+    ]
+    return _select(ctes, _CONTEXT_JOINS + joins)
 
 
 def _select(ctes: list[str], joins: list[str]) -> str:
