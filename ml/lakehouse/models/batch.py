@@ -48,7 +48,8 @@ class ScoringError(RuntimeError):
 
 def feature_table(frame: pl.DataFrame) -> pl.DataFrame:
     """The features as `ml.flight_features` holds them (for drift monitoring): keys, categories
-    as text, every other feature as a double (booleans 0/1, NULL when missing)."""
+    as text, every other feature as a double (booleans 0/1, NULL when missing); rows in the
+    feature build's order (scheduled departure, flight id)."""
     return frame.select(
         pl.col("flight_id"),
         pl.col("horizon_minutes").cast(pl.Int32),
@@ -56,7 +57,7 @@ def feature_table(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("scheduled_departure_date"),
         *(pl.col(c).cast(pl.String) for c in FEATURES.categorical),
         *(pl.col(c).cast(pl.Float64) for c in FEATURES.numeric),
-    ).sort("flight_id")
+    )
 
 
 def prediction_rows(
@@ -88,7 +89,7 @@ def prediction_rows(
             "scored_at": scored_at.replace(tzinfo=None),
         },
         schema=PREDICTION_SCHEMA,
-    ).sort("flight_id")
+    )
 
 
 def predictions_file(directory: Path, model_id: str) -> Path:
@@ -147,18 +148,19 @@ def load_scoring_tables_into(
     warehouse: Path, directory: Path, features: pl.DataFrame | list[pl.DataFrame]
 ) -> int:
     """(Re)create `ml.flight_features` (the features at each horizon) and `ml.predictions` in one
-    transaction; returns the number of prediction rows."""
+    transaction; returns the number of prediction rows. Rows in a fixed order without sorting
+    them: the horizons in order, each in the feature build's order, and the predictions file by
+    file in the order of their model ids."""
     frames = features if isinstance(features, list) else [features]
-    table = pl.concat([feature_table(frame) for frame in frames]).sort("flight_id", "horizon_minutes")
+    frames = sorted(frames, key=lambda frame: frame["horizon_minutes"].max() or 0)
+    table = pl.concat([feature_table(frame) for frame in frames])
+    files = sorted(str(path) for path in directory.glob("*.parquet"))
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("begin")
         connection.execute("create schema if not exists ml")
         connection.register("scored_features", table)
         connection.execute("create or replace table ml.flight_features as select * from scored_features")
-        connection.execute(
-            "create or replace table ml.predictions as "
-            f"select * from read_parquet('{directory / '*.parquet'}') order by model_id, flight_id"
-        )
+        connection.execute(f"create or replace table ml.predictions as select * from read_parquet({files})")
         connection.execute("commit")
         count = connection.execute("select count(*) from ml.predictions").fetchone()
     return int(count[0]) if count else 0
