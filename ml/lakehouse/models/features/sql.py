@@ -156,72 +156,91 @@ from (select * from {table} union all select * from ({more}))
 having count(*) > 0"""
 
 
-def running_total(
-    total: RunningTotal, between: tuple[datetime, datetime] | None, carried_from: str | None = None
-) -> str:
-    """A CTE of running totals ordered by instant `at` (the portable form's lookups search it).
-    The default window frame (range, up to the current row) gives rows with the same instant the
-    same totals, so the last row before an instant holds everything before it.
-
-    With `between` (since, until), only the rows from `since` to before `until` are sorted (the
-    lookups ask for nothing else), and each total starts from what the rows before `since` add up
-    to: a streaming aggregate over them, or the table `carried_from` + name already holding it
-    (`build.write_features`). The same totals, from a sort bounded by the instants asked for."""
-    name, source, partition, at, measures = (
-        total.name,
-        total.source,
-        total.partition,
-        total.at,
-        total.measures,
+def _plus(before: str, within: str) -> str:
+    """`before` + `within`, NULL when both are (a sum of NULLs only is NULL, as SQL's `sum`)."""
+    return (
+        f"case when {before} is null and {within} is null then null "
+        f"else coalesce({before}, 0) + coalesce({within}, 0) end"
     )
-    keys = ", ".join(partition)
-    over = f"partition by {keys} order by {at}" if partition else f"order by {at}"
-    selected = ", ".join([*partition, f"{at} as at_utc"])
+
+
+def _day(instant: str) -> str:
+    """The UTC day of an instant: what the portable running totals and lookups partition by."""
+    return f"cast({instant} as date)"
+
+
+def _events(total: RunningTotal, between: tuple[datetime, datetime] | None) -> str:
+    """The rows a running total adds up, each at its instant (`at_utc`) with the value of each
+    measure: its events; with `between` (since, until), those from `since` to before `until`,
+    after one row just before `since` holding what the events before it add up to (for the keys
+    of the flights looked up only: no lookup asks for the others)."""
+    keys = "".join(f"{column}, " for column in total.partition)
+    values = ", ".join(f"{expression} as {column}" for column, expression in total.measures.items())
+    events = f"select {keys}{total.at} as at_utc, {values} from {total.source} where {total.at} is not null"
     if between is None:
-        totals = ",\n        ".join(
-            f"{_sum(expression, over)} as {column}" for column, expression in measures.items()
-        )
-        return f"""{name} as (
-    select distinct
-        {selected},
-        {totals}
-    from {source}
-    where {at} is not null
-)"""
+        return events
     since, until = (timestamp(instant) for instant in between)
-    totals = ",\n        ".join(
-        f"coalesce(carried.{column}, 0) + {_sum(expression, over)} as {column}"
-        for column, expression in measures.items()
-    )
-    on = f"using ({keys})" if partition else "on true"
-    # Only the partitions of the flights looked up (`keys`): no lookup asks for the others, and the
-    # carried totals hold every partition ever seen.
-    probed = f"semi join (select distinct {keys} from keys) as probed using ({keys})" if partition else ""
-    carried_rows = (
-        f"select * from {carried_from}{name} {probed}"
-        if carried_from
-        else aggregate(total, f"{at} < {since}", probed)
-    )
-    # The carried totals stand as one row just before `since`: a lookup between `since` and the
-    # first row after it finds them, as it would find the last row before `since`.
-    return f"""{name}_carried as (
-    {carried_rows}
-),
-
-{name} as (
-    select {", ".join(partition)}{", " if partition else ""}{since} - interval 1 microsecond as at_utc, {
-        ", ".join(measures)
-    }
-    from {name}_carried
+    using = ", ".join(total.partition)
+    probed = f"semi join (select distinct {using} from keys) as probed using ({using})" if using else ""
+    return f"""select {keys}{since} - interval 1 microsecond as at_utc, {", ".join(total.measures)}
+    from ({aggregate(total, f"{total.at} < {since}", probed)}) as carried
     union all
-    select distinct
-        {selected},
-        {totals}
-    from {source}
-    {probed}
-    left join {name}_carried as carried {on}
-    where {at} >= {since} and {at} < {until}
-)"""
+    {events} and {total.at} >= {since} and {total.at} < {until}"""
+
+
+def running_total(total: RunningTotal, between: tuple[datetime, datetime] | None) -> list[str]:
+    """The CTEs of a running total in portable SQL, every window partitioned by key and day (a
+    window over every event of a total without a key, or with three, would run in one task or
+    three on Spark):
+
+    - `<name>_events`: the rows it adds up (`_events`);
+    - `<name>_days`: their sums per key and day;
+    - `<name>_before`: for each key and each day that has events or is asked about (the days of
+      the lookups' instants), what its events on earlier days add up to;
+    - `<name>`: its rows with each measure's total up to the row's instant (earlier days, plus the
+      day's rows to that instant: a range frame gives rows at one instant the same totals, so the
+      last row before an instant holds everything before it)."""
+    name, partition, measures = total.name, total.partition, list(total.measures)
+    keys = "".join(f"{column}, " for column in partition)
+    by_key = f"partition by {', '.join(partition)} " if partition else ""
+    not_null = " and ".join([*(f"{column} is not null" for column in partition), "true"])
+    asked = "\n        union\n        ".join(
+        f"select {keys}{_day(lookup_instant(lookup))} as day from keys where {not_null}"
+        for lookup in LOOKUPS
+        if lookup.cte == name
+    )
+    days_before = f"{by_key}order by day rows between unbounded preceding and 1 preceding"
+    earlier = ",\n        ".join(f"{_sum(f'days.{m}', days_before)} as {m}" for m in measures)
+    within = ",\n        ".join(
+        f"{_plus(f'before.{m}', _sum(f'events.{m}', f'partition by {keys}day order by at_utc'))} as {m}"
+        for m in measures
+    )
+    return [
+        f"""{name}_events as (
+    {_events(total, between)}
+)""",
+        f"""{name}_days as (
+    select {keys}{_day("at_utc")} as day, {", ".join(f"{_sum(m)} as {m}" for m in measures)}
+    from {name}_events
+    group by {keys}{_day("at_utc")}
+)""",
+        f"""{name}_before as (
+    select {keys}day,
+        {earlier}
+    from (
+        select {keys}day from {name}_days
+        union
+        {asked}
+    ) as asked
+    left join {name}_days as days using ({keys}day)
+)""",
+        f"""{name} as (
+    select distinct {keys}at_utc,
+        {within}
+    from (select *, {_day("at_utc")} as day from {name}_events) as events
+    left join {name}_before as before using ({keys}day)
+)""",
+    ]
 
 
 # --- The aircraft -----------------------------------------------------------------------------------------
@@ -429,7 +448,9 @@ def lookup_instant(lookup: Lookup, flight: str = "") -> str:
 
 def portable_as_of(lookup: Lookup) -> str:
     """A lookup as a CTE `lookup_<alias>` of the narrow `keys` rows, in SQL that Spark runs too
-    (`timeline_as_of`): the rows an ASOF join would find."""
+    (`timeline_as_of`): the rows an ASOF join would find. A running total's lookups search each
+    key's day on its own, from the day's opening row (`running_total`'s `<name>_before`)."""
+    total = lookup.cte != "weather"
     return timeline_as_of(
         f"lookup_{lookup.alias}",
         rows=lookup.cte,
@@ -439,6 +460,7 @@ def portable_as_of(lookup: Lookup) -> str:
         probe_at=lookup_instant(lookup),
         partition=list(lookup.partition),
         inclusive=lookup.inclusive,
+        opening=f"{lookup.cte}_before" if total else None,
     )
 
 
@@ -453,18 +475,34 @@ def timeline_as_of(
     partition: list[str],
     inclusive: bool,
     probes_where: str = "true",
+    opening: str | None = None,
 ) -> str:
     """A CTE `name` of each of the `probes` (by flight_id) with the `columns` of the last of the
     `rows` of its `partition` before its instant `probe_at` (at or before it when `inclusive`),
     as an ASOF join finds it: a union of the rows and the probes ordered by time within the
     partition, a row sorting before a probe at the same instant when `inclusive`, else after it.
-    The row is carried as one struct, so that a NULL in it is kept as the ASOF join keeps it."""
+    The row is carried as one struct, so that a NULL in it is kept as the ASOF join keeps it.
+
+    With `opening` (a relation of `partition`, `day` and the `columns`), the partition is also
+    split by day: each day starts with its opening row, which stands for the rows of earlier days."""
     found = ", ".join(f"{column} := {column}" for column in columns)
     keys = "".join(f"{column}, " for column in partition)
     not_null = " and ".join([*(f"{column} is not null" for column in partition), "true"])
     row_first = 0 if inclusive else 1
-    over = f"partition by {', '.join(partition)} " if partition else ""
+    by = [*partition, "day"] if opening else partition
+    over = f"partition by {', '.join(by)} " if by else ""
     values = ", ".join(f"found.{column} as {column}" for column in columns)
+    day = f"{_day(row_at)} as day, " if opening else ""
+    probe_day = f"{_day(probe_at)} as day, " if opening else ""
+    first = (
+        f"""select {keys}day, cast(day as timestamp) as event_at, -1 as sort_order, false as is_probe,
+                cast(null as varchar) as flight_id, struct_pack({found}) as row_found
+            from {opening}
+            union all
+            """
+        if opening
+        else ""
+    )
     return f"""{name} as (
     select flight_id, {values}
     from (
@@ -476,12 +514,12 @@ def timeline_as_of(
                 rows between unbounded preceding and current row
             ) as found
         from (
-            select {keys}{row_at} as event_at, {row_first} as sort_order, false as is_probe,
+            {first}select {keys}{day}{row_at} as event_at, {row_first} as sort_order, false as is_probe,
                 cast(null as varchar) as flight_id, struct_pack({found}) as row_found
             from {rows}
             where {not_null}
             union all
-            select {keys}{probe_at} as event_at, {1 - row_first} as sort_order, true as is_probe,
+            select {keys}{probe_day}{probe_at} as event_at, {1 - row_first} as sort_order, true as is_probe,
                 flight_id, null as row_found
             from {probes}
             where {not_null} and {probes_where}
@@ -744,7 +782,7 @@ def portable_feature_sql(
         *event_sources(scope.flights_where),
         *_probes(horizon, scope),
         *_aircraft(scope, portable=True),
-        *(running_total(total, scope.between, scope.carried_from) for total in RUNNING_TOTALS),
+        *(cte for total in RUNNING_TOTALS for cte in running_total(total, scope.between)),
         weather_cte(scope),
         _scheduled_load(scope),
         *(portable_as_of(lookup) for lookup in LOOKUPS),
