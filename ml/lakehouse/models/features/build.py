@@ -54,7 +54,7 @@ def features_in(connection: duckdb.DuckDBPyConnection, horizon_minutes: int, sco
     weather = connection.sql(coded_weather(scope)).pl()
     carried, between = None, None
     if scope.carried_from is not None and scope.between is not None:
-        carried = {total.name: connection.sql(coded_carried(total, scope)).pl() for total in RUNNING_TOTALS}
+        carried = connection.sql(coded_carried(scope)).pl()
         between = (_microseconds(scope.between[0]), _microseconds(scope.between[1]))
     timelines = timelines_of(sources, weather, carried, between)
     probes = Probes.of(connection.sql(coded_probes(horizon_minutes, scope)).pl())

@@ -168,14 +168,14 @@ def _codes(frame: pl.DataFrame, partition: tuple[str, ...]) -> np.ndarray:
 def timelines_of(
     sources: dict[str, pl.DataFrame],
     weather: pl.DataFrame,
-    carried: dict[str, pl.DataFrame] | None = None,
+    carried: pl.DataFrame | None = None,
     between: tuple[int, int] | None = None,
     threads: int = 2,
 ) -> dict[str, Timeline]:
     """Every running total's timeline and the weather's, by name, from the rows SQL read
-    (`sql.coded_source` by source name, `sql.coded_weather`). With `carried` (a frame of rows per
-    total, `sql.coded_carried`), each total adds up its carried rows and its source's rows whose
-    instant lies in `between` (microseconds, from and before): what a build of one window needs."""
+    (`sql.coded_source` by source name, `sql.coded_weather`). With `carried` (the rows of
+    `sql.coded_carried`), each total adds up its carried rows and its source's rows whose instant
+    lies in `between` (microseconds, from and before): what a build of one window needs."""
     axes: dict[tuple[str, str], Axis] = {}
 
     def timeline(name: str) -> Timeline:
@@ -187,14 +187,13 @@ def timelines_of(
         frame = sources[total.source]
         instant = instant_column(total.at)
         if carried is not None and between is not None:
+            codes = [pl.col("code").alias(code_column(total.partition))] if total.partition else []
+            earlier = carried.filter(pl.col("total") == name).select(
+                pl.col("instant").alias(instant), *total.measures, *codes
+            )
             since, until = between
-            read = [
-                instant,
-                *(pl.col(m).cast(pl.Int64) for m in total.measures),
-                *_code_columns(total.partition),
-            ]
-            in_range = pl.col(instant).is_between(since, until, closed="left")
-            frame = pl.concat([carried[name].select(read), frame.filter(in_range).select(read)])
+            in_range = frame.filter(pl.col(instant).is_between(since, until, closed="left"))
+            frame = pl.concat([earlier, in_range.select(earlier.columns)], how="vertical_relaxed")
             axis = Axis.of(Values.of(frame[instant]))
         else:
             axis = axes[(total.source, total.at)]

@@ -598,17 +598,31 @@ def coded_source(source: str, scope: Scope) -> str:
     return _coded(event_sources(scope.flights_where), source, columns, partitions)
 
 
-def coded_carried(total: RunningTotal, scope: Scope) -> str:
+def coded_carried(scope: Scope) -> str:
     """The totals carried from before the scope's range (`scope.carried_from`), as rows the
-    sort-based lookups add up: one per key, just before the range's start."""
+    sort-based lookups add up: one per total and key, just before the range's start, every total's
+    in one relation (`total` names it; `code` is its key's, 0 without one; a measure it does not
+    have is NULL)."""
     assert scope.between is not None
     assert scope.carried_from is not None
     since = timestamp(scope.between[0])
-    columns = [f"epoch_us({since}) - 1 as {instant_column(total.at)}", *total.measures]
-    partitions = [total.partition] if total.partition else []
-    return _coded(
-        event_sources(scope.flights_where), f"{scope.carried_from}{total.name}", columns, partitions
-    )
+    measures = list(dict.fromkeys(measure for total in RUNNING_TOTALS for measure in total.measures))
+    branches = []
+    for total in RUNNING_TOTALS:
+        values = ", ".join(
+            f"{'cast(' + m + ' as bigint)' if m in total.measures else 'cast(null as bigint)'} as {m}"
+            for m in measures
+        )
+        code, join = "cast(0 as bigint)", ""
+        if total.partition:
+            code = code_column(total.partition)
+            join = f"\nleft join {code}s using ({', '.join(total.partition)})"
+        branches.append(
+            f"select '{total.name}' as total, epoch_us({since}) - 1 as instant, {code} as code, {values}\n"
+            f"from {scope.carried_from}{total.name}{join}"
+        )
+    ctes = [event_sources(scope.flights_where)[0], *(key_codes(p) for p in PARTITIONS)]
+    return "with\n" + ",\n\n".join(ctes) + "\n" + "\nunion all\n".join(branches)
 
 
 def coded_weather(scope: Scope) -> str:
