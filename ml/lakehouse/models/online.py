@@ -22,14 +22,14 @@ import duckdb
 import polars as pl
 
 from lakehouse.config import DEFAULT_HORIZON_MINUTES, check_horizon
+from lakehouse.models.features.build import read_sources, registered
 from lakehouse.models.features.lookups import Probes, Timeline, find_lookups, timelines_of
 from lakehouse.models.features.sql import (
     LOOKUPS_RELATION,
     PARTITIONS,
     Scope,
+    code_table,
     coded_keys,
-    coded_source,
-    coded_weather,
     flown_days,
     online_feature_sql,
 )
@@ -102,14 +102,9 @@ class OnlineFeatures:
         scope = Scope()
         with duckdb.connect(str(warehouse), read_only=True) as warehouse_connection:
             warehouse_connection.execute("set enable_progress_bar = false")
-            sources = {
-                source: warehouse_connection.sql(coded_source(source, scope)).pl()
-                for source in ("departed", "ground", "flights")
-            }
-            weather = warehouse_connection.sql(coded_weather(scope)).pl()
-            codes = {
-                partition: warehouse_connection.sql(coded_keys(partition)).pl() for partition in PARTITIONS
-            }
+            codes = {p: warehouse_connection.sql(coded_keys(p, scope)).pl() for p in PARTITIONS}
+            with registered(warehouse_connection, {code_table(p): codes[p] for p in PARTITIONS}):
+                sources, weather = read_sources(warehouse_connection, scope)
             flights = warehouse_connection.sql(f"select {', '.join(FLIGHT_COLUMNS)} from fct_flights").pl()
             flown = warehouse_connection.sql(flown_days("true")).pl()
             planes = warehouse_connection.sql("select * from dim_planes").pl()

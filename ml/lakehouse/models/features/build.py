@@ -4,10 +4,11 @@ month in bounded memory. And the same table on Spark, from the portable SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -22,10 +23,14 @@ from lakehouse.models.features.catalog import RUNNING_TOTALS
 from lakehouse.models.features.lookups import Probes, find_lookups, timelines_of
 from lakehouse.models.features.sql import (
     LOOKUPS_RELATION,
+    PARTITIONS,
+    SOURCES,
     Scope,
     added_totals,
     carried_totals,
+    code_table,
     coded_carried,
+    coded_keys,
     coded_probes,
     coded_source,
     coded_weather,
@@ -50,23 +55,39 @@ if TYPE_CHECKING:
 def features_in(connection: duckdb.DuckDBPyConnection, horizon_minutes: int, scope: Scope) -> pl.DataFrame:
     """The features and labels of the scope's flights (`sql.scope_of`) at their decision time: each
     source read once by SQL, the lookups found by sorting, the feature SELECT over them."""
-    sources = {source: connection.sql(coded_source(source, scope)).pl() for source in _SOURCES}
-    weather = connection.sql(coded_weather(scope)).pl()
-    carried, between = None, None
-    if scope.carried_from is not None and scope.between is not None:
-        carried = connection.sql(coded_carried(scope)).pl()
-        between = (_microseconds(scope.between[0]), _microseconds(scope.between[1]))
-    timelines = timelines_of(sources, weather, carried, between)
-    probes = Probes.of(connection.sql(coded_probes(horizon_minutes, scope)).pl())
-    connection.register(LOOKUPS_RELATION, find_lookups(timelines, probes))
-    try:
+    codes = {code_table(p): connection.sql(coded_keys(p, scope)).pl() for p in PARTITIONS}
+    with registered(connection, codes):
+        sources, weather = read_sources(connection, scope)
+        carried, between = None, None
+        if scope.carried_from is not None and scope.between is not None:
+            carried = connection.sql(coded_carried(scope)).pl()
+            between = (_microseconds(scope.between[0]), _microseconds(scope.between[1]))
+        probes = Probes.of(connection.sql(coded_probes(horizon_minutes, scope)).pl())
+    lookups = find_lookups(timelines_of(sources, weather, carried, between), probes)
+    with registered(connection, {LOOKUPS_RELATION: lookups}):
         frame: pl.DataFrame = connection.sql(feature_sql(horizon_minutes, scope)).pl()
-    finally:
-        connection.unregister(LOOKUPS_RELATION)
     return frame
 
 
-_SOURCES = tuple(dict.fromkeys(total.source for total in RUNNING_TOTALS))
+def read_sources(
+    connection: duckdb.DuckDBPyConnection, scope: Scope
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """Every source of the running totals and the weather as the sort-based lookups read them, on a
+    connection where the code tables are registered (`registered`)."""
+    sources = {source: connection.sql(coded_source(source, scope)).pl() for source in SOURCES}
+    return sources, connection.sql(coded_weather(scope)).pl()
+
+
+@contextmanager
+def registered(connection: duckdb.DuckDBPyConnection, relations: Mapping[str, Any]) -> Iterator[None]:
+    """The frames or Arrow tables in `relations` readable by name on `connection` while inside."""
+    for name, relation in relations.items():
+        connection.register(name, relation)
+    try:
+        yield
+    finally:
+        for name in relations:
+            connection.unregister(name)
 
 
 def _microseconds(instant: datetime) -> int:

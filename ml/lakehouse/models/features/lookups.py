@@ -3,7 +3,7 @@ the online path: for each probe (a flight at its decision time T), the last row 
 (or of the weather) of the probe's partition before T - `minutes_before`.
 
 SQL reads each source once (`sql.coded_source`): its instants as microseconds, its partition keys
-as integer codes numbered by `sql.key_codes`, the values of its measures. Here, each instant
+as integer codes numbered by `sql.coded_keys`, the values of its measures. Here, each instant
 column is sorted once (`Axis`); each running total is its rows sorted by (code, instant) with every
 measure summed per code up to the row (`Timeline`); a lookup is a binary search of the probes'
 (code, rank of T - offset) in that order. The result is one struct column per lookup, named after

@@ -34,7 +34,9 @@ from lakehouse.models.features.catalog import COLUMNS, LOOKUPS, RUNNING_TOTALS, 
 
 
 def timestamp(instant: datetime) -> str:
-    return f"timestamp '{instant:%Y-%m-%d %H:%M:%S}'"
+    """An instant as a SQL literal, to the microsecond (the sort-based lookups compare it with
+    instants in microseconds)."""
+    return f"timestamp '{instant:%Y-%m-%d %H:%M:%S.%f}'"
 
 
 def lookback_start(start: datetime, horizon_minutes: int) -> datetime:
@@ -531,8 +533,9 @@ def timeline_as_of(
 
 # --- What the sort-based lookups read (`lookups.py`) ----------------------------------------------------
 
-# The partitions the lookups search by (the NYC-wide totals have none).
+# The partitions the lookups search by (the NYC-wide totals have none), and the event sources.
 PARTITIONS = tuple(dict.fromkeys(lookup.partition for lookup in LOOKUPS if lookup.partition))
+SOURCES = tuple(dict.fromkeys(total.source for total in RUNNING_TOTALS))
 
 
 def code_column(partition: tuple[str, ...]) -> str:
@@ -540,24 +543,23 @@ def code_column(partition: tuple[str, ...]) -> str:
     return "code__" + "__".join(partition)
 
 
-def key_codes(partition: tuple[str, ...]) -> str:
-    """A CTE numbering the distinct keys of a partition among `flights` from 0, in the keys' order:
-    every query of one build numbers them alike. Every probe and every event is a flight's, so
-    its key has a number; a key without one (a NULL, or carried from flights outside the scope)
-    is found by no probe."""
+def code_table(partition: tuple[str, ...]) -> str:
+    """The relation numbering a partition's keys (`coded_keys`), which the coded reads join."""
+    return f"{code_column(partition)}s"
+
+
+def coded_keys(partition: tuple[str, ...], scope: Scope) -> str:
+    """The distinct keys of a partition among the scope's flights, numbered from 0 in the keys'
+    order. Every probe and every event is a flight's, so its key has a number; a key without one
+    (a NULL, or carried from flights outside the scope) is found by no probe. The caller holds
+    the result as `code_table(partition)` for the other reads of one build (`build.features_in`),
+    and to code flights the build did not know (`lookups.Probes.coded`)."""
     keys = ", ".join(partition)
     not_null = " and ".join(f"{column} is not null" for column in partition)
-    return f"""{code_column(partition)}s as (
-    select {keys}, cast(row_number() over (order by {keys}) as bigint) - 1 as {code_column(partition)}
-    from (select distinct {keys} from flights where {not_null}) as distinct_keys
-)"""
-
-
-def coded_keys(partition: tuple[str, ...]) -> str:
-    """Every key of a partition with its code (`key_codes`): what codes a flight the warehouse
-    does not know (`lookups.Probes.coded`)."""
-    columns = [*partition, code_column(partition)]
-    return _coded([event_sources()[0], key_codes(partition)], f"{code_column(partition)}s", columns, [])
+    return f"""with
+{event_sources(scope.flights_where)[0]}
+select {keys}, cast(row_number() over (order by {keys}) as bigint) - 1 as {code_column(partition)}
+from (select distinct {keys} from flights where {not_null}) as distinct_keys"""
 
 
 def instant_column(at: str) -> str:
@@ -566,14 +568,10 @@ def instant_column(at: str) -> str:
 
 
 def _coded(ctes: list[str], rows: str, columns: list[str], partitions: list[tuple[str, ...]]) -> str:
-    """`columns` of `rows` with the code of each partition's key (`key_codes`)."""
-    joins = "".join(f"\nleft join {code_column(p)}s using ({', '.join(p)})" for p in partitions)
+    """`columns` of `rows` with the code of each partition's key (from `code_table`)."""
+    joins = "".join(f"\nleft join {code_table(p)} using ({', '.join(p)})" for p in partitions)
     selected = ", ".join([*columns, *(code_column(p) for p in partitions)])
-    return (
-        "with\n"
-        + ",\n\n".join([*ctes, *(key_codes(p) for p in partitions)])
-        + f"\nselect {selected}\nfrom {rows}{joins}"
-    )
+    return "with\n" + ",\n\n".join(ctes) + f"\nselect {selected}\nfrom {rows}{joins}"
 
 
 def totals_of(source: str) -> list[RunningTotal]:
@@ -616,13 +614,12 @@ def coded_carried(scope: Scope) -> str:
         code, join = "cast(0 as bigint)", ""
         if total.partition:
             code = code_column(total.partition)
-            join = f"\nleft join {code}s using ({', '.join(total.partition)})"
+            join = f"\nleft join {code_table(total.partition)} using ({', '.join(total.partition)})"
         branches.append(
             f"select '{total.name}' as total, epoch_us({since}) - 1 as instant, {code} as code, {values}\n"
             f"from {scope.carried_from}{total.name}{join}"
         )
-    ctes = [event_sources(scope.flights_where)[0], *(key_codes(p) for p in PARTITIONS)]
-    return "with\n" + ",\n\n".join(ctes) + "\n" + "\nunion all\n".join(branches)
+    return "\nunion all\n".join(branches)
 
 
 def coded_weather(scope: Scope) -> str:
