@@ -51,7 +51,7 @@ def test_a_running_total_found_is_the_sum_of_its_keys_values_before_the_instant(
         axis, source["code"].to_numpy(), {"value": Values.of(source["value"])}, running=True
     )
     codes, instants = _probes(seed)
-    found = timeline.brought(*timeline.find(codes, axis.rank(instants, inclusive)))
+    found = timeline.brought(timeline.find(codes, axis.rank(instants, inclusive)))
     got = found.field("value").to_pylist()
     expected = [
         _expected_sum(source, int(c), int(t), inclusive) for c, t in zip(codes, instants, strict=True)
@@ -68,9 +68,9 @@ def test_a_row_found_is_the_last_of_its_key_at_or_before_the_instant(seed: int) 
         axis, source["code"].to_numpy(), {"value": Values.of(source["value"])}, running=False
     )
     codes, instants = _probes(seed)
-    row, found = timeline.find(codes, axis.rank(instants, inclusive=True))
-    got = timeline.brought(row, found).field("value").to_pylist()
-    for code, instant, value, was_found in zip(codes, instants, got, found, strict=True):
+    row = timeline.find(codes, axis.rank(instants, inclusive=True))
+    got = timeline.brought(row).field("value").to_pylist()
+    for code, instant, value, was_found in zip(codes, instants, got, row >= 0, strict=True):
         earlier = source.filter((pl.col("code") == code) & (pl.col("instant") <= instant)).sort("instant")
         assert was_found == (earlier.height > 0)
         assert value == (earlier["value"][-1] if earlier.height else None)
@@ -84,7 +84,7 @@ def test_an_empty_source_finds_nothing() -> None:
     axis = Axis.of(Values.of(empty["instant"]))
     timeline = Timeline.of(axis, empty["code"].to_numpy(), {"value": Values.of(empty["value"])}, running=True)
     codes, instants = _probes(0)
-    found = timeline.brought(*timeline.find(codes, axis.rank(instants, inclusive=False)))
+    found = timeline.brought(timeline.find(codes, axis.rank(instants, inclusive=False)))
     assert found.field("value").to_pylist() == [None] * len(codes)
     assert found.type.field("value").type == pa.int64()
 

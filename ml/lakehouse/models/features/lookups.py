@@ -110,27 +110,34 @@ class Timeline:
             taken = {name: _running_sum(column, sorted_codes) for name, column in taken.items()}
         return cls(axis, sorted_codes, position, taken)
 
-    def find(self, codes: np.ndarray, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For probes of `codes` (-1: none) and instant ranks (`Axis.rank`): the row each finds
-        (the last of its code below its rank) and whether it found one."""
+    def find(self, codes: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """For probes of `codes` (-1: none) and instant ranks (`Axis.rank`): the row each finds,
+        the last of its code below its rank (-1: none)."""
         wanted = codes * (len(self.axis.instants) + 1) + ranks
-        row = np.searchsorted(self.position, wanted) - 1
-        row = np.maximum(row, 0)
-        found = (codes >= 0) & (len(self.codes) > 0)
-        if len(self.codes):
-            found &= (self.codes[row] == codes) & (self.position[row] < wanted)
-        return row, found
+        row: np.ndarray = np.searchsorted(self.position, wanted) - 1
+        if not len(self.codes):
+            return row
+        same_code = self.codes[np.maximum(row, 0)] == codes
+        return np.where((row >= 0) & same_code & (codes >= 0), row, -1)
 
-    def brought(self, row: np.ndarray, found: np.ndarray) -> pa.StructArray:
-        """The columns of the rows found, NULL where none was found, as one struct per probe."""
+    def brought(self, row: np.ndarray) -> pa.StructArray:
+        """The columns of the rows found (`find`), NULL where none was found, as one struct per
+        probe. Numbers are handed to Arrow as they are, with the validity of the rows found."""
+        found = row >= 0
+        taken = np.maximum(row, 0)
+        found_validity = pa.array(found).buffers()[1]
         arrays, names = [], []
         for name, column in self.columns.items():
-            valid = found if column.valid is None else found & column.valid[row]
             if pa.types.is_null(column.arrow_type):  # a column of NULLs only, typeless
                 arrays.append(pa.nulls(len(row)))
+            elif not len(column.values):
+                arrays.append(pa.nulls(len(row), type=column.arrow_type))
+            elif column.valid is None and column.values.dtype.kind in "iuf":
+                data = pa.py_buffer(np.ascontiguousarray(column.values[taken]))
+                arrays.append(pa.Array.from_buffers(column.arrow_type, len(row), [found_validity, data]))
             else:
-                values = column.values[row] if len(column.values) else np.zeros(len(row), column.values.dtype)
-                arrays.append(pa.array(values, mask=~valid, type=column.arrow_type))
+                valid = found if column.valid is None else found & column.valid[taken]
+                arrays.append(pa.array(column.values[taken], mask=~valid, type=column.arrow_type))
             names.append(name)
         return pa.StructArray.from_arrays(arrays, names=names)
 
@@ -226,8 +233,8 @@ class Probes:
 
     flight_ids: pl.Series
     decision_at: np.ndarray
-    codes: dict[tuple[str, ...], np.ndarray]
     by_code: dict[tuple[str, ...], np.ndarray]
+    sorted_codes: dict[tuple[str, ...], np.ndarray]
 
     @classmethod
     def coded(cls, keys: pl.DataFrame, codes: dict[tuple[str, ...], pl.DataFrame]) -> Probes:
@@ -252,7 +259,8 @@ class Probes:
         by_time = np.argsort(decision_at, kind="stable")
         codes = {partition: _codes(frame, partition) for partition in ((), *PARTITIONS)}
         by_code = {partition: by_time[_code_order(c[by_time])] for partition, c in codes.items()}
-        return cls(frame["flight_id"], decision_at, codes, by_code)
+        sorted_codes = {partition: codes[partition][order] for partition, order in by_code.items()}
+        return cls(frame["flight_id"], decision_at, by_code, sorted_codes)
 
 
 def find_lookups(
@@ -281,10 +289,9 @@ def find_lookups(
     def found(lookup: Lookup) -> pa.StructArray:
         timeline = timelines[lookup.cte]
         order = probes.by_code[lookup.partition]
-        sorted_row, sorted_found = timeline.find(probes.codes[lookup.partition][order], rank(lookup)[order])
-        row, found = np.empty_like(sorted_row), np.empty_like(sorted_found)
-        row[order], found[order] = sorted_row, sorted_found
-        return timeline.brought(row, found)
+        row = np.empty(len(order), dtype=np.int64)
+        row[order] = timeline.find(probes.sorted_codes[lookup.partition], rank(lookup)[order])
+        return timeline.brought(row)
 
     columns = _mapped(found, lookups, threads)
     return pa.table(
