@@ -3,16 +3,15 @@
 
 For each scale (1x = the bundled year; 10x = synthetic copies of 2013, benchmarks/synthetic.py),
 in a fresh process per engine so that neither warms the other:
-- DuckDB: `dbt build --selector core` (the pipeline's first build), then the features of the whole
-  year at the default horizon, written to Parquet by DuckDB.
+- DuckDB: `dbt build --selector core` (the pipeline's first build), then the features of all the
+  data at the default horizon in one pass (the sort-based lookups), written to Parquet.
 - Spark: the raw files landed as Parquet and the same `dbt build --target spark`
   (`lakehouse.platform.spark.build_on_spark`), then the same features on a Spark session of its
   own, written to Parquet by Spark (`spark_feature_query`: nothing is collected to the driver).
 
 It prints each engine's seconds, Spark's ratio to DuckDB, seconds per million flights and each
 scale's time against the 1x time (about linear: at most scale x 1.1). `--spark-features-scales`
-limits the Spark feature build to some scales (each of its NYC-wide running totals is one window
-over every flight, so its memory grows with the data: docs/scale-out.md). Peak memory is DuckDB's
+limits the Spark feature build to some scales (it is the longest step). Peak memory is DuckDB's
 only: Spark's runs in its own JVM, bounded by spark.driver.memory. A step that fails is reported
 as such, and the others still run. Not run by the tests: timings are noisy.
 """
