@@ -132,7 +132,7 @@ class Timeline:
                 arrays.append(pa.nulls(len(row)))
             elif not len(column.values):
                 arrays.append(pa.nulls(len(row), type=column.arrow_type))
-            elif column.valid is None and column.values.dtype.kind in "iuf":
+            elif column.valid is None and _same_layout(column):
                 data = pa.py_buffer(np.ascontiguousarray(column.values[taken]))
                 arrays.append(pa.Array.from_buffers(column.arrow_type, len(row), [found_validity, data]))
             else:
@@ -140,6 +140,14 @@ class Timeline:
                 arrays.append(pa.array(column.values[taken], mask=~valid, type=column.arrow_type))
             names.append(name)
         return pa.StructArray.from_arrays(arrays, names=names)
+
+
+def _same_layout(column: Values) -> bool:
+    """Whether the values' bytes are the Arrow type's (numbers, instants): then they are handed
+    to Arrow without a copy."""
+    return (
+        column.values.dtype.kind in "iuf" and column.values.dtype.itemsize * 8 == column.arrow_type.bit_width
+    )
 
 
 def _running_sum(column: Values, codes: np.ndarray) -> Values:
