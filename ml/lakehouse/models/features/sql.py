@@ -158,14 +158,6 @@ from (select * from {table} union all select * from ({more}))
 having count(*) > 0"""
 
 
-def _plus(before: str, within: str) -> str:
-    """`before` + `within`, NULL when both are (a sum of NULLs only is NULL, as SQL's `sum`)."""
-    return (
-        f"case when {before} is null and {within} is null then null "
-        f"else coalesce({before}, 0) + coalesce({within}, 0) end"
-    )
-
-
 def _day(instant: str) -> str:
     """The UTC day of an instant: what the portable running totals and lookups partition by."""
     return f"cast({instant} as date)"
@@ -191,32 +183,25 @@ def _events(total: RunningTotal, between: tuple[datetime, datetime] | None) -> s
 
 
 def running_total(total: RunningTotal, between: tuple[datetime, datetime] | None) -> list[str]:
-    """The CTEs of a running total in portable SQL, every window partitioned by key and day (a
-    window over every event of a total without a key, or with three, would run in one task or
-    three on Spark):
+    """The CTEs of a running total in portable SQL, its lookups' windows partitioned by key and
+    day (a window over every event of a total without a key, or with three, would run in one task
+    or three on Spark; `running_as_of`):
 
     - `<name>_events`: the rows it adds up (`_events`);
     - `<name>_days`: their sums per key and day;
     - `<name>_before`: for each key and each day that has events or is asked about (the days of
-      the lookups' instants), what its events on earlier days add up to;
-    - `<name>`: its rows with each measure's total up to the row's instant (earlier days, plus the
-      day's rows to that instant: a range frame gives rows at one instant the same totals, so the
-      last row before an instant holds everything before it)."""
+      the lookups' instants), what its events on earlier days add up to: the row each day of a
+      lookup's window starts from."""
     name, partition, measures = total.name, total.partition, list(total.measures)
     keys = "".join(f"{column}, " for column in partition)
     by_key = f"partition by {', '.join(partition)} " if partition else ""
-    not_null = " and ".join([*(f"{column} is not null" for column in partition), "true"])
     asked = "\n        union\n        ".join(
-        f"select {keys}{_day(lookup_instant(lookup))} as day from keys where {not_null}"
+        f"select {keys}{_day(lookup_instant(lookup))} as day from keys where {_not_null(partition)}"
         for lookup in LOOKUPS
         if lookup.cte == name
     )
     days_before = f"{by_key}order by day rows between unbounded preceding and 1 preceding"
     earlier = ",\n        ".join(f"{_sum(f'days.{m}', days_before)} as {m}" for m in measures)
-    within = ",\n        ".join(
-        f"{_plus(f'before.{m}', _sum(f'events.{m}', f'partition by {keys}day order by at_utc'))} as {m}"
-        for m in measures
-    )
     return [
         f"""{name}_events as (
     {_events(total, between)}
@@ -236,13 +221,11 @@ def running_total(total: RunningTotal, between: tuple[datetime, datetime] | None
     ) as asked
     left join {name}_days as days using ({keys}day)
 )""",
-        f"""{name} as (
-    select distinct {keys}at_utc,
-        {within}
-    from (select *, {_day("at_utc")} as day from {name}_events) as events
-    left join {name}_before as before using ({keys}day)
-)""",
     ]
+
+
+def _not_null(columns: list[str] | tuple[str, ...]) -> str:
+    return " and ".join([*(f"{column} is not null" for column in columns), "true"])
 
 
 # --- The aircraft -----------------------------------------------------------------------------------------
@@ -449,10 +432,11 @@ def lookup_instant(lookup: Lookup, flight: str = "") -> str:
 
 
 def portable_as_of(lookup: Lookup) -> str:
-    """A lookup as a CTE `lookup_<alias>` of the narrow `keys` rows, in SQL that Spark runs too
-    (`timeline_as_of`): the rows an ASOF join would find. A running total's lookups search each
-    key's day on its own, from the day's opening row (`running_total`'s `<name>_before`)."""
-    total = lookup.cte != "weather"
+    """A lookup as a CTE `lookup_<alias>` of the narrow `keys` rows, in SQL that Spark runs too:
+    the rows an ASOF join would find (`running_as_of` for a running total, `timeline_as_of` for
+    the weather)."""
+    if lookup.cte != "weather":
+        return running_as_of(lookup)
     return timeline_as_of(
         f"lookup_{lookup.alias}",
         rows=lookup.cte,
@@ -462,8 +446,49 @@ def portable_as_of(lookup: Lookup) -> str:
         probe_at=lookup_instant(lookup),
         partition=list(lookup.partition),
         inclusive=lookup.inclusive,
-        opening=f"{lookup.cte}_before" if total else None,
     )
+
+
+def running_as_of(lookup: Lookup) -> str:
+    """A running total's lookup as a CTE `lookup_<alias>`: for each flight of `keys`, each measure
+    summed over its key's events before the lookup's instant. One window per key and day of that
+    instant: the day's row of what earlier days add up to (`running_total`'s `<name>_before`),
+    then the day's events and the flights in time order, an event sorting after a flight at the
+    same instant (what happens at an instant is not known at it) unless the lookup is inclusive;
+    each flight takes the sum of what precedes it (NULL when nothing does, as the last row of a
+    running total is)."""
+    total = next(t for t in RUNNING_TOTALS if t.name == lookup.cte)
+    partition, measures = total.partition, list(total.measures)
+    keys = "".join(f"{column}, " for column in partition)
+    values = ", ".join(measures)
+    nulls = ", ".join(f"cast(null as bigint) as {m}" for m in measures)
+    event_first = 0 if lookup.inclusive else 1
+    frame = "rows between unbounded preceding and current row"
+    over = f"partition by {keys}day order by event_at, sort_order {frame}"
+    sums = ", ".join(f"{_sum(m, over)} as {m}" for m in measures)
+    instant = lookup_instant(lookup)
+    return f"""lookup_{lookup.alias} as (
+    select flight_id, {values}
+    from (
+        select flight_id, is_probe, {sums}
+        from (
+            select {keys}day, cast(day as timestamp) as event_at, -1 as sort_order, false as is_probe,
+                cast(null as varchar) as flight_id, {values}
+            from {total.name}_before
+            union all
+            select {keys}{_day("at_utc")} as day, at_utc as event_at, {event_first} as sort_order,
+                false as is_probe, cast(null as varchar) as flight_id, {values}
+            from {total.name}_events
+            where {_not_null(partition)}
+            union all
+            select {keys}{_day(instant)} as day, {instant} as event_at, {1 - event_first} as sort_order,
+                true as is_probe, flight_id, {nulls}
+            from keys
+            where {_not_null(partition)}
+        ) as timeline
+    ) as summed
+    where is_probe
+)"""
 
 
 def timeline_as_of(
@@ -477,34 +502,18 @@ def timeline_as_of(
     partition: list[str],
     inclusive: bool,
     probes_where: str = "true",
-    opening: str | None = None,
 ) -> str:
     """A CTE `name` of each of the `probes` (by flight_id) with the `columns` of the last of the
     `rows` of its `partition` before its instant `probe_at` (at or before it when `inclusive`),
     as an ASOF join finds it: a union of the rows and the probes ordered by time within the
     partition, a row sorting before a probe at the same instant when `inclusive`, else after it.
-    The row is carried as one struct, so that a NULL in it is kept as the ASOF join keeps it.
-
-    With `opening` (a relation of `partition`, `day` and the `columns`), the partition is also
-    split by day: each day starts with its opening row, which stands for the rows of earlier days."""
+    The row is carried as one struct, so that a NULL in it is kept as the ASOF join keeps it."""
     found = ", ".join(f"{column} := {column}" for column in columns)
     keys = "".join(f"{column}, " for column in partition)
-    not_null = " and ".join([*(f"{column} is not null" for column in partition), "true"])
+    not_null = _not_null(partition)
     row_first = 0 if inclusive else 1
-    by = [*partition, "day"] if opening else partition
-    over = f"partition by {', '.join(by)} " if by else ""
+    over = f"partition by {', '.join(partition)} " if partition else ""
     values = ", ".join(f"found.{column} as {column}" for column in columns)
-    day = f"{_day(row_at)} as day, " if opening else ""
-    probe_day = f"{_day(probe_at)} as day, " if opening else ""
-    first = (
-        f"""select {keys}day, cast(day as timestamp) as event_at, -1 as sort_order, false as is_probe,
-                cast(null as varchar) as flight_id, struct_pack({found}) as row_found
-            from {opening}
-            union all
-            """
-        if opening
-        else ""
-    )
     return f"""{name} as (
     select flight_id, {values}
     from (
@@ -516,12 +525,12 @@ def timeline_as_of(
                 rows between unbounded preceding and current row
             ) as found
         from (
-            {first}select {keys}{day}{row_at} as event_at, {row_first} as sort_order, false as is_probe,
+            select {keys}{row_at} as event_at, {row_first} as sort_order, false as is_probe,
                 cast(null as varchar) as flight_id, struct_pack({found}) as row_found
             from {rows}
             where {not_null}
             union all
-            select {keys}{probe_day}{probe_at} as event_at, {1 - row_first} as sort_order, true as is_probe,
+            select {keys}{probe_at} as event_at, {1 - row_first} as sort_order, true as is_probe,
                 flight_id, null as row_found
             from {probes}
             where {not_null} and {probes_where}
