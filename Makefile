@@ -7,7 +7,7 @@ RUN := $(UV) run --no-sync
 export UV_COMPILE_BYTECODE := 1
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup run test pytest lint lint-python lint-sql format raw docs bench bench-gate bench-features bench-scoring bench-serving bench-live bench-threads bench-spark serve clean
+.PHONY: setup run test pytest lint lint-python lint-sql format raw docs bench bench-gate bench-features bench-scoring bench-serving bench-live bench-threads bench-spark bench-training serve clean
 
 setup: .venv/.synced
 
@@ -74,6 +74,9 @@ bench-threads: setup
 
 bench-spark: setup
 	$(RUN) python -m benchmarks.spark $(ARGS)
+
+bench-training: setup
+	$(RUN) python -m benchmarks.training $(ARGS)
 
 serve: setup
 	$(RUN) lakehouse serve $(ARGS)

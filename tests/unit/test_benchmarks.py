@@ -24,7 +24,7 @@ from benchmarks.synthetic import (
 )
 from lakehouse.platform.landing import REFERENCE_TABLES
 
-ENTRY_MODULES = ("build", "gate", "features", "scoring", "serving", "live", "spark")
+ENTRY_MODULES = ("build", "gate", "features", "scoring", "serving", "live", "spark", "threads", "training")
 MODULES = (*ENTRY_MODULES, "synthetic", "dbt_replay", "runner")
 # 2013's DST start (2013-03-10) to 2014's (2014-03-09): the shift of copy 1.
 ONE_YEAR_SHIFT = timedelta(weeks=52)
