@@ -4,7 +4,10 @@ Each measured piece of work (a dbt build, the quality gate, the feature build) r
 Python process, `python -m benchmarks.<name>` with a hidden option, so that its peak memory can be
 read from wait4(): that one child's rusage (RUSAGE_CHILDREN would be the maximum over every child
 so far). Linux folds the peaks of the processes the child waited for into it, so ru_maxrss also
-covers a dbt (and DuckDB) process that run_dbt starts and waits for.
+covers a dbt (and DuckDB) process that run_dbt starts and waits for. Linux also starts a new
+process's peak from the peak of the process it was spawned from, so a benchmark that has grown
+(a warehouse built in its own process) would lend its peak to every child: each child is spawned
+by a small Python process of a few MB (`SPAWNER`), which reports the child's wait4() figure.
 
 Everything is written under a work folder (--workdir): the synthetic landing zones (`raw-<k>x`,
 kept for the next run), a build's run folder (`run-<k>x`), the cached warehouses the gate and
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -55,6 +57,21 @@ class ChildRun:
         return figures
 
 
+# Runs argv[2:], writes its wait4() peak (KiB) to the file argv[1], exits as it did.
+SPAWNER = """
+import os, signal, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as peak:
+    peak.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 def run_child(
     module: str,
     args: Sequence[str],
@@ -62,15 +79,18 @@ def run_child(
     stdout: int | IO[bytes] | None = subprocess.PIPE,
     stderr: int | IO[bytes] | None = None,
 ) -> ChildRun:
-    """`python -m <module> <args>` from the repository root, waited for with wait4()."""
-    command = [sys.executable, "-m", module, *args]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO_ROOT)
-    output = process.stdout.read() if process.stdout is not None else b""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    return ChildRun(process.returncode, wall, usage.ru_maxrss * 1024, output)  # KiB on Linux
+    """`python -m <module> <args>` from the repository root, spawned by `SPAWNER`, which waits for
+    it with wait4()."""
+    with tempfile.TemporaryDirectory() as folder:
+        peak = Path(folder) / "peak"
+        command = [sys.executable, "-c", SPAWNER, str(peak), sys.executable, "-m", module, *args]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO_ROOT)
+        output = process.stdout.read() if process.stdout is not None else b""
+        exit_code = process.wait()
+        wall = time.perf_counter() - started
+        peak_kib = int(peak.read_text()) if peak.exists() else 0
+    return ChildRun(exit_code, wall, peak_kib * 1024, output)  # KiB on Linux
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The benchmarks are not run by the tests (timings are noisy), but they must import: a broken
 import fails here rather than at the next `make bench`. And the synthetic generator, on one flight
 and one weather reading, writes its files where the landing zone keeps them and moves copy k to
-the year 2013 + k by whole weeks (benchmarks/synthetic.py says why)."""
+the year 2013 + k by whole weeks (benchmarks/synthetic.py says why). A child's peak memory is its
+own, not that of the benchmark process that spawned it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.runner import BUNDLED_RAW
+from benchmarks.runner import BUNDLED_RAW, MIB, run_child
 from benchmarks.synthetic import (
     FLIGHT_NUMBER_STEP,
     ISO_UTC,
@@ -35,6 +36,15 @@ def test_every_benchmark_module_imports(name: str) -> None:
     module = importlib.import_module(f"benchmarks.{name}")
     if name in ENTRY_MODULES:
         assert callable(module.main)
+
+
+def test_a_child_peak_memory_is_its_own_not_its_parents() -> None:
+    ballast = b"\x01" * (400 * MIB)  # written, so resident: the parent's peak is above 400 MB
+    run = run_child("json.tool", ["--help"])
+    assert len(ballast) == 400 * MIB
+    assert run.exit_code == 0
+    assert 0 < run.peak_rss_bytes < 200 * MIB
+    assert run_child("json.tool", ["/no/such/file.json"]).exit_code != 0
 
 
 def test_file_names_are_the_landing_zone_layout(tmp_path: Path) -> None:
