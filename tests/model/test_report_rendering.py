@@ -40,7 +40,7 @@ def test_the_training_report_renders_in_headless_chromium(tmp_path: Path) -> Non
         "lightgbm", "classification", splits, list(FEATURES.all), base_params("classification", config)
     )
     gain = dict(zip(final.pre.tree_features, final.model.feature_importance("gain").tolist(), strict=True))
-    result = TaskResult("classification", [prior, final], float(prior.model), float(prior.refit), gain, 0.0)
+    result = TaskResult("classification", [prior, final], float(prior.model), float(prior.refit), gain)
     report = write_report(
         tmp_path / "report",
         "20260101T000000Z",

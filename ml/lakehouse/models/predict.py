@@ -8,7 +8,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 
 from lakehouse.models.preprocess import Preprocessor
 
@@ -20,6 +20,6 @@ def predict(model: Any, pre: Preprocessor, frame: pl.DataFrame) -> np.ndarray:
         return np.asarray(model.predict(pre.for_trees(frame), num_iteration=model.best_iteration))
     if isinstance(model, LogisticRegression):
         return np.asarray(model.predict_proba(pre.for_linear(frame))[:, 1])
-    if isinstance(model, LinearRegression):
+    if isinstance(model, Ridge):
         return np.asarray(model.predict(pre.for_linear(frame)))
     return np.full(frame.height, float(model))

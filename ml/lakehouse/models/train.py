@@ -10,15 +10,13 @@ fit, test metrics from the refit: what the scoring model does on the month after
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 
-from lakehouse.common.progress import Progress
 from lakehouse.config import MAX_ROUNDS, TrainingConfig, Tuned
 from lakehouse.models.boosting import fit_lightgbm, refit_lightgbm, scaled_rounds, tuned_params
 from lakehouse.models.features.catalog import FEATURES
@@ -67,7 +65,6 @@ class TaskResult:
     prior: float
     refit_prior: float
     importance_gain: dict[str, float]
-    seconds: float
 
     @property
     def final(self) -> ModelRun:
@@ -133,11 +130,13 @@ def _baselines(
     prior, refit_prior = float(labels(train, task).mean()), float(labels(refit, task).mean())
 
     def linear(rows: pl.DataFrame, rows_pre: Preprocessor) -> Any:
+        # Both on the Cholesky factor of the features' Gram matrix (rows >> features): the lbfgs
+        # optimum in a third of the time, and least squares in a tenth of an SVD's; both with the
+        # same mild L2 penalty (C = 1 / alpha = 1), which also keeps one-hot columns well posed.
         model: Any = (
-            # Newton steps on the Cholesky factor: the lbfgs optimum in a third of the time (rows >> features)
             LogisticRegression(max_iter=1000, C=1.0, solver="newton-cholesky")
             if task == "classification"
-            else LinearRegression()
+            else Ridge(alpha=1.0, solver="cholesky")
         )
         return model.fit(rows_pre.for_linear(rows), labels(rows, task))
 
@@ -189,53 +188,62 @@ def schedule_run(
     )
 
 
-def train_task(
-    frame: pl.DataFrame, task: Task, config: TrainingConfig, tuned: Tuned, progress: Progress
-) -> TaskResult:
-    """Prior, linear model, LightGBM on schedule features, LightGBM with the tuned parameters and
-    features (the final model), all on the same split."""
-    started = time.perf_counter()
+# The parts of a task's training at a horizon, each fitted on its own: the final model, the
+# schedule-only LightGBM (at the main horizon), and the baselines (the prior; at the main horizon
+# the linear model too).
+Part = Literal["final", "schedule", "baselines"]
+
+
+@dataclass(frozen=True)
+class Fit:
+    task: Task
+    horizon_minutes: int
+    part: Part
+
+    def __str__(self) -> str:
+        return f"{self.task} at {self.horizon_minutes} min: {PART_NAMES[self.part]}"
+
+
+PART_NAMES: dict[Part, str] = {
+    "final": "LightGBM, tuned",
+    "schedule": "LightGBM on schedule features",
+    "baselines": "baselines",
+}
+
+
+def training_fits(tasks: list[Task], config: TrainingConfig) -> list[Fit]:
+    """Every fit of a run, the longest first (the tuned LightGBM at each horizon, then the
+    schedule-only one, then the baselines), so that fits running side by side end together."""
+    horizons = config.horizons_minutes
+    return (
+        [Fit(task, h, "final") for h in horizons for task in tasks]
+        + [Fit(task, config.horizon_minutes, "schedule") for task in tasks]
+        + [Fit(task, h, "baselines") for h in horizons for task in tasks]
+    )
+
+
+def fit_part(frame: pl.DataFrame, fit: Fit, config: TrainingConfig, tuned: Tuned) -> list[ModelRun]:
+    """The models of one part, fitted on `frame` (the features at the fit's horizon)."""
+    task = fit.task
     splits = task_splits(frame, config, task)
+    params = tuned_params(task, config, tuned)
+    if fit.part == "final":
+        features = tuned_features(tuned)
+        return [lightgbm_run(FINAL_MODEL, task, splits, features, params, max_rounds=config.max_rounds)]
+    if fit.part == "schedule":
+        return [schedule_run(task, splits, params, config)]
+    if fit.horizon_minutes != config.horizon_minutes:
+        pre = make_preprocessor(splits["train"], [])
+        return [constant_run(task, splits, pre, pre)]
     all_features = list(FEATURES.all)
     pre_all = make_preprocessor(splits["train"], all_features)
-    refit_pre_all = make_preprocessor(refit_rows(splits), all_features)
-    params = tuned_params(task, config, tuned)
+    return _baselines(task, splits, pre_all, make_preprocessor(refit_rows(splits), all_features))
 
-    progress("baseline and linear model")
-    models = _baselines(task, splits, pre_all, refit_pre_all)
 
-    progress("LightGBM on schedule features")
-    models.append(schedule_run(task, splits, params, config))
-
-    progress("LightGBM, tuned")
-    features = tuned_features(tuned)
-    final = lightgbm_run(FINAL_MODEL, task, splits, features, params, max_rounds=config.max_rounds)
-    models.append(final)
+def task_result(task: Task, fitted: dict[Part, list[ModelRun]]) -> TaskResult:
+    """A task's models at one horizon, side by side: the baselines, the schedule-only LightGBM
+    (where it was fitted), the final model last."""
+    models = [*fitted["baselines"], *fitted.get("schedule", []), *fitted["final"]]
+    final = models[-1]
     gain = dict(zip(final.pre.tree_features, final.model.feature_importance("gain").tolist(), strict=True))
-    prior = float(models[0].model)
-    refit_prior = float(models[0].refit)
-    return TaskResult(task, models, prior, refit_prior, gain, time.perf_counter() - started)
-
-
-def train_final(
-    frame: pl.DataFrame, task: Task, config: TrainingConfig, tuned: Tuned, progress: Progress
-) -> TaskResult:
-    """The final model alone (beside the prior its metrics are judged against), at a horizon where
-    the side-by-side table is not needed."""
-    started = time.perf_counter()
-    splits = task_splits(frame, config, task)
-    pre = make_preprocessor(splits["train"], [])
-    prior = constant_run(task, splits, pre, pre)
-    progress("LightGBM, tuned")
-    final = lightgbm_run(
-        FINAL_MODEL,
-        task,
-        splits,
-        tuned_features(tuned),
-        tuned_params(task, config, tuned),
-        max_rounds=config.max_rounds,
-    )
-    gain = dict(zip(final.pre.tree_features, final.model.feature_importance("gain").tolist(), strict=True))
-    return TaskResult(
-        task, [prior, final], float(prior.model), float(prior.refit), gain, time.perf_counter() - started
-    )
+    return TaskResult(task, models, float(models[0].model), float(models[0].refit), gain)

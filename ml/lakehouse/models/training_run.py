@@ -6,18 +6,16 @@ registry."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
-from typing import TypeVar
 
 import polars as pl
 
 from lakehouse.common.html import titled_table
+from lakehouse.common.parallel import run_pooled, threads_per_worker
 from lakehouse.common.progress import Progress
 from lakehouse.config import Paths, TrainingConfig, Tuned, read_tuned
 from lakehouse.models import registry
@@ -36,10 +34,7 @@ from lakehouse.models.features.build import read_features
 from lakehouse.models.report import fill_backtest, write_report
 from lakehouse.models.split import split_by_month, task_splits
 from lakehouse.models.tasks import SELECTION_METRIC, Task
-from lakehouse.models.train import TaskResult, train_final, train_task
-
-T = TypeVar("T")
-R = TypeVar("R")
+from lakehouse.models.train import Fit, ModelRun, Part, TaskResult, fit_part, task_result, training_fits
 
 
 @dataclass
@@ -213,41 +208,6 @@ def features_by_horizon(
     return frames
 
 
-def task_parallelism(tasks: int, threads: int) -> tuple[int, int]:
-    """How many tasks train at once and on how many LightGBM threads each, from the threads the
-    configuration allows: a task per thread. LightGBM gains less from a second thread than a
-    second fit running beside it does (`make bench-threads`)."""
-    at_once = max(1, min(tasks, threads))
-    return at_once, max(1, threads // at_once)
-
-
-def run_at_once(function: Callable[[T], R], items: list[T]) -> list[R]:
-    """`function` of every item at once: the first in this thread, each other in a daemon thread
-    (LightGBM, polars and numpy release the GIL while they compute). A signal raises here, where
-    the run is, and nothing waits for the other threads: a daemon thread does not hold the process
-    at exit. The first exception of any thread is raised."""
-    results: dict[int, R] = {}
-    errors: dict[int, BaseException] = {}
-
-    def run(index: int) -> None:
-        try:
-            results[index] = function(items[index])
-        except BaseException as error:
-            errors[index] = error
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(items))]
-    for thread in threads:
-        thread.start()
-    run(0)
-    if 0 in errors:
-        raise errors[0]
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[min(errors)]
-    return [results[i] for i in range(len(items))]
-
-
 @dataclass
 class _TaskOutput:
     result: TaskResult
@@ -255,28 +215,22 @@ class _TaskOutput:
     rows: list[MetricRow]
     section: str
     entries: list[registry.RegistryEntry]
-    tuned: Tuned
 
 
-def _train_task(
+def _evaluate_task(
     p: Paths,
     task: Task,
     config: TrainingConfig,
     frames: dict[int, pl.DataFrame],
     origins: dict[int, _Provenance],
     run_id: str,
-    progress: Progress,
+    fitted: dict[int, dict[Part, list[ModelRun]]],
+    tuned: Tuned,
 ) -> _TaskOutput:
-    """One task: its models side by side at the main horizon, the final model at the others, the
-    evaluation and the champion decision at each horizon (models saved, nothing registered)."""
-
-    def task_progress(message: str) -> None:
-        progress(f"{task}: {message}")
-
+    """One task's fitted models: side by side at the main horizon, the final model at the others,
+    the evaluation and the champion decision at each horizon (models saved, nothing registered)."""
     main = config.horizon_minutes
-    tuned = read_tuned(task)
-    progress(f"{task}: training at T = departure - {main} min")
-    result = train_task(frames[main], task, config, tuned, task_progress)
+    result = task_result(task, fitted[main])
     splits = task_splits(frames[main], config, task)
     origin = Rows(run_id, task, main)
     evaluation = side_by_side(origin, result)
@@ -287,13 +241,12 @@ def _train_task(
     evaluation.sections.append(_decision_html(decision))
     entries = [entry]
     for horizon in config.other_horizons_minutes:
-        progress(f"{task}: the final model at T = departure - {horizon} min")
-        other = train_final(frames[horizon], task, config, tuned, task_progress)
+        other = task_result(task, fitted[horizon])
         evaluation.add(side_by_side(Rows(run_id, task, horizon), other))
         entries.append(_register(p, origins[horizon], other, frames[horizon], config, tuned)[0])
     if config.other_horizons_minutes:
         evaluation.sections.append(_other_horizons_html(task, entries))
-    return _TaskOutput(result, splits, evaluation.rows, "".join(evaluation.sections), entries, tuned)
+    return _TaskOutput(result, splits, evaluation.rows, "".join(evaluation.sections), entries)
 
 
 def run_training(
@@ -316,21 +269,29 @@ def run_training(
     origins = {
         h: _provenance(run_id, created, run_dir, frames[h], config, h) for h in config.horizons_minutes
     }
-    tasks_at_once, threads = task_parallelism(len(tasks), config.num_threads)
-    per_task = replace(config, num_threads=threads)
+    tuning: dict[str, Tuned] = {task: read_tuned(task) for task in tasks}
+    fits = training_fits(tasks, config)
+    at_once, threads = threads_per_worker(len(fits), config.num_threads)
+    per_fit = replace(config, num_threads=threads)
 
-    def one_task(task: Task) -> _TaskOutput:
-        return _train_task(p, task, per_task, frames, origins, run_id, progress)
+    def fit(part: Fit) -> list[ModelRun]:
+        progress(str(part))
+        return fit_part(frames[part.horizon_minutes], part, per_fit, tuning[part.task])
 
-    outputs = (
-        run_at_once(one_task, tasks) if tasks_at_once == len(tasks) else [one_task(task) for task in tasks]
-    )
+    fitted: dict[Task, dict[int, dict[Part, list[ModelRun]]]] = {}
+    for part, runs in zip(fits, run_pooled(fit, fits, at_once), strict=True):
+        fitted.setdefault(part.task, {}).setdefault(part.horizon_minutes, {})[part.part] = runs
+
+    progress("evaluation and champion decisions")
+    outputs = [
+        _evaluate_task(p, task, per_fit, frames, origins, run_id, fitted[task], tuning[task])
+        for task in tasks
+    ]
     results = [o.result for o in outputs]
     splits_by_task: dict[str, dict[str, pl.DataFrame]] = {o.result.task: o.splits for o in outputs}
     rows = [row for o in outputs for row in o.rows]
     sections: dict[str, str] = {o.result.task: o.section for o in outputs}
     entries = [entry for o in outputs for entry in o.entries]
-    tuning: dict[str, Tuned] = {o.result.task: o.tuned for o in outputs}
     progress("report")
     report = write_report(run_dir / "report", run_id, main, results, splits_by_task, sections, tuning)
     earlier = latest_backtest(
