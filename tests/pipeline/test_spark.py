@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -32,6 +33,10 @@ from lakehouse.platform.spark import (
     java_available,
     spark_build_args,
 )
+
+# A month of flights: the feature query's hundreds of shuffles run faster on a few partitions
+# than on Spark's 200 (the results do not depend on it).
+os.environ.setdefault("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", "4")
 
 pytestmark = [
     pytest.mark.skipif(not java_available(), reason=JAVA_MISSING),
