@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -33,10 +34,6 @@ from lakehouse.platform.spark import (
     java_available,
     spark_build_args,
 )
-
-# A month of flights: the feature query's hundreds of shuffles run faster on a few partitions
-# than on Spark's 200 (the results do not depend on it).
-os.environ.setdefault("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", "4")
 
 pytestmark = [
     pytest.mark.skipif(not java_available(), reason=JAVA_MISSING),
@@ -282,6 +279,17 @@ DEFECTS: dict[str, DefectFile] = {
 class Builds:
     duckdb: Path
     spark: SparkFolders
+
+
+@pytest.fixture(scope="module", autouse=True)
+def few_shuffle_partitions() -> Iterator[None]:
+    """A month of flights: the feature query's hundreds of shuffles run faster on a few partitions
+    than on Spark's 200 (the results do not depend on it); for this module's Spark runs only."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", os.environ.get("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", "4")
+        )
+        yield
 
 
 @pytest.fixture(scope="module")
