@@ -281,14 +281,21 @@ class Builds:
     spark: SparkFolders
 
 
+# For this module's Spark runs only (the results do not depend on them), on a month of flights:
+# the feature query's hundreds of shuffles run faster on a few partitions than on Spark's 200, and
+# its hundreds of stages, each run once, cost less CPU compiled by the JVM's quick compiler alone
+# (given room for all of their code: its default cache fills up and compiling stops).
+SMALL_BUILD_SETTINGS = {
+    "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "4",
+    "LAKEHOUSE_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m",
+}
+
+
 @pytest.fixture(scope="module", autouse=True)
-def few_shuffle_partitions() -> Iterator[None]:
-    """A month of flights: the feature query's hundreds of shuffles run faster on a few partitions
-    than on Spark's 200 (the results do not depend on it); for this module's Spark runs only."""
+def small_build_settings() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", os.environ.get("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", "4")
-        )
+        for name, value in SMALL_BUILD_SETTINGS.items():
+            patch.setenv(name, os.environ.get(name, value))
         yield
 
 
