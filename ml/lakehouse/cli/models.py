@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -192,7 +193,7 @@ def _train_on_dask(p: Any, horizon: int, chosen: list[Task], scheduler: str | No
 
     from distributed import Client, LocalCluster
 
-    from lakehouse.models.dask_training import fit_on_dask
+    from lakehouse.models.dask_training import COMPARISON_FILE, comparison_record, fit_on_dask
     from lakehouse.models.registry import current_champion
 
     # LightGBM's Dask estimator sets the threads per worker itself and says so for every fit
@@ -234,6 +235,7 @@ def _train_on_dask(p: Any, horizon: int, chosen: list[Task], scheduler: str | No
         ):
             table.add_column(column, justify="left" if column in ("model", "tested", "metric") else "right")
         folder = p.model_runs / f"dask-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        compared = []
         for entry in champions:
             try:
                 fit = fit_on_dask(client, lake, entry)
@@ -241,6 +243,7 @@ def _train_on_dask(p: Any, horizon: int, chosen: list[Task], scheduler: str | No
                 fail(str(error))
             folder.mkdir(parents=True, exist_ok=True)
             fit.booster.save_model(str(folder / f"{entry.model_id}.txt"))
+            compared.append(comparison_record(fit))
             table.add_row(
                 entry.model_id,
                 f"{fit.rounds:,}",
@@ -253,8 +256,9 @@ def _train_on_dask(p: Any, horizon: int, chosen: list[Task], scheduler: str | No
                 format_number(fit.max_abs_difference),
                 f"{fit.seconds:.1f}",
             )
+    (folder / COMPARISON_FILE).write_text(json.dumps(compared, indent=2) + "\n")
     console.print(table)
-    console.print(f"models (not registered): {folder}")
+    console.print(f"models (not registered) and {COMPARISON_FILE}: {folder}")
 
 
 @app.command("export-features")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
@@ -82,6 +82,14 @@ class DaskFit:
     mean_abs_difference: float
     seconds: float
     booster: lgb.Booster
+
+
+def comparison_record(fit: DaskFit) -> dict[str, Any]:
+    """What a refit compared, as JSON: every field of `fit` but its model."""
+    return {f.name: getattr(fit, f.name) for f in fields(fit) if f.name != "booster"}
+
+
+COMPARISON_FILE = "comparison.json"
 
 
 def _estimator(task: str, client: Any, rounds: int, params: dict[str, Any]) -> Any:
