@@ -58,9 +58,9 @@ def test_a_champions_recipe_refitted_on_dask_is_as_good_as_the_champion(
             )
     assert trained.exit_code == 0, trained.output
     assert "2 workers" in trained.output
-    (record,) = sample.second.paths.model_runs.glob(f"dask-*/{COMPARISON_FILE}")
-    fits = {fit["task"]: fit for fit in json.loads(record.read_text())}
     p = sample.second.paths
+    (record,) = p.model_runs.glob(f"dask-*/{COMPARISON_FILE}")
+    fits = {fit["task"]: fit for fit in json.loads(record.read_text())}
     for task in ("classification", "regression"):
         champion = current_champion(p.model_registry, task, 120)
         assert champion is not None
