@@ -8,10 +8,10 @@ Its parts, in the order they appear:
    flights on the ground (`event_sources`);
 3. the probes: the flights whose features are computed, with their decision time T;
 4. the aircraft: a stand-in for a flight without a tail, and each aircraft's earlier legs;
-5. the running totals of events and the weather as observed (`running_total`, `weather_cte`);
+5. the running totals of events and the weather as observed (`running_totals`, `weather_cte`);
 6. the lookups, in one of two forms: what the sort-based lookups read on DuckDB (each source's
    rows with integer key codes, `coded_source`; `lookups.py` finds the rows), or portable SQL
-   that finds them without ASOF joins, which Spark lacks (`portable_as_of`);
+   that finds them without ASOF joins, which Spark lacks (`running_as_of`, `weather_as_of`);
 7. the SELECT of `catalog.COLUMNS` over the probes joined to all of the above (`feature_sql`
    over the lookups found, `portable_feature_sql` with them)."""
 
@@ -182,44 +182,92 @@ def _events(total: RunningTotal, between: tuple[datetime, datetime] | None) -> s
     {events} and {total.at} >= {since} and {total.at} < {until}"""
 
 
-def running_total(total: RunningTotal, between: tuple[datetime, datetime] | None) -> list[str]:
-    """The CTEs of a running total in portable SQL, its lookups' windows partitioned by key and
-    day (a window over every event of a total without a key, or with three, would run in one task
-    or three on Spark; `running_as_of`):
+# The keys the running totals are kept per (the NYC-wide ones have none).
+KEYS = tuple(dict.fromkeys(total.partition for total in RUNNING_TOTALS))
+# The portable rows of a running total hold its measures in value columns, in declared order.
+VALUE_COLUMNS = [f"value_{i}" for i in range(1, 1 + max(len(total.measures) for total in RUNNING_TOTALS))]
 
-    - `<name>_events`: the rows it adds up (`_events`);
-    - `<name>_days`: their sums per key and day;
-    - `<name>_before`: for each key and each day that has events or is asked about (the days of
-      the lookups' instants), what its events on earlier days add up to: the row each day of a
-      lookup's window starts from."""
-    name, partition, measures = total.name, total.partition, list(total.measures)
+
+def totals_by_key(partition: tuple[str, ...]) -> list[RunningTotal]:
+    """The running totals kept per `partition`, each known in the portable rows by its index here."""
+    return [total for total in RUNNING_TOTALS if total.partition == partition]
+
+
+def _key_name(partition: tuple[str, ...]) -> str:
+    """The name of the portable CTEs of the running totals per `partition`."""
+    return f"totals_by_{'__'.join(partition)}" if partition else "totals_nyc"
+
+
+def _lookups_of(total: RunningTotal) -> list[Lookup]:
+    return [lookup for lookup in LOOKUPS if lookup.cte == total.name]
+
+
+def _probe_kinds(partition: tuple[str, ...]) -> list[tuple[int, bool]]:
+    """The instants the lookups of the totals per `partition` ask about: (minutes before T,
+    inclusive), each once, in the catalog's order; a probe row's `probe` is its index here."""
+    asked = (lookup for total in totals_by_key(partition) for lookup in _lookups_of(total))
+    return list(dict.fromkeys((lookup.minutes_before, lookup.inclusive) for lookup in asked))
+
+
+def _instant(minutes_before: int) -> str:
+    """The instant a lookup asks about: the flight's decision time T, or `minutes_before` it."""
+    return f"decision_at_utc - to_minutes({minutes_before})" if minutes_before else "decision_at_utc"
+
+
+def _totals_numbered(numbers: list[int]) -> str:
+    """A relation of one column `total` holding `numbers`."""
+    return "(" + " union all ".join(f"select {number} as total" for number in numbers) + ") as totals"
+
+
+def running_totals(partition: tuple[str, ...], between: tuple[datetime, datetime] | None) -> list[str]:
+    """The CTEs of the running totals per `partition` in portable SQL: the totals of one key in the
+    same rows, each naming its total (`total`, `totals_by_key`) and holding its measures in
+    `VALUE_COLUMNS`, so that one window per key finds every lookup of them (`running_as_of`):
+
+    - `<name>_events`: the rows each total adds up (`_events`);
+    - `<name>_days`: their sums per key, total and day;
+    - `<name>_before`: for each key, total and day that has events or is asked about (the days
+      of the lookups' instants), what the total's events on earlier days add up to: the row each
+      day of a lookup's window starts from."""
+    name, totals = _key_name(partition), totals_by_key(partition)
     keys = "".join(f"{column}, " for column in partition)
-    by_key = f"partition by {', '.join(partition)} " if partition else ""
-    asked = "\n        union\n        ".join(
-        f"select {keys}{_day(lookup_instant(lookup))} as day from keys where {_not_null(partition)}"
-        for lookup in LOOKUPS
-        if lookup.cte == name
+
+    def rows_of(number: int, total: RunningTotal) -> str:
+        measures = [*total.measures, *(["null"] * (len(VALUE_COLUMNS) - len(total.measures)))]
+        pairs = zip(measures, VALUE_COLUMNS, strict=True)
+        values = ", ".join(f"cast({measure} as bigint) as {value}" for measure, value in pairs)
+        rows = _events(total, between)
+        return f"select {keys}{number} as total, at_utc, {values}\n    from ({rows}) as events"
+
+    asked_days = "\n            union\n            ".join(
+        f"select {keys}{_day(_instant(minutes))} as day from keys where {_not_null(partition)}"
+        for minutes, _ in _probe_kinds(partition)
     )
-    days_before = f"{by_key}order by day rows between unbounded preceding and 1 preceding"
-    earlier = ",\n        ".join(f"{_sum(f'days.{m}', days_before)} as {m}" for m in measures)
+    days_before = f"partition by {keys}total order by day rows between unbounded preceding and 1 preceding"
+    earlier = ",\n        ".join(f"{_sum(f'days.{v}', days_before)} as {v}" for v in VALUE_COLUMNS)
+    events = "\n    union all\n    ".join(rows_of(number, total) for number, total in enumerate(totals))
     return [
         f"""{name}_events as (
-    {_events(total, between)}
+    {events}
 )""",
         f"""{name}_days as (
-    select {keys}{_day("at_utc")} as day, {", ".join(f"{_sum(m)} as {m}" for m in measures)}
+    select {keys}total, {_day("at_utc")} as day, {", ".join(f"{_sum(v)} as {v}" for v in VALUE_COLUMNS)}
     from {name}_events
-    group by {keys}{_day("at_utc")}
+    group by {keys}total, {_day("at_utc")}
 )""",
         f"""{name}_before as (
-    select {keys}day,
+    select {keys}total, day,
         {earlier}
     from (
-        select {keys}day from {name}_days
+        select {keys}total, day from {name}_days
         union
-        {asked}
+        select {keys}total, day
+        from (
+            {asked_days}
+        ) as asked_days
+        cross join {_totals_numbered(list(range(len(totals))))}
     ) as asked
-    left join {name}_days as days using ({keys}day)
+    left join {name}_days as days using ({keys}total, day)
 )""",
     ]
 
@@ -423,72 +471,99 @@ def lookup_columns(lookup: Lookup) -> list[str]:
     return list(total.measures)
 
 
-def lookup_instant(lookup: Lookup, flight: str = "") -> str:
-    """The instant a lookup asks about: the decision time T of the flight (columns of `flight`),
-    or `minutes_before` it."""
-    if lookup.minutes_before:
-        return f"{flight}decision_at_utc - to_minutes({lookup.minutes_before})"
-    return f"{flight}decision_at_utc"
-
-
-def portable_as_of(lookup: Lookup) -> str:
-    """A lookup as a CTE `lookup_<alias>` of the narrow `keys` rows, in SQL that Spark runs too:
-    the rows an ASOF join would find (`running_as_of` for a running total, `timeline_as_of` for
-    the weather)."""
-    if lookup.cte != "weather":
-        return running_as_of(lookup)
+def weather_as_of(lookup: Lookup) -> str:
+    """A weather lookup as a CTE `lookup_<alias>` of the narrow `keys` rows, in SQL that Spark
+    runs too: the row an ASOF join would find (`timeline_as_of`)."""
     return timeline_as_of(
         f"lookup_{lookup.alias}",
         rows=lookup.cte,
         row_at="at_utc",
         columns=lookup_columns(lookup),
         probes="keys",
-        probe_at=lookup_instant(lookup),
+        probe_at=_instant(lookup.minutes_before),
         partition=list(lookup.partition),
         inclusive=lookup.inclusive,
     )
 
 
-def running_as_of(lookup: Lookup) -> str:
-    """A running total's lookup as a CTE `lookup_<alias>`: for each flight of `keys`, each measure
-    summed over its key's events before the lookup's instant. One window per key and day of that
-    instant: the day's row of what earlier days add up to (`running_total`'s `<name>_before`),
-    then the day's events and the flights in time order, an event sorting after a flight at the
-    same instant (what happens at an instant is not known at it) unless the lookup is inclusive;
-    each flight takes the sum of what precedes it (NULL when nothing does, as the last row of a
-    running total is)."""
-    total = next(t for t in RUNNING_TOTALS if t.name == lookup.cte)
-    partition, measures = total.partition, list(total.measures)
+# Where a flight sorts among the events at its instant: before them (what happens at an instant
+# is not known at it), or after them for an inclusive lookup. An event sorts at 1.
+_PROBE_SORT_ORDER = {False: 0, True: 2}
+
+
+def running_as_of(partition: tuple[str, ...]) -> list[str]:
+    """The lookups of the running totals per `partition` as CTEs of the narrow `keys` rows: for
+    each flight and lookup, each measure of the lookup's total summed over the key's events before
+    the lookup's instant. One window for all of them (`<name>_found`), partitioned by key, total
+    and day: the day's row of what earlier days add up to (`running_totals`' `<name>_before`),
+    then the day's events and the flights at each instant asked about, in time order; each flight
+    takes the sum of what precedes it (NULL when nothing does, as the last row of a running total
+    is). Then `lookup_<name>`: per flight, one struct per lookup alias of its total's measures."""
+    name, totals = _key_name(partition), totals_by_key(partition)
     keys = "".join(f"{column}, " for column in partition)
-    values = ", ".join(measures)
-    nulls = ", ".join(f"cast(null as bigint) as {m}" for m in measures)
-    event_first = 0 if lookup.inclusive else 1
+    values = ", ".join(VALUE_COLUMNS)
+    nulls = ", ".join(f"cast(null as bigint) as {v}" for v in VALUE_COLUMNS)
     frame = "rows between unbounded preceding and current row"
-    over = f"partition by {keys}day order by event_at, sort_order {frame}"
-    sums = ", ".join(f"{_sum(m, over)} as {m}" for m in measures)
-    instant = lookup_instant(lookup)
-    return f"""lookup_{lookup.alias} as (
-    select flight_id, {values}
-    from (
-        select flight_id, is_probe, {sums}
-        from (
-            select {keys}day, cast(day as timestamp) as event_at, -1 as sort_order, false as is_probe,
-                cast(null as varchar) as flight_id, {values}
-            from {total.name}_before
-            union all
-            select {keys}{_day("at_utc")} as day, at_utc as event_at, {event_first} as sort_order,
-                false as is_probe, cast(null as varchar) as flight_id, {values}
-            from {total.name}_events
-            where {_not_null(partition)}
-            union all
-            select {keys}{_day(instant)} as day, {instant} as event_at, {1 - event_first} as sort_order,
-                true as is_probe, flight_id, {nulls}
+    over = f"partition by {keys}total, day order by event_at, sort_order {frame}"
+    sums = ", ".join(f"{_sum(v, over)} as {v}" for v in VALUE_COLUMNS)
+    kinds = _probe_kinds(partition)
+
+    def probes(probe: int, minutes: int, inclusive: bool) -> str:
+        kind = (minutes, inclusive)
+        asking = [
+            number
+            for number, total in enumerate(totals)
+            if kind in {(lookup.minutes_before, lookup.inclusive) for lookup in _lookups_of(total)}
+        ]
+        instant = _instant(minutes)
+        return f"""select {keys}total, {_day(instant)} as day, {instant} as event_at,
+                {_PROBE_SORT_ORDER[inclusive]} as sort_order, true as is_probe, flight_id, {probe} as probe,
+                {nulls}
             from keys
+            cross join {_totals_numbered(asking)}
+            where {_not_null(partition)}"""
+
+    def found(number: int, lookup: Lookup) -> str:
+        probe = kinds.index((lookup.minutes_before, lookup.inclusive))
+        fields = ", ".join(
+            f"{measure} := max(case when total = {number} and probe = {probe} then {value} end)"
+            for measure, value in zip(totals[number].measures, VALUE_COLUMNS, strict=False)
+        )
+        return f"struct_pack({fields}) as {lookup.alias}"
+
+    every_probe = "\n            union all\n            ".join(
+        probes(probe, minutes, inclusive) for probe, (minutes, inclusive) in enumerate(kinds)
+    )
+    structs = ",\n        ".join(
+        found(number, lookup) for number, total in enumerate(totals) for lookup in _lookups_of(total)
+    )
+    return [
+        f"""{name}_found as (
+    select flight_id, total, probe, {values}
+    from (
+        select flight_id, total, probe, is_probe, {sums}
+        from (
+            select {keys}total, day, cast(day as timestamp) as event_at, -1 as sort_order, false as is_probe,
+                cast(null as varchar) as flight_id, cast(null as int) as probe, {values}
+            from {name}_before
+            union all
+            select {keys}total, {_day("at_utc")} as day, at_utc as event_at, 1 as sort_order,
+                false as is_probe, cast(null as varchar) as flight_id, cast(null as int) as probe, {values}
+            from {name}_events
             where {_not_null(partition)}
+            union all
+            {every_probe}
         ) as timeline
     ) as summed
     where is_probe
-)"""
+)""",
+        f"""lookup_{name} as (
+    select flight_id,
+        {structs}
+    from {name}_found
+    group by flight_id
+)""",
+    ]
 
 
 def timeline_as_of(
@@ -802,15 +877,16 @@ def portable_feature_sql(
         *event_sources(scope.flights_where),
         *_probes(horizon, scope),
         *_aircraft(scope, portable=True),
-        *(cte for total in RUNNING_TOTALS for cte in running_total(total, scope.between)),
+        *(cte for partition in KEYS for cte in running_totals(partition, scope.between)),
         weather_cte(scope),
         _scheduled_load(scope),
-        *(portable_as_of(lookup) for lookup in LOOKUPS),
+        *(cte for partition in KEYS for cte in running_as_of(partition)),
+        *(weather_as_of(lookup) for lookup in LOOKUPS if lookup.cte == "weather"),
     ]
-    joins = [
-        f"left join lookup_{lookup.alias} as {lookup.alias} on flight.flight_id = {lookup.alias}.flight_id"
-        for lookup in LOOKUPS
-    ]
+    # a running total's lookup is a struct column of its key's CTE, a weather lookup a CTE
+    joined = [f"lookup_{_key_name(partition)}" for partition in KEYS]
+    joined += [f"lookup_{lookup.alias} as {lookup.alias}" for lookup in LOOKUPS if lookup.cte == "weather"]
+    joins = [f"left join {cte} on flight.flight_id = {cte.split()[-1]}.flight_id" for cte in joined]
     return _select(ctes, _CONTEXT_JOINS + joins)
 
 
