@@ -188,7 +188,7 @@ KEYS = tuple(dict.fromkeys(total.partition for total in RUNNING_TOTALS))
 VALUE_COLUMNS = [f"value_{i}" for i in range(1, 1 + max(len(total.measures) for total in RUNNING_TOTALS))]
 
 
-def totals_by_key(partition: tuple[str, ...]) -> list[RunningTotal]:
+def _totals_by_key(partition: tuple[str, ...]) -> list[RunningTotal]:
     """The running totals kept per `partition`, each known in the portable rows by its index here."""
     return [total for total in RUNNING_TOTALS if total.partition == partition]
 
@@ -205,7 +205,7 @@ def _lookups_of(total: RunningTotal) -> list[Lookup]:
 def _probe_kinds(partition: tuple[str, ...]) -> list[tuple[int, bool]]:
     """The instants the lookups of the totals per `partition` ask about: (minutes before T,
     inclusive), each once, in the catalog's order; a probe row's `probe` is its index here."""
-    asked = (lookup for total in totals_by_key(partition) for lookup in _lookups_of(total))
+    asked = (lookup for total in _totals_by_key(partition) for lookup in _lookups_of(total))
     return list(dict.fromkeys((lookup.minutes_before, lookup.inclusive) for lookup in asked))
 
 
@@ -221,7 +221,7 @@ def _totals_numbered(numbers: list[int]) -> str:
 
 def running_totals(partition: tuple[str, ...], between: tuple[datetime, datetime] | None) -> list[str]:
     """The CTEs of the running totals per `partition` in portable SQL: the totals of one key in the
-    same rows, each naming its total (`total`, `totals_by_key`) and holding its measures in
+    same rows, each naming its total (`total`, `_totals_by_key`) and holding its measures in
     `VALUE_COLUMNS`, so that one window per key finds every lookup of them (`running_as_of`):
 
     - `<name>_events`: the rows each total adds up (`_events`);
@@ -229,7 +229,7 @@ def running_totals(partition: tuple[str, ...], between: tuple[datetime, datetime
     - `<name>_before`: for each key, total and day that has events or is asked about (the days
       of the lookups' instants), what the total's events on earlier days add up to: the row each
       day of a lookup's window starts from."""
-    name, totals = _key_name(partition), totals_by_key(partition)
+    name, totals = _key_name(partition), _totals_by_key(partition)
     keys = "".join(f"{column}, " for column in partition)
 
     def rows_of(number: int, total: RunningTotal) -> str:
@@ -499,7 +499,7 @@ def running_as_of(partition: tuple[str, ...]) -> list[str]:
     then the day's events and the flights at each instant asked about, in time order; each flight
     takes the sum of what precedes it (NULL when nothing does, as the last row of a running total
     is). Then `lookup_<name>`: per flight, one struct per lookup alias of its total's measures."""
-    name, totals = _key_name(partition), totals_by_key(partition)
+    name, totals = _key_name(partition), _totals_by_key(partition)
     keys = "".join(f"{column}, " for column in partition)
     values = ", ".join(VALUE_COLUMNS)
     nulls = ", ".join(f"cast(null as bigint) as {v}" for v in VALUE_COLUMNS)
@@ -883,10 +883,11 @@ def portable_feature_sql(
         *(cte for partition in KEYS for cte in running_as_of(partition)),
         *(weather_as_of(lookup) for lookup in LOOKUPS if lookup.cte == "weather"),
     ]
-    # a running total's lookup is a struct column of its key's CTE, a weather lookup a CTE
-    joined = [f"lookup_{_key_name(partition)}" for partition in KEYS]
-    joined += [f"lookup_{lookup.alias} as {lookup.alias}" for lookup in LOOKUPS if lookup.cte == "weather"]
-    joins = [f"left join {cte} on flight.flight_id = {cte.split()[-1]}.flight_id" for cte in joined]
+    # (CTE, alias): a running total's lookups are struct columns of its key's CTE, a weather lookup
+    # is a CTE of its own
+    joined = [(f"lookup_{_key_name(partition)}", _key_name(partition)) for partition in KEYS]
+    joined += [(f"lookup_{lookup.alias}", lookup.alias) for lookup in LOOKUPS if lookup.cte == "weather"]
+    joins = [f"left join {cte} as {alias} on flight.flight_id = {alias}.flight_id" for cte, alias in joined]
     return _select(ctes, _CONTEXT_JOINS + joins)
 
 
