@@ -11,6 +11,7 @@ Not run by the tests: timings are noisy.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -31,6 +32,10 @@ def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, 
     of the warehouse in `work` (the registry is only read); returns the features, the steps and
     the total."""
     shutil.copy(p.warehouse, work / "warehouse.duckdb")
+    # The copy is the benchmark's, not scoring's: on disk before the clock starts, or the load's
+    # commit (DuckDB syncs the file) would pay for writing the whole copied warehouse.
+    with open(work / "warehouse.duckdb", "rb") as copy:
+        os.fsync(copy.fileno())
     timings: dict[str, float] = {}
     started = time.perf_counter()
     features = read_features(p.warehouse, horizon)
