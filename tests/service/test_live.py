@@ -9,7 +9,6 @@ previous one left."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -268,7 +267,6 @@ def _chromium_dom(url: str) -> str:
     return headless_chromium("--dump-dom", url, timeout=60)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (Debian package `chromium`)")
 def test_the_board_shows_the_clock_moving_and_known_late_flights_in_chromium(live: Server) -> None:
     import re
 
