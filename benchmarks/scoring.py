@@ -102,10 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work)
             print(f"  turn {turn + 1}: end to end {total:.2f} s, bare predict {bares[-1]:.2f} s")
     rows = features.height * len(TASKS)
-    total = statistics.median(t for t, _ in runs)
-    bare = statistics.median(bares)
-    # the steps of the run whose total is the median (the lower middle one of an even count)
-    timings = sorted(runs, key=lambda run: run[0])[(len(runs) - 1) // 2][1]
+    # the lower middle of an even count, so that the steps shown are those of the total shown
+    total, timings = sorted(runs, key=lambda run: run[0])[(len(runs) - 1) // 2]
+    bare = statistics.median_low(bares)
     print(f"\nscoring {features.height:,} flights x {len(TASKS)} champions = {rows:,} predictions")
     print(f"medians of {args.repeat} turns\n")
     for name, seconds in timings.items():
