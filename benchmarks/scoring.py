@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +32,28 @@ from lakehouse.models.registry import RegistryEntry, current_champion, data_fing
 from lakehouse.models.tasks import TASKS
 
 
-def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, dict[str, float], float]:
+@dataclass(frozen=True)
+class Spent:
+    """Wall-clock seconds and this process's CPU seconds (every thread, user and system)."""
+
+    wall: float
+    cpu: float
+
+    def __add__(self, other: Spent) -> Spent:
+        return Spent(self.wall + other.wall, self.cpu + other.cpu)
+
+
+def _clock() -> Spent:
+    times = os.times()
+    return Spent(time.perf_counter(), times.user + times.system)
+
+
+def _since(mark: Spent) -> Spent:
+    now = _clock()
+    return Spent(now.wall - mark.wall, now.cpu - mark.cpu)
+
+
+def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, dict[str, Spent], Spent]:
     """The features, their fingerprint, the predictions and their load, each step timed, on a copy
     of the warehouse in `work` (the registry is only read); returns the features, the steps and
     the total."""
@@ -41,30 +62,31 @@ def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, 
     # commit (DuckDB syncs the file) would pay for writing the whole copied warehouse.
     with open(work / "warehouse.duckdb", "rb") as copy:
         os.fsync(copy.fileno())
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
+    steps: dict[str, Spent] = {}
+    started = mark = _clock()
     features = read_features(p.warehouse, horizon)
-    timings["features"] = time.perf_counter() - started
+    steps["features"] = _since(mark)
+    mark = _clock()
     fingerprint = data_fingerprint(features)
-    timings["fingerprint"] = time.perf_counter() - started - timings["features"]
-    mark = time.perf_counter()
+    steps["fingerprint"] = _since(mark)
+    mark = _clock()
     predict_with_champions(p.model_registry, work / "predictions", features, fingerprint)
-    timings["preprocess + predict + write Parquet"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    steps["preprocess + predict + write Parquet"] = _since(mark)
+    mark = _clock()
     load_scoring_tables_into(work / "warehouse.duckdb", work / "predictions", features)
-    timings["load into the warehouse"] = time.perf_counter() - mark
-    return features, timings, time.perf_counter() - started
+    steps["load into the warehouse"] = _since(mark)
+    return features, steps, _since(started)
 
 
-def bare_predict_seconds(champions: Sequence[RegistryEntry], features: pl.DataFrame) -> float:
+def bare_predict(champions: Sequence[RegistryEntry], features: pl.DataFrame) -> Spent:
     """LightGBM's `Booster.predict` alone, on the features each champion preprocessed beforehand."""
-    bare = 0.0
+    bare = Spent(0.0, 0.0)
     for entry in champions:
         model = load_model(Path(entry.artifact_dir))
         matrix = model.pre.for_trees(features)
-        mark = time.perf_counter()
+        mark = _clock()
         model.booster.predict(matrix, num_iteration=model.booster.best_iteration)
-        bare += time.perf_counter() - mark
+        bare += _since(mark)
     return bare
 
 
@@ -90,28 +112,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not p.warehouse.exists() or len(champions) < len(found):
         print("needs a published warehouse and trained champions: run `make run` first")
         return 1
-    runs: list[tuple[float, dict[str, float]]] = []
-    bares: list[float] = []
+    runs: list[tuple[Spent, dict[str, Spent]]] = []
+    bares: list[Spent] = []
     with tempfile.TemporaryDirectory() as folder:
         for turn in range(args.repeat):
             work = Path(folder) / str(turn)
             work.mkdir()
-            features, timings, total = score_end_to_end(p, horizon, work)
-            runs.append((total, timings))
-            bares.append(bare_predict_seconds(champions, features))
+            features, steps, total = score_end_to_end(p, horizon, work)
+            runs.append((total, steps))
+            bares.append(bare_predict(champions, features))
             shutil.rmtree(work)
-            print(f"  turn {turn + 1}: end to end {total:.2f} s, bare predict {bares[-1]:.2f} s")
+            print(f"  turn {turn + 1}: end to end {total.wall:.2f} s, bare predict {bares[-1].wall:.2f} s")
     rows = features.height * len(TASKS)
     # the lower middle of an even count, so that the steps shown are those of the total shown
-    total, timings = sorted(runs, key=lambda run: run[0])[(len(runs) - 1) // 2]
-    bare = statistics.median_low(bares)
+    total, steps = sorted(runs, key=lambda run: run[0].wall)[(len(runs) - 1) // 2]
+    bare = sorted(bares, key=lambda spent: spent.wall)[(len(bares) - 1) // 2]
     print(f"\nscoring {features.height:,} flights x {len(TASKS)} champions = {rows:,} predictions")
-    print(f"medians of {args.repeat} turns\n")
-    for name, seconds in timings.items():
-        print(f"  {name:<38} {seconds:7.2f} s")
-    print(f"\n  {'end to end':<38} {total:7.2f} s  {rows / total:>12,.0f} predictions/s")
-    print(f"  {'LightGBM bare predict':<38} {bare:7.2f} s  {rows / bare:>12,.0f} predictions/s")
-    print(f"  end to end takes {total / bare:.1f}x the bare predict\n")
+    print(f"medians of {args.repeat} turns; CPU: this process's, every thread ({os.cpu_count()} cores)\n")
+    print(f"  {'':<38} {'wall s':>7} {'CPU s':>7}")
+    for name, spent in steps.items():
+        print(f"  {name:<38} {spent.wall:7.2f} {spent.cpu:7.2f}")
+    print()
+    for name, spent in (("end to end", total), ("LightGBM bare predict", bare)):
+        speed = rows / spent.wall
+        print(f"  {name:<38} {spent.wall:7.2f} {spent.cpu:7.2f}  {speed:>10,.0f} predictions/s")
+    print(
+        f"  end to end takes {total.wall / bare.wall:.1f}x the bare predict's time "
+        f"({total.cpu / bare.cpu:.1f}x its CPU)\n"
+    )
     return 0
 
 
