@@ -33,6 +33,13 @@ def dbt_vars() -> dict[str, Any]:
 
 # --- Rules shared with the SQL (stated in dbt_project.yml) ----------------------------------------
 
+# Each staged weather reading's physical range (raw_measures.weather under its staged name):
+# outside it, staging sets the reading to NULL and flags the row.
+WEATHER_READING_BOUNDS: dict[str, tuple[float, float]] = {
+    name: (float(low), float(high))
+    for raw, name in dbt_vars()["weather_measure_names"].items()
+    for low, high in [dbt_vars()["raw_measures"]["weather"][raw]]
+}
 # A departure more than this many minutes late counts as delayed; within it, on time (US DOT).
 LATE_AFTER_MINUTES: int = dbt_vars()["on_time_threshold_minutes"]
 # A weather row labelled hour H holds the observation taken up to about H:51: known from H + lag.
@@ -310,6 +317,12 @@ RELOAD_INTERVAL_SECONDS = 2.0
 # A day's schedule (flights, aircraft) is known from local midnight this many days before it: a
 # decision up to a day before departure sees its whole day's schedule.
 SCHEDULE_KNOWN_DAYS_AHEAD = 1
+# The years (UTC) an instant on the wire may lie in: wider than any schedule, narrow enough that
+# the services' date arithmetic (look-backs of weeks, schedules days ahead) stays in the calendar.
+INSTANT_YEARS = (1900, 2199)
+# How far after the service's own clock an event may be known (or a batch's clock lie): the
+# producer's clock and the service's differ a little; an event known later is not known yet.
+FEED_CLOCK_SKEW_MINUTES = 5
 # The most events one POST /events may carry (a larger batch is refused whole, 413/422).
 MAX_FEED_EVENTS = 10_000
 # `lakehouse replay`: feed time per batch when paced, events per batch when not, and how long it

@@ -5,6 +5,7 @@ input, the API key, a publish while requests are in flight, and a fuzz from its 
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import os
 import subprocess
 import sys
@@ -142,6 +143,12 @@ BAD = [
         ["body", "scheduled_departure"],
     ),
     ({**UA1545, "seats": 3}, ["body", "seats"]),
+    ({**UA1545, "horizon_minutes": "120"}, ["body", "horizon_minutes"]),
+    ({**UA1545, "horizon_minutes": True}, ["body", "horizon_minutes"]),
+    ({**UA1545, "scheduled_departure": 1357035300}, ["body", "scheduled_departure"]),
+    # at the ends of the calendar: beyond year 9999 or before year 1 in UTC
+    ({**UA1545, "scheduled_departure": "9999-12-31T20:00:00-05:00"}, ["body", "scheduled_departure"]),
+    ({**UA1545, "decision_at": "0001-01-01T00:00:00+01:00"}, ["body", "decision_at"]),
     ({k: v for k, v in UA1545.items() if k != "dest"}, ["body", "dest"]),
 ]
 
@@ -163,9 +170,24 @@ def test_too_many_flights_a_large_body_the_wrong_type_and_no_key_are_refused(ser
     assert (
         server.call("POST", "/predict", raw=b"carrier=UA", headers={"Content-Type": "text/plain"})[0] == 415
     )
-    assert server.call("POST", "/predict", raw=b"{not json")[0] in {400, 422}
+    assert server.call("POST", "/predict", raw=b"{not json")[0] == 422
     assert server.call("POST", "/predict", UA1545, headers={"X-API-Key": "wrong"})[0] == 401
     assert server.call("GET", "/flights/no-such-flight/prediction")[0] == 404
+    # a large body sent in chunks, without a length: refused as large, not as unreadable
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    chunks = (b"{" if i == 0 else b" " * 1024 * 1024 for i in range(10))
+    headers = {"X-API-Key": KEY, "Content-Type": "application/json"}
+    connection.request("POST", "/predict", chunks, headers, encode_chunked=True)
+    assert connection.getresponse().status == 413
+    connection.close()
+
+
+def test_a_query_parameter_at_fault_is_named_in_the_query(server: Server) -> None:
+    with duckdb.connect(str(server.data / "warehouse.duckdb"), read_only=True) as connection:
+        (flight_id,) = connection.execute("select flight_id from fct_flights limit 1").fetchone() or ("",)
+    status, body = server.call("GET", f"/flights/{flight_id}/prediction?horizon_minutes=45")
+    assert status == 422, body
+    assert body["detail"][0]["loc"] == ["query", "horizon_minutes"]
 
 
 def test_bound_beyond_loopback_the_service_refuses_to_start_without_a_key(tmp_path: Path) -> None:

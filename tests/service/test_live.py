@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import duckdb
@@ -36,6 +36,7 @@ from tests.service.server import (
 pytestmark = pytest.mark.warehouse
 
 START = datetime(2013, 12, 10, 11, 0, tzinfo=UTC)  # 06:00 in New York
+NEW_YORK_WINTER = timezone(timedelta(hours=-5))
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,56 @@ def test_bad_events_are_refused_with_their_reason_and_lose_no_other(live: Server
     assert again["accepted"] == 0
     assert again["ignored"] == len(good) + 2
     assert [r["position"] for r in again["rejected"]] == refused
+
+
+def test_events_that_contradict_themselves_or_the_clock_change_nothing(live: Server) -> None:
+    _, before = live.call("GET", "/feed")
+    fresh = _events_after(live, datetime.fromisoformat(before["clock"]), 1)
+    departing = {e["flight_id"] for e in fresh if e["kind"] == "departure"}
+    departure = next(e for e in fresh if e["kind"] == "departure")
+    arrival = next(e for e in fresh if e["kind"] == "arrival" and e["flight_id"] not in departing)
+    known_at = datetime.fromisoformat(departure["known_at"])
+    schedule = {
+        "kind": "schedule",
+        "id": "schedule/probe-1",
+        "known_at": departure["known_at"],
+        "flight_id": "probe-1",
+        "carrier": "UA",
+        "flight_number": 1,
+        "origin": "EWR",
+        "dest": "IAH",
+        "scheduled_departure": (known_at - timedelta(minutes=30)).astimezone(NEW_YORK_WINTER).isoformat(),
+        "scheduled_arrival": (known_at + timedelta(hours=3)).isoformat(),
+    }
+    batch = [
+        {**departure, "dep_delay_minutes": departure["dep_delay_minutes"] + 600},
+        {**arrival, "arr_delay_minutes": arrival["arr_delay_minutes"] - 30},
+        schedule,
+        {**departure, "id": "departure/from-the-future", "known_at": "2031-12-10T18:00:00Z"},
+        {**departure, "known_at": "9999-12-31T23:00:00-05:00"},
+    ]
+    status, receipt = live.call("POST", "/events", {"events": batch})
+    assert status == 200, receipt
+    assert receipt["accepted"] == 0
+    reasons = [(r["position"], r["kind"], r["reason"]) for r in receipt["rejected"]]
+    assert [(position, kind) for position, kind, _ in reasons] == [
+        (0, "contradicts what is known"),
+        (1, "contradicts what is known"),
+        (2, "contradicts what is known"),
+        (3, "contradicts what is known"),
+        (4, "malformed"),
+    ]
+    assert "dep_delay_minutes" in reasons[0][2]
+    assert "arr_delay_minutes" in reasons[1][2]
+    assert "not after it is known" in reasons[2][2]
+    assert "not known yet" in reasons[3][2]
+    assert "known_at" in reasons[4][2]
+    # a clock in the future: the whole batch refused, naming the field
+    status, body = live.call("POST", "/events", {"events": [], "clock": "2031-12-10T18:00:00Z"})
+    assert status == 422, body
+    assert body["detail"][0]["loc"] == ["body", "clock"]
+    _, after = live.call("GET", "/feed")
+    assert (after["clock"], after["events_accepted"]) == (before["clock"], before["events_accepted"])
 
 
 def test_predict_answers_as_of_the_feed_clock_and_refuses_the_future(live: Server) -> None:

@@ -48,6 +48,26 @@ def test_an_event_is_checked_field_by_field_and_becomes_store_rows() -> None:
         {**departure, "actual_departure": "2013-12-10T06:20:00"},  # no offset
         {**departure, "dep_delay_minutes": "late"},
         {**departure, "extra": 1},
+        {**departure, "known_at": "9999-12-31T23:00:00-05:00"},  # past year 9999 in UTC
+        {**departure, "actual_departure": "1850-01-01T06:20:00-05:00"},
+        {**departure, "flight_id": "f\u0000"},
     ):
         with pytest.raises(ValidationError):
+            EVENT.validate_python(broken)
+    weather = {
+        "kind": "weather",
+        "id": "weather/EWR/2013-12-10T10",
+        "known_at": "2013-12-10T11:00:00Z",
+        "airport": "EWR",
+        "observed_hour": "2013-12-10T10:00:00Z",
+        "temperature_f": 30.0,
+    }
+    assert to_rows([EVENT.validate_python(weather)])["weather"].height == 1
+    for broken, field in (
+        ({**weather, "observed_hour": "2013-12-10T09:59:59Z"}, "observed_hour"),
+        ({**weather, "temperature_f": 1e300}, "temperature_f"),
+        ({**weather, "wind_speed_mph": -50}, "wind_speed_mph"),
+        ({**weather, "visibility_mi": float("nan")}, "visibility_mi"),
+    ):
+        with pytest.raises(ValidationError, match=field):
             EVENT.validate_python(broken)

@@ -22,13 +22,15 @@ from typing import Annotated, Any, Literal
 
 import duckdb
 import polars as pl
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, field_validator, model_validator
 
+from lakehouse.common.instants import Instant
 from lakehouse.config import (
     LABEL_KNOWN_AFTER_MINUTES,
     ORIGIN_TIME_ZONE,
     SCHEDULE_KNOWN_DAYS_AHEAD,
     WEATHER_LAG_MINUTES,
+    WEATHER_READING_BOUNDS,
 )
 from lakehouse.models.features.sql import WEATHER_READINGS
 from lakehouse.models.online import SCHEDULE_SCHEMA
@@ -184,15 +186,16 @@ def canonical(event: dict[str, Any]) -> str:
 
 # --- Validation ------------------------------------------------------------------------------------
 
-FlightId = Annotated[str, Field(min_length=1, max_length=64)]
+# Printable ASCII without spaces: ids travel in paths, logs and file names.
+FlightId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
 Minutes = Annotated[int, Field(ge=-24 * 60, le=7 * 24 * 60)]
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Annotated[str, Field(min_length=1, max_length=128)]
-    known_at: AwareDatetime
+    id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+    known_at: Instant
 
 
 class ScheduleEvent(_Event):
@@ -206,21 +209,21 @@ class ScheduleEvent(_Event):
     origin: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     dest: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     distance_miles: Annotated[int | None, Field(ge=1, le=10_000)] = None
-    scheduled_departure: AwareDatetime = Field(description="In the origin's local time (its offset).")
-    scheduled_arrival: AwareDatetime
+    scheduled_departure: Instant = Field(description="In the origin's local time (its offset).")
+    scheduled_arrival: Instant
 
 
 class DepartureEvent(_Event):
     kind: Literal["departure"]
     flight_id: FlightId
-    actual_departure: AwareDatetime
+    actual_departure: Instant
     dep_delay_minutes: Minutes
 
 
 class ArrivalEvent(_Event):
     kind: Literal["arrival"]
     flight_id: FlightId
-    actual_arrival: AwareDatetime
+    actual_arrival: Instant
     arr_delay_minutes: Minutes
 
 
@@ -237,7 +240,7 @@ class WeatherEvent(_Event):
 
     kind: Literal["weather"]
     airport: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    observed_hour: AwareDatetime
+    observed_hour: Instant
     temperature_f: float | None = None
     dew_point_f: float | None = None
     relative_humidity_pct: float | None = None
@@ -247,6 +250,25 @@ class WeatherEvent(_Event):
     pressure_mb: float | None = None
     visibility_mi: float | None = None
     has_out_of_range_reading: StrictBool = False
+
+    @field_validator("observed_hour")
+    @classmethod
+    def _whole_hour(cls, value: datetime) -> datetime:
+        in_utc = utc(value)
+        if (in_utc.minute, in_utc.second, in_utc.microsecond) != (0, 0, 0):
+            raise ValueError("an hour's label: a whole hour, e.g. 2013-12-10T11:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _staged_readings(self) -> WeatherEvent:
+        for name, (low, high) in WEATHER_READING_BOUNDS.items():
+            value = getattr(self, name, None)
+            if value is not None and not low <= value <= high:
+                raise ValueError(
+                    f"{name} {value} is outside its physical range [{low:g}, {high:g}]: staged readings "
+                    "out of range are null, with has_out_of_range_reading"
+                )
+        return self
 
 
 Event = Annotated[

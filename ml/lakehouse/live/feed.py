@@ -31,6 +31,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from lakehouse.config import (
+    FEED_CLOCK_SKEW_MINUTES,
     FEED_REFUSAL_KINDS,
     LABEL_KNOWN_AFTER_MINUTES,
     ORIGIN_TIME_ZONE,
@@ -56,6 +57,7 @@ from lakehouse.serving.log import ServedLog, logged_pushes
 from lakehouse.serving.state import Champion, ServingState
 
 LABEL_KNOWN = timedelta(minutes=LABEL_KNOWN_AFTER_MINUTES)
+CLOCK_SKEW = timedelta(minutes=FEED_CLOCK_SKEW_MINUTES)
 
 
 # a refusal's kind (one of FEED_REFUSAL_KINDS) and its message
@@ -212,8 +214,16 @@ class Feed:
 
     def receive(self, events: list[Any], clock: datetime | None) -> Receipt:
         """Check, journal and apply one batch; every event is accepted, ignored or refused with
-        its reason, whatever the others are."""
-        return self._receive(events, None if clock is None else utc(clock), journal=True)
+        its reason, whatever the others are. A declared `clock` after the service's own (beyond
+        `FEED_CLOCK_SKEW_MINUTES`) is a ValueError: nothing of the batch is applied."""
+        declared = None if clock is None else utc(clock)
+        now = _now()
+        if declared is not None and declared > now + CLOCK_SKEW:
+            raise ValueError(
+                f"the clock {iso(declared)} is after the service's ({iso(now)}): "
+                "nothing is known up to it yet"
+            )
+        return self._receive(events, declared, journal=True)
 
     def _receive(self, raw: list[Any], declared: datetime | None, journal: bool) -> Receipt:
         with self._receive_lock:
@@ -301,6 +311,17 @@ class Feed:
                     )
                 )
                 continue
+            now = _now()
+            if known > now + CLOCK_SKEW:
+                refused.append(
+                    Refusal(
+                        index,
+                        event.id,
+                        "contradicts what is known",
+                        f"known at {iso(known)}, after the service's clock ({iso(now)}): not known yet",
+                    )
+                )
+                continue
             happened = reported_instant(event)
             if happened is not None and happened > known:
                 refused.append(
@@ -331,21 +352,24 @@ class Feed:
         known: dict[str, dict[str, Any]] = {}
         if flight_ids:
             frame = self.store.query(
-                "select flight_id, scheduled_departure_utc, actual_departure_utc is not null as departed, "
-                "arr_delay_minutes is not null as arrived from fct_flights where flight_id in ("
-                + ", ".join(_quoted(fid) for fid in flight_ids)
-                + ")"
+                "select f.flight_id, f.scheduled_departure_utc, f.scheduled_arrival_utc, "
+                "f.actual_departure_utc is not null as departed, f.arr_delay_minutes is not null as arrived "
+                "from fct_flights as f join asked using (flight_id)",
+                {"asked": pl.DataFrame({"flight_id": flight_ids}, schema={"flight_id": pl.String})},
             )
             known = {row["flight_id"]: row for row in frame.iter_rows(named=True)}
         hours = sorted({(e.airport, utc(e.observed_hour)) for _, e in events if isinstance(e, WeatherEvent)})
         observed: set[tuple[str, datetime]] = set()
         if hours:
+            asked = pl.DataFrame(
+                hours,
+                schema={"airport_code": pl.String, "observed_hour_utc": pl.Datetime("us")},
+                orient="row",
+            )
             frame = self.store.query(
-                "select airport_code, observed_hour_utc from stg_nycflights__weather where "
-                + " or ".join(
-                    f"(airport_code = {_quoted(a)} and observed_hour_utc = timestamp '{h:%Y-%m-%d %H:%M:%S}')"
-                    for a, h in hours
-                )
+                "select w.airport_code, w.observed_hour_utc from stg_nycflights__weather as w "
+                "join asked using (airport_code, observed_hour_utc)",
+                {"asked": asked},
             )
             observed = set(frame.iter_rows())
         # a schedule comes first, then what fills its row, whatever their order in the batch
@@ -393,12 +417,18 @@ class Feed:
         if isinstance(event, DepartureEvent):
             if flight["departed"]:
                 return "contradicts what is known", f"flight {event.flight_id} has already departed"
+            late = _delay(flight["scheduled_departure_utc"], event.actual_departure, event.dep_delay_minutes)
+            if late is not None:
+                return "contradicts what is known", f"dep_delay_minutes {late}"
             flight["departed"] = True
             return None
         if not flight["departed"]:
             return "contradicts what is known", f"flight {event.flight_id} arrives before it departed"
         if flight["arrived"]:
             return "contradicts what is known", f"flight {event.flight_id} has already arrived"
+        late = _delay(flight["scheduled_arrival_utc"], event.actual_arrival, event.arr_delay_minutes)
+        if late is not None:
+            return "contradicts what is known", f"arr_delay_minutes {late}"
         flight["arrived"] = True
         return None
 
@@ -420,9 +450,16 @@ class Feed:
             )
         if event.scheduled_arrival <= departure:
             return "malformed", "scheduled_arrival must be after scheduled_departure"
+        if departure <= event.known_at:
+            return (
+                "contradicts what is known",
+                f"scheduled to leave at {iso(utc(departure))}, "
+                f"not after it is known ({iso(utc(event.known_at))})",
+            )
         known[event.flight_id] = {
             "flight_id": event.flight_id,
             "scheduled_departure_utc": utc(departure),
+            "scheduled_arrival_utc": utc(event.scheduled_arrival),
             "departed": False,
             "arrived": False,
         }
@@ -594,8 +631,22 @@ def _offset(offset: timedelta | None) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _now() -> datetime:
+    """The service's clock, naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _delay(scheduled: datetime, actual: datetime, minutes: int) -> str | None:
+    """Why a reported delay contradicts the reported instant and the schedule (the warehouse's
+    delay is the whole minutes between them), or None."""
+    whole = utc(actual).replace(second=0, microsecond=0) - scheduled.replace(second=0, microsecond=0)
+    between = int(whole.total_seconds() // 60)
+    if between == minutes:
+        return None
+    return (
+        f"{minutes} contradicts the schedule ({iso(scheduled)}) and the reported instant "
+        f"({iso(utc(actual))}), {between} minutes apart"
+    )
 
 
 def _shortened(item: Any) -> Any:

@@ -120,11 +120,14 @@ class LiveStore:
             finally:
                 cursor.close()
 
-    def query(self, sql: str) -> pl.DataFrame:
-        """A read on its own cursor (a consistent snapshot of the committed state)."""
+    def query(self, sql: str, relations: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+        """A read on its own cursor (a consistent snapshot of the committed state), `relations`
+        readable by name in it."""
         cursor = self.connection.cursor()
         try:
-            frame: pl.DataFrame = cursor.sql(sql).pl()
-            return frame
+            for name, frame in (relations or {}).items():
+                cursor.register(name, frame)
+            result: pl.DataFrame = cursor.sql(sql).pl()
+            return result
         finally:
             cursor.close()

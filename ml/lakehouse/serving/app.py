@@ -10,7 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
@@ -75,19 +75,26 @@ class BodyLimit:
             await _too_large(scope, receive, send, self.limit)
             return
         received = 0
+        too_large = False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    too_large = True
                     raise _BodyTooLargeError
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLargeError:
+        async def unless_too_large(message: Message) -> None:
+            # FastAPI answers a body it failed to read with a 400 of its own: the 413 replaces it
+            if not too_large:
+                await send(message)
+
+        with suppress(_BodyTooLargeError):
+            await self.app(scope, counted, unless_too_large)
+        if too_large:
             await _too_large(scope, receive, send, self.limit)
 
 
@@ -166,7 +173,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     @app.exception_handler(RequestError)
     async def refused(_: Request, error: RequestError) -> JSONResponse:
         return JSONResponse(
-            {"detail": [{"loc": ["body", *error.field], "msg": str(error), "type": "value_error"}]},
+            {"detail": [{"loc": [error.location, *error.field], "msg": str(error), "type": "value_error"}]},
             status_code=422,
         )
 
@@ -234,7 +241,10 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         }
         feed = feeds.feed
         clock = feed.clock if feed is not None and feed.version == serving.version else None
-        horizons = check(serving, [flight], (), clock if horizon_minutes is not None else None)
+        try:
+            horizons = check(serving, [flight], (), clock if horizon_minutes is not None else None)
+        except RequestError as error:  # the only field a caller gives here is in the query
+            raise RequestError(error.field, str(error), "query") from None
         (result,) = predict(serving, [flight], horizons)
         log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
         return _answer(result, False)
@@ -319,7 +329,10 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         """Up to 10,000 events. Each is accepted, ignored (delivered before: same id and content)
         or rejected with its reason (also kept in the feed's rejected.jsonl); a batch answered 200
         is journaled, so sending it again after a failure is safe."""
-        receipt = running_feed().receive(batch.events, batch.clock)
+        try:
+            receipt = running_feed().receive(batch.events, batch.clock)
+        except ValueError as error:
+            raise RequestError(("clock",), str(error)) from None
         return EventsReceipt(
             accepted=receipt.accepted,
             ignored=receipt.ignored,

@@ -17,11 +17,13 @@ from lakehouse.serving.state import Champion, ServingState, request_frame
 
 
 class RequestError(ValueError):
-    """A request the state cannot answer: `field` names what is wrong (a 422)."""
+    """A request the state cannot answer: `field` names what is wrong (a 422), in the request's
+    `location` (its body, its query)."""
 
-    def __init__(self, field: tuple[str | int, ...], message: str) -> None:
+    def __init__(self, field: tuple[str | int, ...], message: str, location: str = "body") -> None:
         super().__init__(message)
         self.field = field
+        self.location = location
 
 
 @dataclass(frozen=True)

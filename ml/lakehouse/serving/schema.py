@@ -7,9 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -17,17 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from lakehouse.common.instants import Instant
 from lakehouse.config import FEED_REFUSAL_KINDS, MAX_BATCH_FLIGHTS, MAX_FEED_EVENTS
-
-
-def _text(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError("an instant is an ISO 8601 string with an offset, e.g. 2013-12-10T06:00:00-05:00")
-    return value
-
-
-# An instant as text only: a number is not taken for seconds since 1970.
-Instant = Annotated[AwareDatetime, BeforeValidator(_text)]
 
 Carrier = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$", description="Two letters or digits, e.g. UA.")]
 Airport = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="Three letters (FAA code), e.g. EWR.")]
@@ -58,13 +47,13 @@ class FlightRequest(BaseModel):
     flight_number: Annotated[StrictInt, Field(ge=1, le=9999)]
     origin: Airport
     dest: Airport
-    scheduled_departure: AwareDatetime
-    scheduled_arrival: AwareDatetime
+    scheduled_departure: Instant
+    scheduled_arrival: Instant
     tailnum: Annotated[
         str | None, Field(pattern=r"^[A-Z0-9]{2,7}$", description="The aircraft's tail number, e.g. N14228.")
     ] = None
     horizon_minutes: Annotated[
-        int | None,
+        StrictInt | None,
         Field(
             ge=1,
             description="Minutes before the scheduled departure; a horizon with a champion (GET /models).",

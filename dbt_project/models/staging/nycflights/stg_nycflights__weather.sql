@@ -1,8 +1,4 @@
-{%- set measures = {
-    'temp': 'temperature_f', 'dewp': 'dew_point_f', 'humid': 'relative_humidity_pct',
-    'wind_dir': 'wind_direction_deg', 'wind_speed': 'wind_speed_mph', 'wind_gust': 'wind_gust_mph',
-    'precip': 'precipitation_in', 'pressure': 'pressure_mb', 'visib': 'visibility_mi',
-} -%}
+{%- set measures = var('weather_measure_names') -%}
 {%- set bounds = var('raw_measures')['weather'] -%}
 
 with
