@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,8 @@ from rich.console import Console
 
 from lakehouse.common.environment import environment_set
 from lakehouse.config import paths
+from lakehouse.models.features.catalog import FEATURES
+from lakehouse.models.registry import RegistryEntry
 from lakehouse.platform.pipeline import PipelineRun, run_pipeline
 
 # With a worker per core, LightGBM on two threads would share its cores with the other worker's
@@ -234,3 +237,35 @@ def headless_chromium(*arguments: str, timeout: float = 120) -> str:
 def chromium_screenshot(page: Path, screenshot: Path, width: int, height: int) -> None:
     """A screenshot of the page at `page` (a file), `width` x `height`."""
     headless_chromium(f"--screenshot={screenshot}", f"--window-size={width},{height}", page.as_uri())
+
+
+def registry_entry(run_id: str, task: str, artifact: Path, hours: int) -> RegistryEntry:
+    """A registry entry of a model of `task` saved in `artifact`, created `hours` into 2026."""
+    return RegistryEntry(
+        model_id=f"{run_id}-{task}",
+        run_id=run_id,
+        task=task,
+        model_name="lightgbm",
+        horizon_minutes=120,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=hours),
+        artifact_dir=str(artifact),
+        features=",".join(FEATURES.all),
+        params="{}",
+        threshold=0.3,
+        data_fingerprint="data",
+        code_version="test",
+        training_signature="code",
+        train_start_date=date(2013, 1, 1),
+        train_end_date=date(2013, 9, 30),
+        validation_start_date=date(2013, 10, 1),
+        validation_end_date=date(2013, 11, 30),
+        validation_metric="roc_auc",
+        validation_value=0.7,
+        test_value=0.7,
+        champion_model_id=None,
+        champion_validation_value=None,
+        is_promoted=True,
+        decision_reason="test",
+        report_path="",
+        training_data_fingerprint="train-data",
+    )

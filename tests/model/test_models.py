@@ -3,7 +3,7 @@ scoring and its write-back, the registry table."""
 
 import dataclasses
 import shutil
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from conftest import registry_entry
 from lakehouse.config import TrainingConfig
 from lakehouse.models.batch import (
     PREDICTION_SCHEMA,
@@ -123,40 +124,9 @@ def test_the_scoring_model_is_refitted_on_every_month_before_the_test_month(
     assert scaled_rounds(0, 10, 20) == 1
 
 
-def _entry(run_id: str, task: str, artifact: Path, hours: int) -> RegistryEntry:
-    return RegistryEntry(
-        model_id=f"{run_id}-{task}",
-        run_id=run_id,
-        task=task,
-        model_name="lightgbm",
-        horizon_minutes=120,
-        created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=hours),
-        artifact_dir=str(artifact),
-        features=",".join(FEATURES.all),
-        params="{}",
-        threshold=0.3,
-        data_fingerprint="data",
-        code_version="test",
-        training_signature="code",
-        train_start_date=date(2013, 1, 1),
-        train_end_date=date(2013, 9, 30),
-        validation_start_date=date(2013, 10, 1),
-        validation_end_date=date(2013, 11, 30),
-        validation_metric="roc_auc",
-        validation_value=0.7,
-        test_value=0.7,
-        champion_model_id=None,
-        champion_validation_value=None,
-        is_promoted=True,
-        decision_reason="test",
-        report_path="",
-        training_data_fingerprint="train-data",
-    )
-
-
 def _register(registry: Path, run_id: str, tasks: tuple[str, ...], artifact: Path) -> None:
     """A registry run whose models (one per task) are all the given artifact."""
-    entries = [_entry(run_id, task, artifact, hours=len(list(registry.glob("*")))) for task in tasks]
+    entries = [registry_entry(run_id, task, artifact, hours=len(list(registry.glob("*")))) for task in tasks]
     save_entries(registry, run_id, entries, pl.DataFrame({"run_id": [run_id]}))
 
 
@@ -451,7 +421,7 @@ def test_a_copied_models_folder_serves_its_own_models(
     artifact = _save(small_classifier, models / "runs" / "run1" / "classification-120")
     entries = [
         dataclasses.replace(
-            _entry("run1", task, artifact, hours=0),
+            registry_entry("run1", task, artifact, hours=0),
             artifact_dir=stored_path(models, artifact),
             report_path=stored_path(models, models / "runs" / "run1" / "report" / "index.html"),
         )

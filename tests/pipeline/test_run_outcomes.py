@@ -13,7 +13,10 @@ import fake_steps
 import polars as pl
 import pytest
 
+from conftest import registry_entry
 from lakehouse.config import Paths, paths
+from lakehouse.models import registry
+from lakehouse.models.batch import predictions_file
 from lakehouse.platform import pipeline
 
 
@@ -82,6 +85,38 @@ def test_a_run_stopped_after_the_gate_is_recorded_as_it_ended(
         assert connection.execute("select outcome, step from quality.pipeline_runs").fetchall() == [
             (outcome, step)
         ]
+
+
+def test_a_run_refused_after_training_withdraws_the_models_it_registered(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = paths()
+    earlier = registry_entry("earlier", "classification", p.model_runs / "earlier", hours=0)
+    registry.save_entries(p.model_registry, "earlier", [earlier], pl.DataFrame({"run_id": ["earlier"]}))
+    predictions_file(p.predictions, earlier.model_id).parent.mkdir(parents=True)
+    predictions_file(p.predictions, earlier.model_id).write_text("scores")
+    monkeypatch.setattr(
+        pipeline,
+        "STEPS",
+        [
+            ("dbt build", fake_steps.build),
+            ("quality gate", fake_steps.gate),
+            ("train", fake_steps.training),
+            ("ml marts", fake_steps.failing_dbt_test),
+            ("publish", pipeline.publish),
+        ],
+    )
+    with pytest.raises(pipeline.PipelineError, match="step 'ml marts' failed"):
+        pipeline.run_pipeline(fake_steps.quiet_console())
+    # the earlier champion is the champion again, with its predictions; the refused run left none
+    assert sorted(path.name for path in p.model_registry.iterdir()) == [
+        "earlier.metrics.parquet",
+        "earlier.models.parquet",
+    ]
+    assert [path.name for path in p.predictions.iterdir()] == [f"{earlier.model_id}.parquet"]
+    champion = registry.current_champion(p.model_registry, "classification", 120)
+    assert champion is not None
+    assert champion.model_id == earlier.model_id
 
 
 def test_a_published_run_is_recorded_as_published_in_its_own_warehouse(

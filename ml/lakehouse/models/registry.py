@@ -325,6 +325,13 @@ def save_entries(registry: Path, run_id: str, entries: list[RegistryEntry], metr
     )
 
 
+def withdraw(registry: Path, run_id: str) -> None:
+    """Unregister a run: its models file first (a run is registered while it exists), then its
+    metrics. Its model files stay where they were saved."""
+    for kind in ("models", "metrics"):
+        (registry / f"{run_id}.{kind}.parquet").unlink(missing_ok=True)
+
+
 def load_registry_into(warehouse: Path, registry: Path) -> bool:
     """(Re)create ml.model_registry and ml.model_metrics from the registry files; False when
     nothing has been trained yet."""

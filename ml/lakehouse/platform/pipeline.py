@@ -42,7 +42,7 @@ from lakehouse.config import (
     paths,
 )
 from lakehouse.models import registry
-from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions
+from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions, predictions_file
 from lakehouse.models.tasks import TASKS
 from lakehouse.models.training_run import TrainingRun, features_by_horizon, run_training
 from lakehouse.models.tune import is_trial_message
@@ -421,9 +421,24 @@ def _interruptions() -> Iterator[_Signals]:
             signal.signal(number, handler)
 
 
+def withdraw_training(run: PipelineRun) -> list[str]:
+    """Unregister the models a run trained when it stops before publishing: they learned from data
+    the published warehouse does not hold, so neither the next run nor `lakehouse predict` may take
+    them for champions (the earlier champions are again the current ones). Their predictions files
+    go too; their model files and report stay in `data/models/runs/`. Returns their ids."""
+    if run.training is None:
+        return []
+    p = run.paths
+    registry.withdraw(p.model_registry, run.training.run_id)
+    withdrawn = [entry.model_id for entry in run.training.entries]
+    for model_id in withdrawn:
+        predictions_file(p.predictions, model_id).unlink(missing_ok=True)
+    return withdrawn
+
+
 def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: BaseException) -> NoReturn:
     """Say where the run stopped, record how it ended (history, the build's copy, the report),
-    keep its build for inspection, and raise."""
+    withdraw the models it trained, keep its build for inspection, and raise."""
     p = run.paths
     run.outcome = ending(name, error, run.validation.results)
     interrupted = run.outcome.outcome == "interrupted"
@@ -436,6 +451,12 @@ def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: 
         except duckdb.Error as load_error:
             # The history folders hold the record; the build's copy is only a convenience.
             console.print(f"  the build's quality tables were left as they were: {escape(str(load_error))}")
+    withdrawn = withdraw_training(run)
+    if withdrawn:
+        console.print(
+            f"withdrew the models this run trained from the registry ({', '.join(withdrawn)}): "
+            "they learned from data that was not published"
+        )
     write_run_report(run)
     kept = keep_build(p, run.build)
     if run.validation.results:
