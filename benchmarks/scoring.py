@@ -70,10 +70,11 @@ def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, 
     fingerprint = data_fingerprint(features)
     steps["fingerprint"] = _since(mark)
     mark = _clock()
-    predict_with_champions(p.model_registry, work / "predictions", features, fingerprint)
+    scored = predict_with_champions(p.model_registry, work / "predictions", features, fingerprint)
     steps["preprocess + predict + write Parquet"] = _since(mark)
     mark = _clock()
-    load_scoring_tables_into(work / "warehouse.duckdb", work / "predictions", features)
+    current = [s.model_id for s in scored]
+    load_scoring_tables_into(work / "warehouse.duckdb", work / "predictions", features, current)
     steps["load into the warehouse"] = _since(mark)
     return features, steps, _since(started)
 

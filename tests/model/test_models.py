@@ -220,6 +220,9 @@ def test_rescoring_replaces_a_version_and_versions_coexist(champions: tuple[Path
         ("run2-classification", 3000, 3000),
     ]
     assert features == (3000,)
+    # Flights the data no longer has (a correction removed them) leave the table, not the files.
+    assert load_scoring_tables_into(warehouse, predictions, frame.tail(2000)) == 3 * 2000
+    assert pl.read_parquet(predictions / "run1-regression.parquet").height == 3000
 
 
 def test_a_failed_write_back_leaves_the_old_predictions(

@@ -345,7 +345,9 @@ def predict() -> None:
         ]
 
         def update(warehouse: Path, lake: Path) -> None:
-            pipeline.load_ml_tables_into(warehouse, p, list(run.features.values()))
+            pipeline.load_ml_tables_into(
+                warehouse, p, list(run.features.values()), [s.model_id for s in scored]
+            )
             console.print(pipeline.build_prediction_marts(run, warehouse, lake))
 
         republish(p, update)

@@ -12,6 +12,7 @@ guards the features), so it depends only on what was known then."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,10 +146,15 @@ def predict_with_champions(
 
 
 def load_scoring_tables_into(
-    warehouse: Path, directory: Path, features: pl.DataFrame | list[pl.DataFrame]
+    warehouse: Path,
+    directory: Path,
+    features: pl.DataFrame | list[pl.DataFrame],
+    current: Collection[str] = (),
 ) -> int:
-    """(Re)create `ml.flight_features` (the features at each horizon) and `ml.predictions` in one
-    transaction; returns the number of prediction rows. Rows in a fixed order without sorting
+    """(Re)create `ml.flight_features` (the features at each horizon) and `ml.predictions` (of the
+    flights those features hold) in one transaction; returns the number of prediction rows.
+    `current`: the versions scored on these very features (`Scored.model_id`), whose flights are
+    the features' and are not checked. Rows in a fixed order without sorting
     them: the horizons in order, each in the feature build's order, and the predictions file by
     file in the order of their model ids."""
     frames = features if isinstance(features, list) else [features]
@@ -161,6 +167,15 @@ def load_scoring_tables_into(
         connection.register("scored_features", table)
         connection.execute("create or replace table ml.flight_features as select * from scored_features")
         connection.execute(f"create or replace table ml.predictions as select * from read_parquet({files})")
+        # An earlier version's file may hold flights the data no longer has (a correction removed
+        # them): they stay in its file, not in the table (a delete keeps the order of the rest).
+        earlier = sorted({Path(file).stem for file in files} - set(current))
+        if earlier:
+            connection.execute(
+                "delete from ml.predictions where list_contains(?, model_id) "
+                "and flight_id not in (select flight_id from scored_features)",
+                [earlier],
+            )
         connection.execute("commit")
         count = connection.execute("select count(*) from ml.predictions").fetchone()
     return int(count[0]) if count else 0

@@ -293,7 +293,9 @@ def predict(run: PipelineRun) -> str:
         for horizon, frame in run.features.items()
         for s in predict_with_champions(p.model_registry, p.predictions, frame, run.fingerprints[horizon])
     ]
-    rows = load_ml_tables_into(run.build.warehouse, p, list(run.features.values()))
+    rows = load_ml_tables_into(
+        run.build.warehouse, p, list(run.features.values()), [s.model_id for s in scored]
+    )
     kept = sum(not s.rescored for s in scored)
     return (
         f"{len(scored)} champions ({', '.join(sorted({s.model_id.split('-', 1)[1] for s in scored}))}) "
@@ -303,9 +305,10 @@ def predict(run: PipelineRun) -> str:
     )
 
 
-def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame]) -> int:
-    """The tables the prediction marts read: features, predictions, the registry."""
-    rows = load_scoring_tables_into(warehouse, p.predictions, features)
+def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame], current: list[str]) -> int:
+    """The tables the prediction marts read: features, predictions (`current`: the versions
+    scored on these features), the registry."""
+    rows = load_scoring_tables_into(warehouse, p.predictions, features, current)
     load_served_into(warehouse, p.served_predictions)
     load_rejected_into(warehouse, p.live)
     registry.load_registry_into(warehouse, p.model_registry)
