@@ -1,12 +1,14 @@
 """Every raw file that cannot be read stops the run in its first step with the file and the cause
 named, recorded as a critical `raw_files` check (history and report), like any failed check: a
 gzip month cut short or corrupt, a file that is not gzip, not UTF-8, a binary JSON Lines file, a
-path that cannot be read. On a copy of the bundled landing zone (no dbt runs)."""
+CSV row with more or fewer fields than its header, a blank line between rows, a path that cannot be
+read. On a copy of the bundled landing zone (no dbt runs)."""
 
 from __future__ import annotations
 
 import gzip
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -54,6 +56,27 @@ def nul_bytes_in_jsonl(raw: Path) -> None:
     (raw / MARCH_WEATHER).write_bytes(bytes(4096))
 
 
+def _rewrite_january(raw: Path, change: Callable[[list[bytes]], list[bytes]]) -> None:
+    path = raw / JANUARY
+    lines = gzip.decompress(path.read_bytes()).split(b"\n")
+    path.write_bytes(gzip.compress(b"\n".join(change(lines)), mtime=0))
+
+
+def extra_field(raw: Path) -> None:
+    """Line 100 (a data row) with one field more than the header."""
+    _rewrite_january(raw, lambda lines: [*lines[:99], lines[99] + b",EXTRA", *lines[100:]])
+
+
+def cut_mid_line(raw: Path) -> None:
+    """A whole gzip of a file cut in the middle of line 1,000."""
+    _rewrite_january(raw, lambda lines: [*lines[:999], lines[999][:20]])
+
+
+def blank_line(raw: Path) -> None:
+    """An empty line after line 100."""
+    _rewrite_january(raw, lambda lines: [*lines[:100], b"", *lines[100:]])
+
+
 def unreadable(raw: Path) -> None:
     """A path the files' pattern matches that cannot be read as a file."""
     (raw / "flights/2013/flights_2013-13.csv.gz").mkdir()
@@ -72,6 +95,9 @@ BROKEN = {
     "binary JSON Lines": (gzip_as_jsonl, MARCH_WEATHER, "binary, not text: a NUL byte on line 1"),
     "NUL bytes": (nul_bytes_in_jsonl, MARCH_WEATHER, "binary, not text: a NUL byte on line 1"),
     "unreadable": (unreadable, "flights/2013/flights_2013-13.csv.gz", "unreadable: Is a directory"),
+    "a row with an extra field": (extra_field, JANUARY, "not a table: line 100 has 20 fields, the header 19"),
+    "cut mid-line": (cut_mid_line, JANUARY, "not a table: line 1000 has 7 fields, the header 19"),
+    "a blank line": (blank_line, JANUARY, "not a table: line 101 is blank, between rows"),
 }
 
 

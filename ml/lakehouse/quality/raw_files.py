@@ -69,15 +69,30 @@ def _text_lines(path: Path) -> Iterator[str]:
 
 
 def _rows_and_fields(path: Path) -> tuple[int, list[str]]:
-    """Data rows and fields in one pass. A CSV's fields are its header's names; a JSON Lines
-    file's, every key it uses (unparseable lines are the base model's business: it quarantines
-    them with their line number)."""
+    """Data rows and fields in one pass. A CSV's fields are its header's names, and each of its
+    rows has as many (a row with more or fewer, a file cut mid-line, is not a table: its fields
+    cannot be told apart), with no blank line between rows (which would shift the line numbers
+    the base model gives rows); blank lines at its end are not rows. A JSON Lines file's fields
+    are every key it uses (unparseable lines are the base model's business: it quarantines them
+    with their line number)."""
     lines = _text_lines(path)
     if ".csv" in path.suffixes:
         reader = csv.reader(lines)
         try:
             header = next(reader, [])
-            return sum(1 for _ in reader), header
+            rows, blank = 0, None
+            for row in reader:
+                if not row:
+                    blank = blank or reader.line_num
+                    continue
+                if blank is not None:
+                    raise UnreadableFileError(f"not a table: line {blank} is blank, between rows")
+                if len(row) != len(header):
+                    raise UnreadableFileError(
+                        f"not a table: line {reader.line_num} has {len(row)} fields, the header {len(header)}"
+                    )
+                rows += 1
+            return rows, header
         except csv.Error as error:
             raise UnreadableFileError(f"not CSV: {error} (line {reader.line_num})") from None
     rows = 0
