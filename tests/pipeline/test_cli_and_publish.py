@@ -33,6 +33,22 @@ def test_query_names_the_missing_warehouse(data_dir: Path) -> None:
     assert "run `make run` first" in result.output
 
 
+@pytest.mark.parametrize("command", [["docs"], ["predict"], ["backtest"], ["export-features", "--to", "x"]])
+def test_commands_on_the_published_warehouse_refuse_a_missing_or_empty_one(
+    data_dir: Path, command: list[str]
+) -> None:
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert "run `make run` first" in result.output
+    assert not (data_dir / "warehouse.duckdb").exists(), "nothing created"
+    # a warehouse file no run published (a dbt command by hand, say): no fct_flights
+    duckdb.connect(str(data_dir / "warehouse.duckdb")).close()
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert "has no fct_flights" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_query_reports_sql_errors_without_a_traceback(data_dir: Path) -> None:
     duckdb.connect(str(data_dir / "warehouse.duckdb")).close()
     result = CliRunner().invoke(app, ["query", "select missing_column"])

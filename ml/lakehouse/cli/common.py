@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
 
 import typer
@@ -50,7 +51,24 @@ def published() -> Paths:
     p = paths()
     if not p.warehouse.exists():
         fail(f"no warehouse at {p.warehouse}", "run `make run` first")
+    if not _has_flights(p.warehouse):
+        fail(f"the warehouse at {p.warehouse} has no fct_flights: no run published it", "run `make run`")
     return p
+
+
+def _has_flights(warehouse: Path) -> bool:
+    """Whether the warehouse has the marts' fact table (True when it cannot be opened to tell: the
+    command then says what it finds)."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            found = connection.execute(
+                "select count(*) from information_schema.tables where table_name = 'fct_flights'"
+            ).fetchone()
+    except duckdb.Error:
+        return True
+    return bool(found and found[0])
 
 
 @contextmanager

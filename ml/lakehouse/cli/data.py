@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lakehouse.cli.common import TASK_NAMES, app, console, fail
+from lakehouse.cli.common import TASK_NAMES, app, console, fail, published
 from lakehouse.config import API_KEY_VARIABLE, SERVE_HOST, SERVE_PORT, WORKERS_VARIABLE, paths
 
 
@@ -100,6 +100,8 @@ def validate(
     from lakehouse.quality.report import print_summary, write_report
     from lakehouse.quality.suites import load_suites, run_suites
 
+    if published and warehouse is not None:
+        fail("give --published or --warehouse, not both")
     p = paths()
     target = (warehouse or (p.warehouse if published else p.build_warehouse)).resolve()
     if not target.exists():
@@ -134,7 +136,7 @@ def docs() -> None:
     """Generate the dbt docs of the published warehouse as one self-contained HTML page."""
     from lakehouse.platform.dbt import DbtError, run_dbt
 
-    p = paths()
+    p = published()
     # where dbt run by hand keeps its artifacts (and MetricFlow reads the semantic manifest)
     target = p.dbt_project / "target"
     try:
