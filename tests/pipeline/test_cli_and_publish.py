@@ -49,6 +49,18 @@ def test_commands_on_the_published_warehouse_refuse_a_missing_or_empty_one(
     assert "Traceback" not in result.output
 
 
+def test_a_run_in_a_data_folder_it_cannot_write_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a file where the folder should be (root writes through permissions: a mode would not do)
+    (tmp_path / "data").write_text("")
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 1, result.output
+    assert "cannot write in the data folder" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_query_reports_sql_errors_without_a_traceback(data_dir: Path) -> None:
     duckdb.connect(str(data_dir / "warehouse.duckdb")).close()
     result = CliRunner().invoke(app, ["query", "select missing_column"])

@@ -45,12 +45,12 @@ def run(
     stops the run, records it as interrupted and publishes nothing."""
     from lakehouse.models.registry import current_champion
     from lakehouse.platform import pipeline
-    from lakehouse.platform.builds import RunInProgressError
+    from lakehouse.platform.builds import DataFolderError, RunInProgressError
 
     started = time.perf_counter()
     try:
         done = pipeline.run_pipeline(console, retrain=retrain, wait=wait)
-    except RunInProgressError as error:
+    except (RunInProgressError, DataFolderError) as error:
         fail(str(error))
     except KeyboardInterrupt:
         # Ctrl-C while waiting for another run: the run's own steps handle it themselves.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.parse
 from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from lakehouse.cli.common import app, console, fail, published
 from lakehouse.config import API_KEY_VARIABLE, ORIGIN_TIME_ZONE, REPLAY_BATCH_EVENTS, SERVE_HOST, SERVE_PORT
@@ -50,6 +52,9 @@ def replay(
     last = None if until is None else _instant(until, "--until")
     if last is not None and last <= first:
         fail(f"--until {until} is not after --from {start}")
+    address = urllib.parse.urlsplit(url)
+    if address.scheme not in {"http", "https"} or not address.netloc:
+        fail(f"--url {url} is not an http(s) URL", f"e.g. http://{SERVE_HOST}:{SERVE_PORT}")
     p = published()
     zone = ZoneInfo(ORIGIN_TIME_ZONE)
     shown = {"at": 0.0}
@@ -70,7 +75,9 @@ def replay(
     started = time.perf_counter()
     try:
         progress = run_replay(
-            Client(url, os.environ.get(API_KEY_VARIABLE)),
+            Client(
+                url, os.environ.get(API_KEY_VARIABLE), waiting=lambda message: console.print(escape(message))
+            ),
             p.warehouse,
             first,
             last,

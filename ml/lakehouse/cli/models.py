@@ -287,10 +287,18 @@ def export_features(
     from lakehouse.models.dask_training import write_feature_lake
 
     folder = (to or paths().feature_lake).resolve()
+    try:  # before the features are built: a folder that cannot be written fails at once
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"cannot write the feature lake in {folder}: {error.strerror or error}")
     with _feature_builder(engine) as build:
         for horizon_minutes in horizon or TrainingConfig().horizons_minutes:
             with console.status(f"features at {horizon_minutes} min on {engine}"):
-                written = write_feature_lake(build(horizon_minutes), folder)
+                features = build(horizon_minutes)
+                try:
+                    written = write_feature_lake(features, folder)
+                except OSError as error:
+                    fail(f"cannot write the feature lake in {folder}: {error.strerror or error}")
             shown = folder / f"{horizon_minutes}min"
             console.print(f"{horizon_minutes} min: {counted(len(written), 'file')} in {shown}")
 

@@ -83,6 +83,8 @@ class Client:
     url: str
     api_key: str | None = None
     retry_seconds: float = REPLAY_RETRY_SECONDS
+    # told once why the service does not answer, when the client starts to wait for it
+    waiting: Callable[[str], None] | None = None
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -107,6 +109,10 @@ class Client:
             if time.monotonic() > deadline:
                 raise ReplayError(
                     f"{method} {self.url}{path}: no answer for {self.retry_seconds:.0f} s ({failure})"
+                )
+            if wait == 0.2 and self.waiting is not None:
+                self.waiting(
+                    f"{self.url} does not answer ({failure}): retrying for {self.retry_seconds:.0f} s"
                 )
             time.sleep(wait)
             wait = min(wait * 2, 5.0)

@@ -32,6 +32,10 @@ class RunInProgressError(RuntimeError):
     """Another run is using the data folder; the message names its PID."""
 
 
+class DataFolderError(RuntimeError):
+    """The data folder cannot be written (read-only, full, not a folder)."""
+
+
 def _holder(lock: Path) -> str:
     return lock.read_text().strip() or "unknown"
 
@@ -40,9 +44,15 @@ def _holder(lock: Path) -> str:
 def run_lock(p: Paths, wait: bool = False, waiting: Progress = quiet) -> Iterator[None]:
     """Hold the data folder's run lock for the block: raise RunInProgressError when another run holds it,
     or with `wait` say so through `waiting` and wait for it."""
-    p.run_lock.parent.mkdir(parents=True, exist_ok=True)
-    # Append mode does not truncate: the holder's PID stays readable until this process holds it.
-    with open(p.run_lock, "a") as lock:
+    try:
+        p.run_lock.parent.mkdir(parents=True, exist_ok=True)
+        # Append mode does not truncate: the holder's PID stays readable until this process holds it.
+        lock = open(p.run_lock, "a")  # noqa: SIM115 (closed by the block below)
+    except OSError as error:
+        raise DataFolderError(
+            f"cannot write in the data folder {p.run_lock.parent}: {error.strerror or error}"
+        ) from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
