@@ -11,13 +11,13 @@ from lakehouse.cli import app
 from lakehouse.models.registry import RegistryEntry, save_entries
 
 
-def _run(registry: Path, run_id: str, auc: float, promoted: bool) -> None:
+def _run(registry: Path, run_id: str, auc: float, promoted: bool, horizon: int = 120) -> None:
     entry = RegistryEntry(
-        model_id=f"{run_id}-classification-120",
+        model_id=f"{run_id}-classification-{horizon}",
         run_id=run_id,
         task="classification",
         model_name="lightgbm",
-        horizon_minutes=120,
+        horizon_minutes=horizon,
         created_at=datetime(2026, 1, int(run_id[-1]), tzinfo=UTC),
         artifact_dir=f"runs/{run_id}/classification-120",
         features="x",
@@ -44,7 +44,7 @@ def _run(registry: Path, run_id: str, auc: float, promoted: bool) -> None:
             {
                 "run_id": run_id,
                 "task": "classification",
-                "horizon_minutes": 120,
+                "horizon_minutes": at,
                 "model_name": model,
                 "split": split,
                 "segment_kind": "overall",
@@ -52,7 +52,12 @@ def _run(registry: Path, run_id: str, auc: float, promoted: bool) -> None:
                 "metric": metric,
                 "value": value,
             }
-            for model, shift in (("prior", -0.25), ("lightgbm", 0.0))
+            for at, model, shift in (
+                (horizon, "prior", -0.25),
+                (horizon, "lightgbm", 0.0),
+                # the final model alone at another horizon
+                (horizon // 2, "lightgbm", 0.01),
+            )
             for split in ("validation", "test")
             for metric, value in (("rows", 1000.0), ("roc_auc", auc + shift), ("log_loss", 0.5 - shift))
         ]
@@ -108,6 +113,17 @@ def test_evaluate_compares_two_runs_side_by_side(registry: Path) -> None:
     assert roc.split()[1:] == ["0.7500", "0.7501", "0.0001"]
     rows = next(line for line in output.splitlines() if line.strip().startswith("rows"))
     assert rows.split()[1:] == ["1,000", "1,000", "0"]
+
+
+def test_evaluate_shows_a_run_at_the_horizon_it_was_trained_at(registry: Path) -> None:
+    _run(registry, "20260103T000000Z-3", 0.74, promoted=False, horizon=46)
+    code, output = _evaluate("--run", "20260103T000000Z-3")
+    assert code == 0
+    prior = next(line for line in output.splitlines() if line.strip().startswith("prior"))
+    assert "0.4900" in prior  # 0.74 - 0.25, at 46 minutes
+    lightgbm = [line for line in output.splitlines() if line.strip().startswith("lightgbm")]
+    assert lightgbm
+    assert all("0.7400" in line for line in lightgbm)
 
 
 @pytest.mark.parametrize("arguments", [("--run", "nope"), ("--compare", "20260101T000000Z-1", "nope")])

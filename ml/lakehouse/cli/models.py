@@ -51,15 +51,16 @@ class FeatureEngine(StrEnum):
 
 
 def _side_by_side(metrics: pl.DataFrame, task: str, split: str) -> Table:
+    """A run's models side by side, at its main horizon (where it fitted them all)."""
     import polars as pl
 
-    main = TrainingConfig().horizon_minutes
     rows = metrics.filter(
-        (pl.col("task") == task)
-        & (pl.col("split") == split)
-        & (pl.col("segment_kind") == "overall")
-        & (pl.col("horizon_minutes") == main if "horizon_minutes" in metrics.columns else True)
+        (pl.col("task") == task) & (pl.col("split") == split) & (pl.col("segment_kind") == "overall")
     )
+    if "horizon_minutes" in rows.columns and rows.height:
+        models = rows.group_by("horizon_minutes").agg(pl.col("model_name").n_unique().alias("models"))
+        main = models.sort(["models", "horizon_minutes"], descending=True)["horizon_minutes"][0]
+        rows = rows.filter(pl.col("horizon_minutes") == main)
     table = Table(
         "model", *SIDE_BY_SIDE[task], box=box.SIMPLE_HEAD, title=f"{task}, {split}", title_justify="left"
     )
@@ -183,7 +184,8 @@ def train(
             console.print(_side_by_side(metrics, name, split))
     for entry in run.entries:
         verdict = "[green]promoted[/green]" if entry.is_promoted else "[yellow]kept the champion[/yellow]"
-        console.print(f"{entry.task}: {verdict}: {escape(entry.decision_reason)}")
+        where = f"{entry.task} at {entry.horizon_minutes} min"
+        console.print(f"{where}: {verdict}: {escape(entry.decision_reason)}")
     console.print(f"report: {run.report}")
     console.print(f"trained in {run.seconds:.0f} s; models in {p.model_runs / run.run_id}")
 
