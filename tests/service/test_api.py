@@ -123,6 +123,15 @@ def test_a_schedule_the_warehouse_does_not_know_is_scored_with_the_fallbacks(ser
     assert body["features"]["route_flights_known"] == 0.0
     status, without_tail = server.call("POST", "/predict", {**UA1545, "tailnum": None, "flight_number": 1546})
     assert status == 200, without_tail
+    # one new schedule twice in a batch would count twice in its hour: refused, naming the second
+    status, twice = server.call("POST", "/predict/batch", {"flights": [unknown, UA1545, unknown]})
+    assert status == 422, twice
+    assert twice["detail"][0]["loc"] == ["body", "flights", 2]
+    assert "flights[0]" in twice["detail"][0]["msg"]
+    # a known flight twice is answered twice, alike
+    status, known = server.call("POST", "/predict/batch", {"flights": [UA1545, UA1545]})
+    assert status == 200, known
+    assert known["predictions"][0] == known["predictions"][1]
 
 
 BAD = [

@@ -62,16 +62,29 @@ def check(
     """Each flight's horizon: its own; or, as of its `decision_at` (else the live feed's `clock`,
     naive UTC), the shortest champion horizon whose decision time has passed by then; else the
     default. Refuses a horizon without a champion, a decision after the clock (the future is not
-    known yet) and a departure far from the data, naming the field."""
+    known yet), a departure far from the data and a new schedule twice in a batch, naming the field."""
     default = state.horizons[0] if state.horizons else None
     if default is None:
         raise RequestError(prefix, "no champion is published: run `make run`")
     horizons = []
     first = state.first_date - timedelta(days=366)
     last = state.last_date + timedelta(days=366)
+    # the new schedules of a batch are one schedule (they count in each other's airport hours and
+    # aircraft legs): one twice would count twice
+    seen: dict[tuple[Any, ...], int] = {}
     for index, flight in enumerate(flights):
         where = (*prefix, index) if prefix else ()
         departure = flight["scheduled_departure"].astimezone(UTC).replace(tzinfo=None)
+        key = (flight["carrier"], flight["flight_number"], flight["origin"], departure)
+        if key in seen:
+            raise RequestError(
+                where,
+                f"the same new schedule as {prefix[-1] if prefix else 'flights'}[{seen[key]}] (carrier, "
+                "flight number, origin and scheduled departure): a batch's new schedules fly together, "
+                "each once",
+            )
+        if key not in state.flight_ids:
+            seen[key] = index
         day = departure.date()
         if not first <= day <= last:
             raise RequestError(
