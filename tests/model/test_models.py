@@ -37,7 +37,7 @@ from lakehouse.models.registry import (
     window_fingerprint,
 )
 from lakehouse.models.registry import entries as entries_of
-from lakehouse.models.split import split_by_month, task_splits
+from lakehouse.models.split import SplitError, split_by_month, task_splits
 from lakehouse.models.tasks import TASKS
 from lakehouse.models.train import ModelRun, lightgbm_run
 
@@ -65,6 +65,10 @@ def test_the_split_is_by_month_and_keeps_december_apart() -> None:
         name: set(rows["scheduled_departure_date"].dt.month().to_list()) for name, rows in splits.items()
     }
     assert months == {"train": set(range(1, 10)), "validation": {10, 11}, "test": {12}}
+    # data without December (a month file missing, say): named, not a failure deep in a fit
+    without_december = _frame().filter(pl.col("scheduled_departure_date").dt.month() != 12)
+    with pytest.raises(SplitError, match=r"no flights in the test months \(12\): the data holds months 1, 2"):
+        split_by_month(without_december, TrainingConfig())
 
 
 def _trained(frame: pl.DataFrame) -> ModelRun:

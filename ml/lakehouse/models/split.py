@@ -18,14 +18,34 @@ def month_of(frame: pl.DataFrame) -> pl.Series:
     return frame["scheduled_departure_date"].dt.month()
 
 
+class SplitError(ValueError):
+    """A split of the protocol has no rows: the data lacks its months."""
+
+
 def split_by_month(frame: pl.DataFrame, config: TrainingConfig) -> dict[str, pl.DataFrame]:
-    """train / validation / test by the month of the scheduled departure (local date)."""
+    """train / validation / test by the month of the scheduled departure (local date); a split
+    without rows is a SplitError naming its months and those the data holds."""
     month = month_of(frame)
-    return {
-        "train": frame.filter(month.is_in(config.train_months)),
-        "validation": frame.filter(month.is_in(config.validation_months)),
-        "test": frame.filter(month.is_in(config.test_months)),
+    months = {
+        "train": config.train_months,
+        "validation": config.validation_months,
+        "test": config.test_months,
     }
+    splits = {name: frame.filter(month.is_in(chosen)) for name, chosen in months.items()}
+    for name, rows in splits.items():
+        if rows.is_empty():
+            held = sorted(month.unique().drop_nulls().to_list())
+            raise SplitError(
+                f"no flights in the {name} months ({', '.join(map(str, months[name]))}): the data holds "
+                f"months {', '.join(map(str, held)) or 'none'}; training fits on months "
+                f"{_span(config.train_months)}, chooses on {_span(config.validation_months)} and tests "
+                f"on {_span(config.test_months)}"
+            )
+    return splits
+
+
+def _span(months: tuple[int, ...]) -> str:
+    return f"{months[0]}-{months[-1]}" if len(months) > 1 else str(months[0])
 
 
 def task_splits(frame: pl.DataFrame, config: TrainingConfig, task: Task) -> dict[str, pl.DataFrame]:
