@@ -12,7 +12,6 @@ import duckdb
 import polars as pl
 from rich.console import Console
 
-from conftest import registry_entry
 from lakehouse.models import registry
 from lakehouse.models.batch import predictions_file
 from lakehouse.models.training_run import TrainingRun
@@ -84,6 +83,9 @@ def refusing_gate(run: pipeline.PipelineRun) -> str:
 def training(run: pipeline.PipelineRun) -> str:
     """Registers a run of one model, which writes its predictions, as the train and predict steps
     would."""
+    # here: the child processes that import these steps run without the tests' conftest
+    from conftest import registry_entry
+
     p = run.paths
     run_id = f"trained-{run.validation.run_id}"
     entry = registry_entry(run_id, "classification", p.model_runs / run_id, hours=1)
