@@ -1,42 +1,27 @@
 """`lakehouse evaluate` on a hand-made registry of two training runs: list, pick, compare."""
 
-from datetime import UTC, date, datetime
+import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from conftest import registry_entry
 from lakehouse.cli import app
-from lakehouse.models.registry import RegistryEntry, save_entries
+from lakehouse.models.registry import save_entries
 
 
 def _run(registry: Path, run_id: str, auc: float, promoted: bool, horizon: int = 120) -> None:
-    entry = RegistryEntry(
+    entry = dataclasses.replace(
+        registry_entry(run_id, "classification", Path(f"runs/{run_id}/classification-120"), 0),
         model_id=f"{run_id}-classification-{horizon}",
-        run_id=run_id,
-        task="classification",
-        model_name="lightgbm",
         horizon_minutes=horizon,
         created_at=datetime(2026, 1, int(run_id[-1]), tzinfo=UTC),
-        artifact_dir=f"runs/{run_id}/classification-120",
-        features="x",
-        params="{}",
-        threshold=0.3,
-        data_fingerprint="data",
-        code_version="test",
-        training_signature="code",
-        train_start_date=date(2013, 1, 1),
-        train_end_date=date(2013, 11, 30),
-        validation_start_date=date(2013, 10, 1),
-        validation_end_date=date(2013, 11, 30),
-        validation_metric="roc_auc",
         validation_value=auc,
         test_value=auc - 0.01,
-        champion_model_id=None,
-        champion_validation_value=None,
         is_promoted=promoted,
-        decision_reason="test",
         report_path=f"runs/{run_id}/report/index.html",
     )
     metrics = pl.DataFrame(
