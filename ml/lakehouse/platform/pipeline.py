@@ -109,6 +109,8 @@ class PipelineRun:
     features: dict[int, pl.DataFrame] = field(default_factory=dict)
     fingerprints: dict[int, str] = field(default_factory=dict)
     training: TrainingRun | None = None
+    # the version this run switched the published warehouse to, once it has
+    published_version: str | None = None
     steps: list[StepResult] = field(default_factory=list)
     # The step the run is in (`running`), then how it ended.
     outcome: RunOutcome | None = None
@@ -373,6 +375,7 @@ def publish(run: PipelineRun) -> str:
     run.outcome = RunOutcome("published", version=name)
     record(run)
     version = publish_build(p, run.build, name)
+    run.published_version = version.name
     drop_build(p, run.build)
     tables = len(list(p.lake.glob("*.parquet")))
     return f"{p.warehouse} and {tables} Parquet tables in {p.lake} (version {version.name})"
@@ -425,11 +428,11 @@ def _interruptions() -> Iterator[_Signals]:
 
 
 def withdraw_training(run: PipelineRun) -> list[str]:
-    """Unregister the models a run trained when it stops before publishing: they learned from data
+    """Unregister the models a run trained when it stops before it publishes: they learned from data
     the published warehouse does not hold, so neither the next run nor `lakehouse predict` may take
     them for champions (the earlier champions are again the current ones). Their predictions files
     go too; their model files and report stay in `data/models/runs/`. Returns their ids."""
-    if run.training is None:
+    if run.training is None or run.published_version is not None:
         return []
     p = run.paths
     registry.withdraw(p.model_registry, run.training.run_id)
