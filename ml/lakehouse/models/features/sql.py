@@ -833,11 +833,16 @@ _CONTEXT_JOINS = [
 # The relation holding the lookups found (`lookups.find_lookups`), which `feature_sql` joins.
 LOOKUPS_RELATION = "feature_lookups"
 
+# The order of the feature table's rows (columns of the table, each flight's once: no ties).
+ROW_ORDER = ("scheduled_departure_utc", "flight_id")
 
-def feature_sql(horizon_minutes: int, scope: Scope, lookups: str = LOOKUPS_RELATION) -> str:
+
+def feature_sql(
+    horizon_minutes: int, scope: Scope, lookups: str = LOOKUPS_RELATION, ordered: bool = True
+) -> str:
     """The SELECT computing the features and labels of the scope's flights at their decision time,
     each lookup read from the relation `lookups` (one struct column per lookup alias, by flight
-    id: `lookups.find_lookups`)."""
+    id: `lookups.find_lookups`). Rows in `ROW_ORDER`, or in no order if not `ordered`."""
     horizon = check_horizon(horizon_minutes)
     ctes = [
         *event_sources(scope.flights_where),
@@ -845,7 +850,7 @@ def feature_sql(horizon_minutes: int, scope: Scope, lookups: str = LOOKUPS_RELAT
         *_aircraft(scope),
         _scheduled_load(scope),
     ]
-    return _select(ctes, [*_CONTEXT_JOINS, f"left join {lookups} using (flight_id)"])
+    return _select(ctes, [*_CONTEXT_JOINS, f"left join {lookups} using (flight_id)"], ordered)
 
 
 def online_feature_sql(horizon_minutes: int) -> str:
@@ -891,13 +896,14 @@ def portable_feature_sql(
     return _select(ctes, _CONTEXT_JOINS + joins)
 
 
-def _select(ctes: list[str], joins: list[str]) -> str:
-    """The SELECT of every column of the catalog over the probes and what is joined to them."""
+def _select(ctes: list[str], joins: list[str], ordered: bool = True) -> str:
+    """The SELECT of every column of the catalog over the probes and what is joined to them, its
+    rows in `ROW_ORDER` if `ordered`."""
     select = ",\n    ".join(f"{column.sql} as {column.name}" for column in COLUMNS)
     return (
         "with\n\n"
         + ",\n\n".join(ctes)
         + f"\n\nselect\n    {select}\nfrom probes as flight\n"
         + "\n".join(joins)
-        + "\norder by flight.scheduled_departure_utc, flight.flight_id"
+        + ("\norder by " + ", ".join(f"flight.{column}" for column in ROW_ORDER) if ordered else "")
     )
