@@ -128,10 +128,16 @@ def test_a_schedule_the_warehouse_does_not_know_is_scored_with_the_fallbacks(ser
     assert status == 422, twice
     assert twice["detail"][0]["loc"] == ["body", "flights", 2]
     assert "flights[0]" in twice["detail"][0]["msg"]
-    # a known flight twice is answered twice, alike
-    status, known = server.call("POST", "/predict/batch", {"flights": [UA1545, UA1545]})
+    # a known flight twice is answered twice, alike; without its tail, as with it
+    status, known = server.call(
+        "POST", "/predict/batch", {"flights": [UA1545, UA1545, {**UA1545, "tailnum": None}]}
+    )
     assert status == 200, known
-    assert known["predictions"][0] == known["predictions"][1]
+    assert known["predictions"][0] == known["predictions"][1] == known["predictions"][2]
+    status, changed = server.call("POST", "/predict/batch", {"flights": [UA1545, {**UA1545, "dest": "LAX"}]})
+    assert status == 422, changed
+    assert changed["detail"][0]["loc"] == ["body", "flights", 1, "dest"]
+    assert "IAH, not LAX" in changed["detail"][0]["msg"]
 
 
 BAD = [
@@ -159,6 +165,10 @@ BAD = [
     ({**UA1545, "scheduled_departure": "9999-12-31T20:00:00-05:00"}, ["body", "scheduled_departure"]),
     ({**UA1545, "decision_at": "0001-01-01T00:00:00+01:00"}, ["body", "decision_at"]),
     ({k: v for k, v in UA1545.items() if k != "dest"}, ["body", "dest"]),
+    # the known flight's key with another destination, arrival or aircraft: not answered as it
+    ({**UA1545, "dest": "LAX"}, ["body", "dest"]),
+    ({**UA1545, "scheduled_arrival": "2013-01-01T08:20:00-06:00"}, ["body", "scheduled_arrival"]),
+    ({**UA1545, "tailnum": "N14229"}, ["body", "tailnum"]),
 ]
 
 

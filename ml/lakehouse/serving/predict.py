@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from lakehouse.models.features.catalog import FEATURES
-from lakehouse.serving.state import Champion, ServingState, request_frame
+from lakehouse.serving.state import Champion, KnownSchedule, ServingState, request_frame
 
 
 class RequestError(ValueError):
@@ -83,8 +83,11 @@ def check(
                 "flight number, origin and scheduled departure): a batch's new schedules fly together, "
                 "each once",
             )
-        if key not in state.flight_ids:
+        known = state.flight_ids.get(key)
+        if known is None:
             seen[key] = index
+        else:
+            _check_known(known, flight, where)
         day = departure.date()
         if not first <= day <= last:
             raise RequestError(
@@ -129,6 +132,34 @@ def check(
                 horizon = min(passed)
         horizons.append(horizon)
     return horizons
+
+
+def _check_known(known: KnownSchedule, flight: dict[str, Any], where: tuple[str | int, ...]) -> None:
+    """A known flight is answered from its batch features: a request that says otherwise of its
+    destination, arrival or aircraft would get an answer that ignores what it says."""
+    said: dict[str, tuple[Any, Any]] = {
+        "dest": (flight["dest"], known.dest),
+        "scheduled_arrival": (
+            flight["scheduled_arrival"].astimezone(UTC).replace(tzinfo=None),
+            known.arrival_utc,
+        ),
+    }
+    if flight.get("tailnum") is not None:
+        said["tailnum"] = (flight["tailnum"], known.tailnum)
+    for field, (asked, held) in said.items():
+        if asked != held:
+            raise RequestError(
+                (*where, field),
+                f"the warehouse knows this flight ({known.flight_id}: same carrier, flight number, origin "
+                f"and scheduled departure) with {field} {_shown(held)}, not {_shown(asked)}; a known "
+                "flight is answered from its batch features",
+            )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if isinstance(value, datetime) else str(value)
 
 
 def predict(state: ServingState, flights: list[dict[str, Any]], horizons: list[int]) -> list[Answer]:

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -45,14 +45,23 @@ class KnownFlights:
     matrices: dict[str, np.ndarray]
 
 
+class KnownSchedule(NamedTuple):
+    """What the warehouse holds of a known flight's schedule beyond its key."""
+
+    flight_id: str
+    dest: str
+    arrival_utc: datetime
+    tailnum: str | None
+
+
 @dataclass(frozen=True)
 class ServingState:
     version: str
     loaded_at: datetime
     champions: dict[tuple[str, int], Champion]
     known: dict[int, KnownFlights]
-    # (carrier, flight number, origin, scheduled departure UTC) -> flight id
-    flight_ids: dict[tuple[str, int, str, datetime], str]
+    # (carrier, flight number, origin, scheduled departure UTC) -> the known flight
+    flight_ids: dict[tuple[str, int, str, datetime], KnownSchedule]
     # each route's distance, for a schedule that does not give it
     distances: dict[tuple[str, str], int]
     online: OnlineFeatures
@@ -111,8 +120,8 @@ def load_state(p: Paths) -> ServingState:
             ).fetchall()
         )
         keys = connection.sql(
-            "select flight_id, carrier_code, flight_number, origin_airport_code, scheduled_departure_utc "
-            "from fct_flights"
+            "select carrier_code, flight_number, origin_airport_code, scheduled_departure_utc, "
+            "flight_id, dest_airport_code, scheduled_arrival_utc, tail_number from fct_flights"
         ).pl()
         zones = dict(connection.execute("select airport_code, time_zone from dim_airports").fetchall())
         first, last = connection.execute("select min(date_day), max(date_day) from dim_dates").fetchone()  # type: ignore[misc]
@@ -128,8 +137,8 @@ def load_state(p: Paths) -> ServingState:
             at, {fid: i for i, fid in enumerate(at["flight_id"].to_list())}, matrices
         )
     flight_ids = {
-        (carrier, number, origin, departure): flight_id
-        for flight_id, carrier, number, origin, departure in keys.iter_rows()
+        (carrier, number, origin, departure): KnownSchedule(flight_id, dest, arrival, tail)
+        for carrier, number, origin, departure, flight_id, dest, arrival, tail in keys.iter_rows()
     }
     return ServingState(
         version=version_dir.name,
@@ -206,7 +215,7 @@ def request_frame(state: ServingState, flights: list[dict[str, Any]]) -> pl.Data
         rows.append(
             {
                 **flight,
-                "flight_id": known or f"request-{index}",
+                "flight_id": f"request-{index}" if known is None else known.flight_id,
                 "distance_miles": state.distances.get((flight["origin"], flight["dest"])),
                 "scheduled_departure_utc": departure,
                 "scheduled_departure_local": local,
