@@ -317,6 +317,9 @@ RELOAD_INTERVAL_SECONDS = 2.0
 # A day's schedule (flights, aircraft) is known from local midnight this many days before it: a
 # decision up to a day before departure sees its whole day's schedule.
 SCHEDULE_KNOWN_DAYS_AHEAD = 1
+# How far ahead a schedule may lie: of when the feed is told it, and of the data's dates for the
+# API (airlines publish about a year ahead; further is a mistake, not a plan).
+SCHEDULE_REACH_DAYS = 366
 # The years (UTC) an instant on the wire may lie in: wider than any schedule, narrow enough that
 # the services' date arithmetic (look-backs of weeks, schedules days ahead) stays in the calendar.
 INSTANT_YEARS = (1900, 2199)

@@ -235,6 +235,13 @@ def test_events_that_contradict_themselves_or_the_clock_change_nothing(live: Ser
         schedule,
         {**departure, "id": "departure/from-the-future", "known_at": "2031-12-10T18:00:00Z"},
         {**departure, "known_at": "9999-12-31T23:00:00-05:00"},
+        {
+            **schedule,
+            "id": "schedule/probe-2",
+            "flight_id": "probe-2",
+            "scheduled_departure": "2099-01-10T10:00:00-05:00",
+            "scheduled_arrival": "2099-01-10T13:00:00-05:00",
+        },
     ]
     status, receipt = live.call("POST", "/events", {"events": batch})
     assert status == 200, receipt
@@ -246,12 +253,14 @@ def test_events_that_contradict_themselves_or_the_clock_change_nothing(live: Ser
         (2, "contradicts what is known"),
         (3, "contradicts what is known"),
         (4, "malformed"),
+        (5, "malformed"),
     ]
     assert "dep_delay_minutes" in reasons[0][2]
     assert "arr_delay_minutes" in reasons[1][2]
     assert "not after it is known" in reasons[2][2]
     assert "not known yet" in reasons[3][2]
     assert "known_at" in reasons[4][2]
+    assert "more than 366 days after it is known" in reasons[5][2]
     # a clock in the future: the whole batch refused, naming the field
     status, body = live.call("POST", "/events", {"events": [], "clock": "2031-12-10T18:00:00Z"})
     assert status == 422, body

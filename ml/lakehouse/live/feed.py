@@ -36,6 +36,7 @@ from lakehouse.config import (
     LABEL_KNOWN_AFTER_MINUTES,
     ORIGIN_TIME_ZONE,
     SCHEDULE_KNOWN_DAYS_AHEAD,
+    SCHEDULE_REACH_DAYS,
 )
 from lakehouse.live.events import (
     EVENT,
@@ -58,6 +59,7 @@ from lakehouse.serving.state import Champion, ServingState
 
 LABEL_KNOWN = timedelta(minutes=LABEL_KNOWN_AFTER_MINUTES)
 CLOCK_SKEW = timedelta(minutes=FEED_CLOCK_SKEW_MINUTES)
+SCHEDULE_REACH = timedelta(days=SCHEDULE_REACH_DAYS)
 
 
 # a refusal's kind (one of FEED_REFUSAL_KINDS) and its message
@@ -455,6 +457,12 @@ class Feed:
                 "contradicts what is known",
                 f"scheduled to leave at {iso(utc(departure))}, "
                 f"not after it is known ({iso(utc(event.known_at))})",
+            )
+        if departure - event.known_at > SCHEDULE_REACH:
+            return (
+                "malformed",
+                f"scheduled to leave at {iso(utc(departure))}, more than {SCHEDULE_REACH_DAYS} days after "
+                f"it is known ({iso(utc(event.known_at))})",
             )
         known[event.flight_id] = {
             "flight_id": event.flight_id,

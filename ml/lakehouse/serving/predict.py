@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from lakehouse.config import SCHEDULE_REACH_DAYS
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.serving.state import Champion, KnownSchedule, ServingState, request_frame
 
@@ -67,8 +68,8 @@ def check(
     if default is None:
         raise RequestError(prefix, "no champion is published: run `make run`")
     horizons = []
-    first = state.first_date - timedelta(days=366)
-    last = state.last_date + timedelta(days=366)
+    first = state.first_date - timedelta(days=SCHEDULE_REACH_DAYS)
+    last = state.last_date + timedelta(days=SCHEDULE_REACH_DAYS)
     # the new schedules of a batch are one schedule (they count in each other's airport hours and
     # aircraft legs): one twice would count twice
     seen: dict[tuple[Any, ...], int] = {}
