@@ -34,6 +34,7 @@ def test_counts_read_as_whole_numbers_in_agreement_with_their_word() -> None:
     assert counted(0, "warning") == "0 warnings"
     assert counted(1200, "check") == "1,200 checks"
     assert DbtSummary({"model": 1, "seed": 2}, ["w"]).describe() == "1 model, 2 seeds ok, 1 warning"
+    assert DbtSummary({}, []).describe() == "nothing ran: the selection matched no node"
 
 
 def test_the_quality_report_says_1_warning() -> None:

@@ -178,6 +178,8 @@ def build_spark(
             )
         except (DbtError, JavaMissingError) as error:
             fail(str(error))
+    if not summary.by_type:
+        fail(f"spark build: {summary.describe()} (--select {select})")
     console.print(f"spark build: {summary.describe()} in {time.perf_counter() - started:.1f} s")
     console.print(
         f"tables: {folders.warehouse} (Parquet, a folder per table); logs: {folders.root / 'target' / 'logs'}"

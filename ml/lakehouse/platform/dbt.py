@@ -32,6 +32,8 @@ class DbtSummary:
     warnings: list[str]
 
     def describe(self) -> str:
+        if not self.by_type:
+            return "nothing ran: the selection matched no node"
         kinds = ", ".join(counted(count, kind) for kind, count in sorted(self.by_type.items()))
         return f"{kinds} ok" + (f", {counted(len(self.warnings), 'warning')}" if self.warnings else "")
 
