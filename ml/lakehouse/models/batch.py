@@ -97,6 +97,11 @@ def predictions_file(directory: Path, model_id: str) -> Path:
     return directory / f"{model_id}.parquet"
 
 
+def scored_by(path: Path) -> str:
+    """The model id whose predictions a file holds (`predictions_file`)."""
+    return path.name.removesuffix(".parquet")
+
+
 def scored_fingerprint(directory: Path, model_id: str) -> str | None:
     """The features a model version's stored predictions were computed from, if any."""
     path = predictions_file(directory, model_id)
@@ -169,7 +174,7 @@ def load_scoring_tables_into(
         connection.execute(f"create or replace table ml.predictions as select * from read_parquet({files})")
         # An earlier version's file may hold flights the data no longer has (a correction removed
         # them): they stay in its file, not in the table (a delete keeps the order of the rest).
-        earlier = sorted({Path(file).stem for file in files} - set(current))
+        earlier = sorted({scored_by(Path(file)) for file in files} - set(current))
         if earlier:
             connection.execute(
                 "delete from ml.predictions where list_contains(?, model_id) "
