@@ -3,11 +3,13 @@
 These pin the GX SQL path: with GX's stock duckdb-engine connection every expectation fails with
 "list index out of range" (see lakehouse.suites); here each must come back with its values."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from lakehouse.config import paths
 from lakehouse.quality.suites import SuiteError, load_suite, run_suites
 
 
@@ -119,3 +121,38 @@ def test_every_suite_in_the_repository_loads() -> None:
     suites = load_suites(paths().expectations)
     assert len(suites) >= 15
     assert all(e.why for s in suites for e in s.expectations)
+
+
+def _scored_warehouse(path: Path, scored: dict[str, list[str]]) -> Path:
+    """fct_flights f1-f3; an older and a newer promoted classifier at 120 minutes (the newer the
+    champion); `scored`: the flights each model scored in ml.predictions."""
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create table main.fct_flights as select unnest(['f1', 'f2', 'f3']) as flight_id")
+        connection.execute("create schema ml")
+        connection.execute(
+            "create table ml.model_registry as select * from (values "
+            "('old', 'classification', 120, timestamptz '2026-01-01 00:00:00+00', true), "
+            "('new', 'classification', 120, timestamptz '2026-02-01 00:00:00+00', true)"
+            ") v(model_id, task, horizon_minutes, created_at, is_promoted)"
+        )
+        rows = [(flight, model) for model, flights in scored.items() for flight in flights]
+        connection.execute("create table ml.predictions (flight_id varchar, model_id varchar)")
+        connection.executemany("insert into ml.predictions values (?, ?)", rows)
+    return path
+
+
+def test_the_champion_scores_every_flight_and_an_earlier_version_keeps_the_flights_it_scored(
+    tmp_path: Path,
+) -> None:
+    suite = load_suite(paths().prediction_expectations / "predictions.yml")
+    (rule,) = [e for e in suite.expectations if (e.expected or "").startswith("every flight of fct_flights")]
+    complete = replace(suite, expectations=[rule])
+
+    def passes(name: str, scored: dict[str, list[str]]) -> bool:
+        (result,) = run_suites(_scored_warehouse(tmp_path / f"{name}.duckdb", scored), [complete])
+        return result.success
+
+    # a flight added since the earlier version scored: only the champion must have it
+    assert passes("added", {"new": ["f1", "f2", "f3"], "old": ["f1", "f2"]})
+    assert not passes("champion_short", {"new": ["f1", "f2"], "old": ["f1", "f2", "f3"]})
+    assert not passes("unknown", {"new": ["f1", "f2", "f3"], "old": ["f1", "f2", "f9"]})
