@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from lakehouse.quality.dbt_results import dbt_checks
-from lakehouse.quality.raw_files import RawSource, inspect_raw_files, raw_file_checks
+from lakehouse.quality.raw_files import RawSource, inspect_raw_files, raw_file_checks, stray_files
 from lakehouse.quality.records import CheckResult
 
 SOURCES = [RawSource("flights", "flights/*/flights_*.csv.gz", ["year", "month", "dep_delay"])]
@@ -18,9 +18,8 @@ def _write(raw: Path, name: str, text: str) -> None:
 
 
 def _failed(raw: Path) -> dict[str, CheckResult]:
-    return {
-        r.expectation: r for r in raw_file_checks(SOURCES, inspect_raw_files(raw, SOURCES)) if not r.success
-    }
+    checks = raw_file_checks(SOURCES, inspect_raw_files(raw, SOURCES), stray_files(raw, SOURCES))
+    return {r.expectation: r for r in checks if not r.success}
 
 
 def test_files_with_the_declared_fields_pass(tmp_path: Path) -> None:
@@ -38,6 +37,27 @@ def test_a_missing_or_renamed_column_names_the_file_and_the_columns(tmp_path: Pa
     assert "flights/2013/flights_2013-02.csv.gz" in failed.message()
     assert json.loads(failed.observed_value or "") == {
         "flights/2013/flights_2013-02.csv.gz": {"missing": ["dep_delay"], "unexpected": ["departure_delay"]}
+    }
+
+
+def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay,dep_delay\n2013,1,4,999\n")
+    failed = _failed(tmp_path)["file fields match the declared fields"]
+    assert json.loads(failed.observed_value or "") == {
+        "flights/2013/flights_2013-01.csv.gz": {"missing": [], "unexpected": [], "repeated": ["dep_delay"]}
+    }
+
+
+def test_a_file_under_a_sources_folder_that_the_build_would_not_read_is_refused(tmp_path: Path) -> None:
+    _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")
+    (tmp_path / "flights/2013/flights_2013-02.csv").write_text("year,month,dep_delay\n2013,2,4\n")
+    (tmp_path / "flights/2013/.DS_Store").write_text("")
+    (tmp_path / "README.md").write_text("the landing zone")
+    assert SOURCES[0].folder == "flights"
+    failed = _failed(tmp_path)
+    assert set(failed) == {"every file is read"}
+    assert json.loads(failed["every file is read"].observed_value or "") == {
+        "flights/2013/flights_2013-02.csv": "not read: the build reads flights/*/flights_*.csv.gz"
     }
 
 

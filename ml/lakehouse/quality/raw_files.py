@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import itertools
 import json
 import zlib
 from collections.abc import Iterator
@@ -25,6 +26,13 @@ class RawSource:
     name: str
     files: str
     fields: list[str]
+
+    @property
+    def folder(self) -> str:
+        """The folder the source's files are landed under: its pattern's parts before any glob."""
+        return "/".join(
+            itertools.takewhile(lambda part: not any(c in part for c in "*?["), self.files.split("/"))
+        )
 
 
 def declared_sources() -> list[RawSource]:
@@ -144,6 +152,21 @@ def inspect_raw_files(raw: Path, sources: list[RawSource]) -> dict[str, list[Raw
     }
 
 
+def stray_files(raw: Path, sources: list[RawSource]) -> dict[str, list[str]]:
+    """Per source, the files under its folder that its pattern does not match (hidden files
+    aside): data the build would not read, e.g. a month landed uncompressed or misnamed."""
+    strays = {}
+    for source in sources:
+        folder = raw / source.folder
+        read = set(raw.glob(source.files))
+        strays[source.name] = sorted(
+            str(path.relative_to(raw))
+            for path in folder.rglob("*")
+            if path.is_file() and path not in read and not path.name.startswith(".")
+        )
+    return strays
+
+
 def _raw_check(
     source: RawSource,
     files: list[RawFile],
@@ -168,24 +191,33 @@ def _raw_check(
     )
 
 
-def raw_file_checks(sources: list[RawSource], found: dict[str, list[RawFile]]) -> list[CheckResult]:
-    """Critical checks that must hold before dbt reads the files: each source has files, each file
-    can be read, has exactly the declared fields and some rows, and no file is a byte copy of
-    another. A file that cannot be read fails the first of these only."""
+def _field_faults(source: RawSource, file: RawFile) -> dict[str, list[str]]:
+    """The declared fields a file lacks, those it has undeclared, and those it names twice (the
+    engine renames the second, and which one the models read depends on the columns' order)."""
+    repeated = [c for c in dict.fromkeys(file.fields) if file.fields.count(c) > 1]
+    if set(file.fields) == set(source.fields) and not repeated:
+        return {}
+    faults = {
+        "missing": [c for c in source.fields if c not in file.fields],
+        "unexpected": [c for c in file.fields if c not in source.fields],
+    }
+    return faults | ({"repeated": repeated} if repeated else {})
+
+
+def raw_file_checks(
+    sources: list[RawSource], found: dict[str, list[RawFile]], strays: dict[str, list[str]] | None = None
+) -> list[CheckResult]:
+    """Critical checks that must hold before dbt reads the files: each source has files and no file
+    under its folder that the build would not read (`stray_files`), each file can be read, has
+    exactly the declared fields, each once, and some rows, and no file is a byte copy of another.
+    A file that cannot be read fails the first of these only."""
     results: list[CheckResult] = []
     for source in sources:
+        unread = (strays or {}).get(source.name, [])
         every_file = found[source.name]
         unreadable = {f.file: f.error for f in every_file if f.error}
         files = [f for f in every_file if not f.error]
-        declared = set(source.fields)
-        mismatched = {
-            f.file: {
-                "missing": [c for c in source.fields if c not in f.fields],
-                "unexpected": [c for c in f.fields if c not in declared],
-            }
-            for f in files
-            if set(f.fields) != declared
-        }
+        mismatched = {f.file: _field_faults(source, f) for f in files if _field_faults(source, f)}
         first_with_bytes: dict[str, str] = {}
         copies: dict[str, str] = {}
         for f in files:
@@ -204,6 +236,15 @@ def raw_file_checks(sources: list[RawSource], found: dict[str, list[RawFile]]) -
             _raw_check(
                 source,
                 every_file,
+                "every file is read",
+                f"every file under {source.folder}/ matching {source.files}",
+                "A file the build does not read (another name, another compression) is data left out "
+                "without a word: a month missing from the warehouse.",
+                {file: f"not read: the build reads {source.files}" for file in unread},
+            ),
+            _raw_check(
+                source,
+                every_file,
                 "files can be read",
                 "every file readable, whole (gzip to its end) and UTF-8 text",
                 "dbt cannot read a file cut short, corrupt, binary or in another encoding; it would "
@@ -214,9 +255,9 @@ def raw_file_checks(sources: list[RawSource], found: dict[str, list[RawFile]]) -
                 source,
                 files,
                 "file fields match the declared fields",
-                f"exactly the fields declared in dbt_project.yml (vars.raw_sources.{source.name})",
+                f"exactly the fields declared in dbt_project.yml (vars.raw_sources.{source.name}), each once",
                 "dbt reads columns by name: a missing or renamed column cannot be read, and an "
-                "undeclared one would be ignored silently.",
+                "undeclared or repeated one would be ignored silently.",
                 mismatched,
                 column=", ".join(sorted({c for m in mismatched.values() for k in m.values() for c in k}))
                 or None,
