@@ -217,7 +217,8 @@ def raw_file_checks(
         every_file = found[source.name]
         unreadable = {f.file: f.error for f in every_file if f.error}
         files = [f for f in every_file if not f.error]
-        mismatched = {f.file: _field_faults(source, f) for f in files if _field_faults(source, f)}
+        faults = {f.file: _field_faults(source, f) for f in files}
+        mismatched = {file: fault for file, fault in faults.items() if fault}
         first_with_bytes: dict[str, str] = {}
         copies: dict[str, str] = {}
         for f in files:
