@@ -84,7 +84,7 @@ def check(
                 "flight number, origin and scheduled departure): a batch's new schedules fly together, "
                 "each once",
             )
-        known = state.flight_ids.get(key)
+        known = state.schedules.get(key)
         if known is None:
             seen[key] = index
         else:

@@ -61,7 +61,7 @@ class ServingState:
     champions: dict[tuple[str, int], Champion]
     known: dict[int, KnownFlights]
     # (carrier, flight number, origin, scheduled departure UTC) -> the known flight
-    flight_ids: dict[tuple[str, int, str, datetime], KnownSchedule]
+    schedules: dict[tuple[str, int, str, datetime], KnownSchedule]
     # each route's distance, for a schedule that does not give it
     distances: dict[tuple[str, str], int]
     online: OnlineFeatures
@@ -136,7 +136,7 @@ def load_state(p: Paths) -> ServingState:
         known[horizon] = KnownFlights(
             at, {fid: i for i, fid in enumerate(at["flight_id"].to_list())}, matrices
         )
-    flight_ids = {
+    schedules = {
         (carrier, number, origin, departure): KnownSchedule(flight_id, dest, arrival, tail)
         for carrier, number, origin, departure, flight_id, dest, arrival, tail in keys.iter_rows()
     }
@@ -145,7 +145,7 @@ def load_state(p: Paths) -> ServingState:
         loaded_at=datetime.now(UTC),
         champions=champions,
         known=known,
-        flight_ids=flight_ids,
+        schedules=schedules,
         distances=distances,
         online=OnlineFeatures.load(warehouse),
         time_zones=zones,
@@ -209,9 +209,7 @@ def request_frame(state: ServingState, flights: list[dict[str, Any]]) -> pl.Data
             .astimezone(state.local_time_zone(flight["origin"]))
             .replace(tzinfo=None)
         )
-        known = state.flight_ids.get(
-            (flight["carrier"], flight["flight_number"], flight["origin"], departure)
-        )
+        known = state.schedules.get((flight["carrier"], flight["flight_number"], flight["origin"], departure))
         rows.append(
             {
                 **flight,
