@@ -74,7 +74,9 @@ def score_end_to_end(p: Paths, horizon: int, work: Path) -> tuple[pl.DataFrame, 
     steps["preprocess + predict + write Parquet"] = _since(mark)
     mark = _clock()
     current = [s.model_id for s in scored]
-    load_scoring_tables_into(work / "warehouse.duckdb", work / "predictions", features, current)
+    load_scoring_tables_into(
+        work / "warehouse.duckdb", work / "predictions", p.model_registry, features, current
+    )
     steps["load into the warehouse"] = _since(mark)
     return features, steps, _since(started)
 

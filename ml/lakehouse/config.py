@@ -290,6 +290,10 @@ RAW_SPREAD_FACTOR = 1.5
 # Builds kept in data/build/ (one folder per run; a published build moves out of it): the newest
 # ones, so that a refused or interrupted build stays for inspection without builds piling up.
 KEPT_BUILDS = 3
+# Model versions per task and horizon whose predictions `ml.predictions` holds: the champion and
+# the one before it, compared on the same flights. Older versions' files stay on disk, out of the
+# table, so that the marts on the predictions do not grow with every retraining.
+PREDICTION_VERSIONS_LOADED = 2
 # The run's two dbt builds, named selections of dbt_project/selectors.yml: every layer but the marts
 # on the predictions, then those marts once scoring has written the predictions.
 CORE_SELECTOR = "core"

@@ -197,7 +197,9 @@ def test_a_flights_score_reads_only_its_own_row(champions: tuple[Path, pl.DataFr
     )
 
 
-def test_rescoring_replaces_a_version_and_versions_coexist(champions: tuple[Path, pl.DataFrame]) -> None:
+def test_rescoring_replaces_a_version_and_the_latest_versions_coexist(
+    champions: tuple[Path, pl.DataFrame],
+) -> None:
     root, frame = champions
     registry, predictions = root / "registry", root / "predictions"
     predict_with_champions(registry, predictions, frame, "features-1")
@@ -212,7 +214,7 @@ def test_rescoring_replaces_a_version_and_versions_coexist(champions: tuple[Path
     _register(registry, "run2", ("classification",), root / "m")
     predict_with_champions(registry, predictions, frame, "features-2")
     warehouse = root / "warehouse.duckdb"
-    assert load_scoring_tables_into(warehouse, predictions, frame) == 3 * frame.height
+    assert load_scoring_tables_into(warehouse, predictions, registry, frame) == 3 * frame.height
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         versions = connection.execute(
             "select model_id, count(*), count(distinct flight_id) from ml.predictions group by all order by 1"
@@ -225,8 +227,17 @@ def test_rescoring_replaces_a_version_and_versions_coexist(champions: tuple[Path
     ]
     assert features == (3000,)
     # Flights the data no longer has (a correction removed them) leave the table, not the files.
-    assert load_scoring_tables_into(warehouse, predictions, frame.tail(2000)) == 3 * 2000
+    assert load_scoring_tables_into(warehouse, predictions, registry, frame.tail(2000)) == 3 * 2000
     assert pl.read_parquet(predictions / "run1-regression.parquet").height == 3000
+    # A third champion: the table keeps the latest two of the task, the oldest file stays on disk.
+    _register(registry, "run3", ("classification",), root / "m")
+    scored = predict_with_champions(registry, predictions, frame, "features-2")
+    current = [s.model_id for s in scored]
+    assert load_scoring_tables_into(warehouse, predictions, registry, frame, current) == 3 * frame.height
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        loaded = connection.execute("select distinct model_id from ml.predictions order by 1").fetchall()
+    assert loaded == [("run1-regression",), ("run2-classification",), ("run3-classification",)]
+    assert (predictions / "run1-classification.parquet").exists()
 
 
 def test_a_failed_write_back_leaves_the_old_predictions(
@@ -236,7 +247,7 @@ def test_a_failed_write_back_leaves_the_old_predictions(
     registry, predictions = root / "registry", root / "predictions"
     predict_with_champions(registry, predictions, frame, "features-1")
     warehouse = root / "warehouse.duckdb"
-    load_scoring_tables_into(warehouse, predictions, frame)
+    load_scoring_tables_into(warehouse, predictions, registry, frame)
     old = (predictions / "run1-classification.parquet").read_bytes()
 
     def crash(self: pl.DataFrame, path: Path, **kwargs: object) -> None:
@@ -248,10 +259,10 @@ def test_a_failed_write_back_leaves_the_old_predictions(
         predict_with_champions(registry, predictions, frame, "features-2")
     monkeypatch.undo()
     assert (predictions / "run1-classification.parquet").read_bytes() == old
-    # A bad file among the predictions: the load fails as a whole, the tables stay as they were.
-    (predictions / "stray.parquet").write_bytes(b"not parquet")
+    # A damaged file among the predictions: the load fails as a whole, the tables stay as they were.
+    (predictions / "run1-regression.parquet").write_bytes(b"not parquet")
     with pytest.raises(duckdb.Error):
-        load_scoring_tables_into(warehouse, predictions, frame.head(10))
+        load_scoring_tables_into(warehouse, predictions, registry, frame.head(10))
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         counts = connection.execute(
             "select (select count(*) from ml.predictions), (select count(*) from ml.flight_features)"

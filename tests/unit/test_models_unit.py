@@ -1,11 +1,16 @@
-"""Preprocessing, metrics, the champion rule and the console's view of tuning: pure functions on
-small inputs."""
+"""Preprocessing, metrics, the champion rule, the versions the predictions table holds and the
+console's view of tuning: pure functions on small inputs."""
+
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from sklearn import metrics
 
+from conftest import registry_entry
+from lakehouse.models.batch import loaded_versions
 from lakehouse.models.champion import decide
 from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc, paired_day_block_bootstrap
 from lakehouse.models.preprocess import Preprocessor
@@ -111,3 +116,33 @@ def test_consoles_leave_out_the_tuning_trials_not_the_stages() -> None:
     assert is_trial_message("classification: trial 3/6: roc_auc 0.7512")
     assert not is_trial_message("classification: tuning LightGBM")
     assert not is_trial_message("classification at T = departure - 60 min")
+
+
+def test_the_predictions_table_holds_the_latest_versions_of_each_task_and_horizon() -> None:
+    registered = [
+        replace(
+            registry_entry(run, task, Path("m"), hours),
+            model_id=f"{run}-{task}-{horizon}",
+            horizon_minutes=horizon,
+        )
+        for hours, run in enumerate(("run1", "run2", "run3"))
+        for task in ("classification", "regression")
+        for horizon in (60, 120)
+    ]
+    stored = {entry.model_id for entry in registered if entry.task == "classification"}
+    stored |= {"run1-regression-60", "run1-regression-120", "gone-regression-120"}
+    regression = ["run1-regression-120", "run1-regression-60"]
+    run2, run3 = (
+        ["run2-classification-120", "run2-classification-60"],
+        ["run3-classification-120", "run3-classification-60"],
+    )
+    # the two latest of each task and horizon, by registration, in the order of their ids
+    assert loaded_versions(registered, stored) == sorted(run2 + run3 + regression)
+    # a version just scored stays, whatever its age; the latest others fill up to the count
+    assert loaded_versions(registered, stored, current=["run1-classification-60"]) == sorted(
+        ["run1-classification-60", "run2-classification-120", *run3, *regression]
+    )
+    assert loaded_versions(registered, stored, kept=1) == sorted(run3 + regression)
+    # versions without a file, or without a registry entry, are not loaded
+    assert loaded_versions(registered, set(), current=[e.model_id for e in registered]) == []
+    assert "gone-regression-120" not in loaded_versions(registered, stored, kept=10)

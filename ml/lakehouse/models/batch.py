@@ -4,8 +4,9 @@ training used.
 A model version's predictions are one Parquet file (`data/models/predictions/<model_id>.parquet`),
 written whole and renamed: re-scoring a version replaces its file, other versions stay beside it
 so that a new champion can be compared with the old one on the same flights. `ml.predictions` is
-loaded from those files into a warehouse that is not yet published (the build, or a staged copy),
-then swapped in whole: readers see the old predictions or the new ones, never a mix.
+loaded from the files of the latest versions (`loaded_versions`) into a warehouse that is not yet
+published (the build, or a staged copy), then swapped in whole: readers see the old predictions or
+the new ones, never a mix.
 
 A flight's score reads only its own feature row, computed at its decision time (the leakage test
 guards the features), so it depends only on what was known then."""
@@ -22,9 +23,10 @@ import duckdb
 import polars as pl
 
 from lakehouse.common.files import write_parquet_atomically
+from lakehouse.config import PREDICTION_VERSIONS_LOADED
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.predict import predict
-from lakehouse.models.registry import RegistryEntry, SavedModel, current_champion, load_model
+from lakehouse.models.registry import RegistryEntry, SavedModel, current_champion, entries, load_model
 from lakehouse.models.tasks import TASKS, Task
 
 PREDICTION_SCHEMA: dict[str, Any] = {
@@ -150,31 +152,58 @@ def predict_with_champions(
     return scored
 
 
+def loaded_versions(
+    registered: list[RegistryEntry],
+    stored: Collection[str],
+    current: Collection[str] = (),
+    kept: int = PREDICTION_VERSIONS_LOADED,
+) -> list[str]:
+    """The versions whose stored predictions (`stored`: model ids with a file) `ml.predictions`
+    holds, in the order of their ids: of each task and horizon, those just scored (`current`) and
+    the latest others, by registration, up to `kept` in all. A version the registry
+    (`registered`, oldest first) no longer has is left out."""
+    groups: dict[tuple[str, int], list[RegistryEntry]] = {}
+    for entry in registered:
+        if entry.model_id in stored:
+            groups.setdefault((entry.task, entry.horizon_minutes), []).append(entry)
+    chosen = []
+    for versions in groups.values():
+        scored_now = [entry.model_id for entry in versions if entry.model_id in current]
+        earlier = [entry.model_id for entry in reversed(versions) if entry.model_id not in current]
+        chosen += (scored_now + earlier)[: max(kept, len(scored_now))]
+    return sorted(chosen)
+
+
 def load_scoring_tables_into(
     warehouse: Path,
     directory: Path,
+    registry: Path,
     features: pl.DataFrame | list[pl.DataFrame],
     current: Collection[str] = (),
 ) -> int:
     """(Re)create `ml.flight_features` (the features at each horizon) and `ml.predictions` (of the
-    flights those features hold) in one transaction; returns the number of prediction rows.
-    `current`: the versions scored on these very features (`Scored.model_id`), whose flights are
-    the features' and are not checked. Rows in a fixed order without sorting
-    them: the horizons in order, each in the feature build's order, and the predictions file by
-    file in the order of their model ids."""
+    flights those features hold, from the files of `loaded_versions`) in one transaction; returns
+    the number of prediction rows. `current`: the versions scored on these very features
+    (`Scored.model_id`), whose flights are the features' and are not checked. Rows in a fixed order
+    without sorting them: the horizons in order, each in the feature build's order, and the
+    predictions file by file in the order of their model ids."""
     frames = features if isinstance(features, list) else [features]
     frames = sorted(frames, key=lambda frame: frame["horizon_minutes"].max() or 0)
     table = pl.concat([feature_table(frame) for frame in frames])
-    files = sorted(str(path) for path in directory.glob("*.parquet"))
+    stored = {scored_by(path) for path in directory.glob("*.parquet")}
+    versions = loaded_versions(entries(registry), stored, current)
+    files = [str(predictions_file(directory, model_id)) for model_id in versions]
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("begin")
         connection.execute("create schema if not exists ml")
         connection.register("scored_features", table)
         connection.execute("create or replace table ml.flight_features as select * from scored_features")
-        connection.execute(f"create or replace table ml.predictions as select * from read_parquet({files})")
+        connection.register("no_predictions", pl.DataFrame(schema=PREDICTION_SCHEMA))
+        stored_rows = f"read_parquet({files})" if files else "no_predictions"
+        connection.execute(f"create or replace table ml.predictions as select * from {stored_rows}")
         # An earlier version's file may hold flights the data no longer has (a correction removed
         # them): they stay in its file, not in the table (a delete keeps the order of the rest).
-        earlier = sorted({scored_by(Path(file)) for file in files} - set(current))
+        earlier = sorted(set(versions) - set(current))
         if earlier:
             connection.execute(
                 "delete from ml.predictions where list_contains(?, model_id) "

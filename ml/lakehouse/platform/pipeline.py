@@ -316,7 +316,7 @@ def predict(run: PipelineRun) -> str:
 def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame], current: list[str]) -> int:
     """The tables the prediction marts read: features, predictions (`current`: the versions
     scored on these features), the registry."""
-    rows = load_scoring_tables_into(warehouse, p.predictions, features, current)
+    rows = load_scoring_tables_into(warehouse, p.predictions, p.model_registry, features, current)
     load_served_into(warehouse, p.served_predictions)
     load_rejected_into(warehouse, p.live)
     registry.load_registry_into(warehouse, p.model_registry)
