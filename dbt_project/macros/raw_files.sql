@@ -40,17 +40,19 @@
 {%- endmacro %}
 
 {#- The lines of a text source, numbered from 1 in their file, as source_file, source_line and
-    line_text. DuckDB splits each file read whole (read_text); Spark reads them as Parquet landed
-    with a row per line (lakehouse.platform.spark). -#}
+    line_text, without a UTF-8 byte order mark at the file's start (chr(65279): JSON after it is
+    JSON). DuckDB splits each file read whole (read_text); Spark reads them as Parquet landed with
+    a row per line (lakehouse.platform.spark). -#}
 {% macro text_file_lines(relation) -%}
     {{ return(adapter.dispatch('text_file_lines')(relation)) }}
 {%- endmacro %}
 
 {% macro duckdb__text_file_lines(relation) -%}
+    {%- set lines = "string_split(ltrim(content, chr(65279)), chr(10))" -%}
     select
         {{ relative_source_file('filename') }} as source_file,
-        unnest(generate_series(1, len(string_split(content, chr(10))))) as source_line,
-        unnest(string_split(content, chr(10))) as line_text
+        unnest(generate_series(1, len({{ lines }}))) as source_line,
+        unnest({{ lines }}) as line_text
     from {{ relation }}
 {%- endmacro %}
 

@@ -28,6 +28,16 @@ def test_files_with_the_declared_fields_pass(tmp_path: Path) -> None:
     assert _failed(tmp_path) == {}
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path: Path) -> None:
+    # DuckDB reads past a UTF-8 byte order mark, as spreadsheets write one
+    _write(tmp_path, "flights_2013-01.csv.gz", "\ufeffyear,month,dep_delay\n2013,1,4\n")
+    (tmp_path / "weather").mkdir()
+    (tmp_path / "weather/w.jsonl").write_bytes('\ufeff{"origin": "EWR", "temp": 3}\n'.encode())
+    assert _failed(tmp_path) == {}
+    weather = RawSource("weather", "weather/*.jsonl", ["origin", "temp"])
+    assert inspect_raw_files(tmp_path, [weather])["weather"][0].fields == ["origin", "temp"]
+
+
 def test_a_missing_or_renamed_column_names_the_file_and_the_columns(tmp_path: Path) -> None:
     _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")
     _write(tmp_path, "flights_2013-02.csv.gz", "year,month,departure_delay\n2013,2,4\n")
@@ -66,9 +76,14 @@ def test_an_empty_file_a_byte_copy_and_no_files_are_caught(tmp_path: Path) -> No
     _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")
     _write(tmp_path, "flights_2013-01 (1).csv.gz", "year,month,dep_delay\n2013,1,4\n")
     _write(tmp_path, "flights_2013-02.csv.gz", "year,month,dep_delay\n")
+    _write(tmp_path, "flights_2013-03.csv.gz", "")
     failed = _failed(tmp_path)
+    # a file without even a header fails this check alone, not the fields' too
     assert set(failed) == {"files have data rows", "no file is a copy of another"}
-    assert "flights_2013-02.csv.gz" in failed["files have data rows"].message()
+    assert json.loads(failed["files have data rows"].observed_value or "") == {
+        "flights/2013/flights_2013-02.csv.gz": "no data rows",
+        "flights/2013/flights_2013-03.csv.gz": "empty",
+    }
     assert (
         "same bytes as flights/2013/flights_2013-01 (1).csv.gz"
         in failed["no file is a copy of another"].message()

@@ -107,7 +107,7 @@ def land_text_file(raw_dir: Path, path: Path, target: Path) -> Path:
     """One raw text file (JSON Lines) as Parquet: a row per line, numbered from 1, as the DuckDB
     source splits the file (the newline ending the last line leaves an empty last line)."""
     relative = path.relative_to(raw_dir).as_posix()
-    lines = path.read_bytes().decode("utf-8").split("\n")
+    lines = path.read_bytes().decode("utf-8-sig").split("\n")  # without a byte order mark
     frame = pl.DataFrame(
         {
             "source_file": pl.Series([relative] * len(lines), dtype=LINEAGE["source_file"]),

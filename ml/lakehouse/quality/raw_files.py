@@ -4,6 +4,7 @@ byte copy of another."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -61,11 +62,14 @@ class UnreadableFileError(ValueError):
 
 
 def _text_lines(path: Path) -> Iterator[str]:
-    """The file's lines as text (decompressed if gzip). Decoded line by line, so that bytes that
-    are not UTF-8, or a binary file, are named by their line."""
+    """The file's lines as text (decompressed if gzip), without a UTF-8 byte order mark at its
+    start (DuckDB reads past one, so the header's first name is the name after it). Decoded line
+    by line, so that bytes that are not UTF-8, or a binary file, are named by their line."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
             if b"\0" in line:
                 raise UnreadableFileError(f"binary, not text: a NUL byte on line {number}")
             try:
@@ -217,7 +221,8 @@ def raw_file_checks(
         every_file = found[source.name]
         unreadable = {f.file: f.error for f in every_file if f.error}
         files = [f for f in every_file if not f.error]
-        faults = {f.file: _field_faults(source, f) for f in files}
+        # a file without a line has no fields to compare: it fails the data rows check alone
+        faults = {f.file: _field_faults(source, f) for f in files if f.fields or f.data_rows}
         mismatched = {file: fault for file, fault in faults.items() if fault}
         first_with_bytes: dict[str, str] = {}
         copies: dict[str, str] = {}
@@ -269,7 +274,7 @@ def raw_file_checks(
                 "files have data rows",
                 "at least one data row per file",
                 "An empty file means a lost extract, not a month without flights.",
-                {f.file: "no data rows" for f in files if f.data_rows == 0},
+                {f.file: "no data rows" if f.fields else "empty" for f in files if f.data_rows == 0},
             ),
             _raw_check(
                 source,
