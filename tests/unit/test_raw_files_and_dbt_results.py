@@ -99,6 +99,33 @@ def test_jsonl_fields_are_every_key_used(tmp_path: Path) -> None:
     assert found["weather"][0].data_rows == 3
 
 
+def test_an_undeclared_jsonl_key_is_named_with_the_line_it_is_first_used_on(tmp_path: Path) -> None:
+    source = RawSource("weather", "weather/*.jsonl", ["origin", "temp"])
+    (tmp_path / "weather").mkdir()
+    records = ['{"origin": "EWR", "temp": 3}'] * 11 + ['{"origin": "EWR", "temp": 3, "tmep": 4}'] * 2
+    (tmp_path / "weather/w.jsonl").write_text("\n".join(records) + "\n")
+    checks = raw_file_checks([source], inspect_raw_files(tmp_path, [source]))
+    (failed,) = [r for r in checks if not r.success]
+    assert failed.column_name == "tmep"
+    assert json.loads(failed.observed_value or "") == {
+        "weather/w.jsonl": {"missing": [], "unexpected": ["tmep"], "first_used_on_line": {"tmep": 12}}
+    }
+
+
+def test_a_csv_row_over_several_lines_names_where_it_starts(tmp_path: Path) -> None:
+    # a quote left open takes in every line after it, up to the next quote
+    _write(
+        tmp_path,
+        "flights_2013-01.csv.gz",
+        'year,month,dep_delay\n2013,1,4\n2013,"1,4\n2013,1,4\n2013,1,"4"\n',
+    )
+    failed = _failed(tmp_path)["files can be read"]
+    assert json.loads(failed.observed_value or "") == {
+        "flights/2013/flights_2013-01.csv.gz": "not a table: the row on line 3 runs on to line 5 "
+        "(a quote opened on that line and not closed on it?)"
+    }
+
+
 def test_dbt_results_become_checks_with_table_column_and_severity() -> None:
     manifest = {
         "nodes": {

@@ -12,7 +12,7 @@ import itertools
 import json
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ class RawFile:
     data_rows: int
     fields: list[str]
     error: str | None = None
+    # the line each field is first used on, where lines differ in fields (JSON Lines)
+    first_lines: dict[str, int] = field(default_factory=dict)
 
 
 class UnreadableFileError(ValueError):
@@ -80,36 +82,44 @@ def _text_lines(path: Path) -> Iterator[str]:
                 ) from None
 
 
-def _rows_and_fields(path: Path) -> tuple[int, list[str]]:
-    """Data rows and fields in one pass. A CSV's fields are its header's names, and each of its
-    rows has as many (a row with more or fewer, a file cut mid-line, is not a table: its fields
-    cannot be told apart), with no blank line between rows (which would shift the line numbers
-    the base model gives rows); blank lines at its end are not rows. A JSON Lines file's fields
-    are every key it uses (unparseable lines are the base model's business: it quarantines them
-    with their line number)."""
+def _rows_and_fields(path: Path) -> tuple[int, list[str], dict[str, int]]:
+    """Data rows, fields and the line each field is first used on (JSON Lines; a CSV names its
+    fields on line 1) in one pass. A CSV's
+    fields are its header's names, and each of its rows is one line with as many (a row with
+    more or fewer, a file cut mid-line, is not a table: its fields cannot be told apart), with no
+    blank line between rows and no row over several lines (either would shift the line numbers
+    the base model gives rows: a quote left open takes in the lines after it); blank lines at its
+    end are not rows. A JSON Lines file's fields are every key it uses (unparseable lines are the
+    base model's business: it quarantines them with their line number)."""
     lines = _text_lines(path)
     if ".csv" in path.suffixes:
         reader = csv.reader(lines)
         try:
             header = next(reader, [])
-            rows, blank = 0, None
+            rows, blank, ended = 0, None, reader.line_num
             for row in reader:
+                started, ended = ended + 1, reader.line_num
                 if not row:
                     blank = blank or reader.line_num
                     continue
                 if blank is not None:
                     raise UnreadableFileError(f"not a table: line {blank} is blank, between rows")
+                if ended > started:
+                    raise UnreadableFileError(
+                        f"not a table: the row on line {started} runs on to line {ended} "
+                        "(a quote opened on that line and not closed on it?)"
+                    )
                 if len(row) != len(header):
                     raise UnreadableFileError(
                         f"not a table: line {reader.line_num} has {len(row)} fields, the header {len(header)}"
                     )
                 rows += 1
-            return rows, header
+            return rows, header, {}
         except csv.Error as error:
             raise UnreadableFileError(f"not CSV: {error} (line {reader.line_num})") from None
     rows = 0
-    keys: dict[str, None] = {}
-    for line in lines:
+    keys: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         rows += 1
@@ -118,8 +128,9 @@ def _rows_and_fields(path: Path) -> tuple[int, list[str]]:
         except ValueError:
             continue
         if isinstance(record, dict):
-            keys.update(dict.fromkeys(record))
-    return rows, list(keys)
+            for key in record:
+                keys.setdefault(key, number)
+    return rows, list(keys), keys
 
 
 def _cause(error: Exception) -> str:
@@ -140,11 +151,13 @@ def inspect_file(raw: Path, source: str, path: Path) -> RawFile:
     file = str(path.relative_to(raw))
     try:
         content = path.read_bytes()
-        rows, fields = _rows_and_fields(path)
+        rows, fields, first_lines = _rows_and_fields(path)
     except (OSError, EOFError, zlib.error, UnreadableFileError) as error:
         size = path.stat().st_size if path.is_file() else 0
         return RawFile(source, file, size, "", 0, [], error=_cause(error))
-    return RawFile(source, file, len(content), hashlib.sha256(content).hexdigest(), rows, fields)
+    return RawFile(
+        source, file, len(content), hashlib.sha256(content).hexdigest(), rows, fields, first_lines=first_lines
+    )
 
 
 def inspect_raw_files(raw: Path, sources: list[RawSource]) -> dict[str, list[RawFile]]:
@@ -195,16 +208,20 @@ def _raw_check(
     )
 
 
-def _field_faults(source: RawSource, file: RawFile) -> dict[str, list[str]]:
+def _field_faults(source: RawSource, file: RawFile) -> dict[str, Any]:
     """The declared fields a file lacks, those it has undeclared, and those it names twice (the
     engine renames the second, and which one the models read depends on the columns' order)."""
     repeated = [c for c in dict.fromkeys(file.fields) if file.fields.count(c) > 1]
     if set(file.fields) == set(source.fields) and not repeated:
         return {}
-    faults = {
+    unexpected = [c for c in file.fields if c not in source.fields]
+    faults: dict[str, Any] = {
         "missing": [c for c in source.fields if c not in file.fields],
-        "unexpected": [c for c in file.fields if c not in source.fields],
+        "unexpected": unexpected,
     }
+    if file.first_lines and unexpected:
+        # where to look in a file whose lines name their own fields
+        faults["first_used_on_line"] = {c: file.first_lines[c] for c in unexpected}
     return faults | ({"repeated": repeated} if repeated else {})
 
 
