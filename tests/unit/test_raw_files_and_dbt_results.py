@@ -90,6 +90,22 @@ def test_an_empty_file_a_byte_copy_and_no_files_are_caught(tmp_path: Path) -> No
     )
 
 
+def test_a_gzip_file_is_read_as_duckdb_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "flights/2013/flights_2013-01.csv.gz"
+    _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")
+    whole = path.read_bytes()
+    # gzip members one after the other are one file to both
+    path.write_bytes(gzip.compress(b"year,month,dep_delay\n") + gzip.compress(b"2013,1,4\n"))
+    assert _failed(tmp_path) == {}
+    # zero padding after the data: gzip's tools skip it, DuckDB stops on it
+    path.write_bytes(whole + bytes(512))
+    failed = _failed(tmp_path)["files can be read"]
+    assert json.loads(failed.observed_value or "") == {
+        "flights/2013/flights_2013-01.csv.gz": f"not gzip to its end: 512 zero bytes after the compressed "
+        f"data, from byte {len(whole) + 1}"
+    }
+
+
 def test_jsonl_fields_are_every_key_used(tmp_path: Path) -> None:
     source = RawSource("weather", "weather/*.jsonl", ["origin", "temp"])
     (tmp_path / "weather").mkdir()

@@ -8,6 +8,7 @@ import codecs
 import csv
 import gzip
 import hashlib
+import io
 import itertools
 import json
 import zlib
@@ -63,35 +64,60 @@ class UnreadableFileError(ValueError):
     """A raw file that is not text dbt can read; the message says where and why."""
 
 
-def _text_lines(path: Path) -> Iterator[str]:
-    """The file's lines as text (decompressed if gzip), without a UTF-8 byte order mark at its
-    start (DuckDB reads past one, so the header's first name is the name after it). Decoded line
-    by line, so that bytes that are not UTF-8, or a binary file, are named by their line."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if number == 1:
-                line = line.removeprefix(codecs.BOM_UTF8)
-            if b"\0" in line:
-                raise UnreadableFileError(f"binary, not text: a NUL byte on line {number}")
-            try:
-                yield line.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise UnreadableFileError(
-                    f"not UTF-8: byte 0x{line[error.start]:02x} on line {number}, column {error.start + 1}"
-                ) from None
+GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _rows_and_fields(path: Path) -> tuple[int, list[str], dict[str, int]]:
+def _gunzipped(data: bytes) -> bytes:
+    """The gzip members of `data` one after the other, decompressed, as DuckDB reads them: bytes
+    after the last member that are not another one (even the zero padding that gzip's own tools
+    skip) make the file unreadable."""
+    parts, rest = [], data
+    while rest:
+        if not rest.startswith(GZIP_MAGIC):
+            if rest is data:
+                raise gzip.BadGzipFile(f"Not a gzipped file ({rest[:2]!r})")
+            padding = "zero bytes" if not rest.strip(b"\0") else "bytes that are not gzip"
+            raise UnreadableFileError(
+                f"not gzip to its end: {len(rest)} {padding} after the compressed data, "
+                f"from byte {len(data) - len(rest) + 1}"
+            )
+        decompressor = zlib.decompressobj(wbits=31)
+        parts.append(decompressor.decompress(rest))
+        if not decompressor.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        rest = decompressor.unused_data
+    return b"".join(parts)
+
+
+def _text_lines(path: Path, content: bytes) -> Iterator[str]:
+    """The lines of a file's `content` as text (decompressed if gzip), without a UTF-8 byte order
+    mark at its start (DuckDB reads past one, so the header's first name is the name after it).
+    Decoded line by line, so that bytes that are not UTF-8, or a binary file, are named by their
+    line."""
+    data = _gunzipped(content) if path.suffix == ".gz" else content
+    for number, line in enumerate(io.BytesIO(data), start=1):
+        if number == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if b"\0" in line:
+            raise UnreadableFileError(f"binary, not text: a NUL byte on line {number}")
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UnreadableFileError(
+                f"not UTF-8: byte 0x{line[error.start]:02x} on line {number}, column {error.start + 1}"
+            ) from None
+
+
+def _rows_and_fields(path: Path, content: bytes) -> tuple[int, list[str], dict[str, int]]:
     """Data rows, fields and the line each field is first used on (JSON Lines; a CSV names its
-    fields on line 1) in one pass. A CSV's
-    fields are its header's names, and each of its rows is one line with as many (a row with
-    more or fewer, a file cut mid-line, is not a table: its fields cannot be told apart), with no
-    blank line between rows and no row over several lines (either would shift the line numbers
-    the base model gives rows: a quote left open takes in the lines after it); blank lines at its
-    end are not rows. A JSON Lines file's fields are every key it uses (unparseable lines are the
-    base model's business: it quarantines them with their line number)."""
-    lines = _text_lines(path)
+    fields on line 1) of a file's `content`, in one pass. A CSV's fields are its header's names,
+    and each of its rows is one line with as many (a row with more or fewer, a file cut mid-line,
+    is not a table: its fields cannot be told apart), with no blank line between rows and no row
+    over several lines (either would shift the line numbers the base model gives rows: a quote
+    left open takes in the lines after it); blank lines at its end are not rows. A JSON Lines
+    file's fields are every key it uses (unparseable lines are the base model's business: it
+    quarantines them with their line number)."""
+    lines = _text_lines(path, content)
     if ".csv" in path.suffixes:
         reader = csv.reader(lines)
         try:
@@ -151,7 +177,7 @@ def inspect_file(raw: Path, source: str, path: Path) -> RawFile:
     file = str(path.relative_to(raw))
     try:
         content = path.read_bytes()
-        rows, fields, first_lines = _rows_and_fields(path)
+        rows, fields, first_lines = _rows_and_fields(path, content)
     except (OSError, EOFError, zlib.error, UnreadableFileError) as error:
         size = path.stat().st_size if path.is_file() else 0
         return RawFile(source, file, size, "", 0, [], error=_cause(error))
