@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -18,8 +20,9 @@ from typer.testing import CliRunner
 
 from conftest import Sample, lake_digests, lakehouse_environment, run_quietly, table_checksums
 from lakehouse.cli import app
-from lakehouse.config import Paths
-from lakehouse.platform.pipeline import STEPS
+from lakehouse.config import Paths, paths
+from lakehouse.platform.pipeline import STEPS, PipelineError, PipelineRun, check_raw
+from lakehouse.quality.gate import ValidationRun
 
 pytestmark = pytest.mark.warehouse
 
@@ -106,3 +109,22 @@ def test_lakehouse_predict_rescores_and_republishes_the_prediction_marts(
     for table in ("ml.predictions", "main.fct_flight_predictions"):
         assert checksums.pop(table)[0] == expected.pop(table)[0]
     assert checksums == expected
+
+
+def test_a_file_the_published_build_read_gone_from_the_landing_zone_stops_the_run_unless_accepted(
+    sample: Sample, tmp_path: Path
+) -> None:
+    raw = shutil.copytree(sample.raw, tmp_path / "raw")
+    (raw / "weather/2013/weather_2013-12.jsonl").unlink()
+    with lakehouse_environment(sample.data, raw, sample.expectations):
+        p = paths()
+
+        def first_step(accept_removed: bool) -> str:
+            validation = ValidationRun("a-run", datetime.now(UTC), str(p.warehouse))
+            return check_raw(PipelineRun(p, validation, accept_removed=accept_removed))
+
+        with pytest.raises(PipelineError) as stopped:
+            first_step(accept_removed=False)
+        assert "raw.weather: no published file is gone" in str(stopped.value)
+        assert "weather/2013/weather_2013-12.jsonl" in str(stopped.value)
+        assert first_step(accept_removed=True).startswith("26 files")

@@ -71,6 +71,20 @@ def test_a_file_under_a_sources_folder_that_the_build_would_not_read_is_refused(
     }
 
 
+def test_a_published_file_gone_from_the_landing_zone_is_named(tmp_path: Path) -> None:
+    _write(tmp_path, "flights_2013-02.csv.gz", "year,month,dep_delay\n2013,2,4\n")
+    published = {"flights": ["flights/2013/flights_2013-01.csv.gz", "flights/2013/flights_2013-02.csv.gz"]}
+    checks = raw_file_checks(SOURCES, inspect_raw_files(tmp_path, SOURCES), None, published)
+    (failed,) = [r for r in checks if not r.success]
+    assert failed.expectation == "no published file is gone"
+    assert failed.severity == "critical"
+    assert json.loads(failed.observed_value or "") == {
+        "flights/2013/flights_2013-01.csv.gz": "published, now missing from the landing zone"
+    }
+    # nothing published yet, or a removal on purpose: nothing to compare with
+    assert all(r.success for r in raw_file_checks(SOURCES, inspect_raw_files(tmp_path, SOURCES)))
+
+
 def test_an_empty_file_a_byte_copy_and_no_files_are_caught(tmp_path: Path) -> None:
     assert set(_failed(tmp_path)) == {"files exist"}
     _write(tmp_path, "flights_2013-01.csv.gz", "year,month,dep_delay\n2013,1,4\n")

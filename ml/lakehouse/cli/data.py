@@ -38,6 +38,14 @@ def run(
             help="When another run is using the data folder, wait for it to end instead of refusing.",
         ),
     ] = False,
+    accept_removed: Annotated[
+        bool,
+        typer.Option(
+            "--accept-removed",
+            help="Build even when files the published warehouse was built from are gone from the "
+            "landing zone (a removal on purpose: their rows leave the warehouse).",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline: check the landing zone, build the warehouse, audit it, train (or reuse the
     champions), score every flight, build and audit the prediction marts, publish. One run at a
@@ -49,7 +57,7 @@ def run(
 
     started = time.perf_counter()
     try:
-        done = pipeline.run_pipeline(console, retrain=retrain, wait=wait)
+        done = pipeline.run_pipeline(console, retrain=retrain, wait=wait, accept_removed=accept_removed)
     except (RunInProgressError, DataFolderError) as error:
         fail(str(error))
     except KeyboardInterrupt:

