@@ -48,7 +48,8 @@
 {%- endmacro %}
 
 {% macro duckdb__text_file_lines(relation) -%}
-    {%- set lines = "string_split(ltrim(content, chr(65279)), chr(10))" -%}
+    {%- set text = "case when starts_with(content, chr(65279)) then content[2:] else content end" -%}
+    {%- set lines = "string_split(" ~ text ~ ", chr(10))" -%}
     select
         {{ relative_source_file('filename') }} as source_file,
         unnest(generate_series(1, len({{ lines }}))) as source_line,

@@ -21,7 +21,7 @@ import pytest
 from lakehouse.config import paths
 from lakehouse.platform.pipeline import PipelineRun
 from lakehouse.platform.publish import republish
-from lakehouse.serving.log import load_served_into
+from lakehouse.serving.log import load_served_into, served_versions
 from tests.service.server import KEY, Server, copy_published, free_port, start_server
 
 pytestmark = pytest.mark.warehouse
@@ -237,6 +237,9 @@ def test_every_answer_is_logged_and_loads_into_the_warehouse(server: Server, tmp
         }
     # the request named no horizon: the longest with a champion answered
     assert any(model.endswith("-classification-120") for model in models)
+    # the versions that answered keep their batch scores in ml.predictions (`loaded_versions`)
+    assert models <= served_versions(directory)
+    assert any(model.endswith("-regression-120") for model in served_versions(directory))
 
 
 def test_a_publish_while_requests_are_in_flight_fails_none_and_switches_models(server: Server) -> None:

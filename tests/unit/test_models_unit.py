@@ -143,6 +143,11 @@ def test_the_predictions_table_holds_the_latest_versions_of_each_task_and_horizo
         ["run1-classification-60", "run2-classification-120", *run3, *regression]
     )
     assert loaded_versions(registered, stored, kept=1) == sorted(run3 + regression)
+    # a version that answered the API or the feed stays too, whatever its age
+    assert loaded_versions(registered, stored, kept=1, served=["run1-classification-60", "gone"]) == sorted(
+        ["run1-classification-60", *run3, *regression]
+    )
+    assert loaded_versions(registered + registered, stored) == loaded_versions(registered, stored)
     # versions without a file, or without a registry entry, are not loaded
     assert loaded_versions(registered, set(), current=[e.model_id for e in registered]) == []
     assert "gone-regression-120" not in loaded_versions(registered, stored, kept=10)

@@ -154,6 +154,10 @@ def test_a_csv_row_over_several_lines_names_where_it_starts(tmp_path: Path) -> N
         "flights/2013/flights_2013-01.csv.gz": "not a table: the row on line 3 runs on to line 5 "
         "(a quote opened on that line and not closed on it?)"
     }
+    # in the header too
+    _write(tmp_path, "flights_2013-01.csv.gz", 'year,"month,dep_delay\n2013,1,4\n2013,1,4\n')
+    failed = _failed(tmp_path)["files can be read"]
+    assert "the row on line 1 runs on to line 3" in (failed.observed_value or "")
 
 
 def test_dbt_results_become_checks_with_table_column_and_severity() -> None:

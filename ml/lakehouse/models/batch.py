@@ -157,11 +157,13 @@ def loaded_versions(
     stored: Collection[str],
     current: Collection[str] = (),
     kept: int = PREDICTION_VERSIONS_LOADED,
+    served: Collection[str] = (),
 ) -> list[str]:
     """The versions whose stored predictions (`stored`: model ids with a file) `ml.predictions`
     holds, in the order of their ids: of each task and horizon, those just scored (`current`) and
-    the latest others, by registration, up to `kept` in all. A version the registry
-    (`registered`, oldest first) no longer has is left out."""
+    the latest others, by registration, up to `kept` in all; and every version that answered the
+    API or the live feed (`served`), whose answers the marts compare with its batch scores. A
+    version the registry (`registered`, oldest first) no longer has is left out."""
     groups: dict[tuple[str, int], list[RegistryEntry]] = {}
     for entry in registered:
         if entry.model_id in stored:
@@ -171,7 +173,8 @@ def loaded_versions(
         scored_now = [entry.model_id for entry in versions if entry.model_id in current]
         earlier = [entry.model_id for entry in reversed(versions) if entry.model_id not in current]
         chosen += (scored_now + earlier)[: max(kept, len(scored_now))]
-    return sorted(chosen)
+        chosen += [entry.model_id for entry in versions if entry.model_id in served]
+    return sorted(set(chosen))
 
 
 def load_scoring_tables_into(
@@ -180,18 +183,20 @@ def load_scoring_tables_into(
     registry: Path,
     features: pl.DataFrame | list[pl.DataFrame],
     current: Collection[str] = (),
+    served: Collection[str] = (),
 ) -> int:
     """(Re)create `ml.flight_features` (the features at each horizon) and `ml.predictions` (of the
     flights those features hold, from the files of `loaded_versions`) in one transaction; returns
     the number of prediction rows. `current`: the versions scored on these very features
-    (`Scored.model_id`), whose flights are the features' and are not checked. Rows in a fixed order
+    (`Scored.model_id`), whose flights are the features' and are not checked; `served`: the
+    versions that answered requests or the feed (`serving.log.served_versions`). Rows in a fixed order
     without sorting them: the horizons in order, each in the feature build's order, and the
     predictions file by file in the order of their model ids."""
     frames = features if isinstance(features, list) else [features]
     frames = sorted(frames, key=lambda frame: frame["horizon_minutes"].max() or 0)
     table = pl.concat([feature_table(frame) for frame in frames])
     stored = {scored_by(path) for path in directory.glob("*.parquet")}
-    versions = loaded_versions(entries(registry), stored, current)
+    versions = loaded_versions(entries(registry), stored, current, served=served)
     files = [str(predictions_file(directory, model_id)) for model_id in versions]
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("begin")

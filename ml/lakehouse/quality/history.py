@@ -155,14 +155,15 @@ def load_raw_files_into(warehouse: Path, found: dict[str, list[RawFile]]) -> Non
 
 def accepted_raw_files(published: Path) -> dict[str, list[str]] | None:
     """The files of each source the published warehouse was built from (`quality.raw_files`),
-    or None when there is no published warehouse to say."""
+    or None when there is no published warehouse, or one without the table. A warehouse that
+    cannot be read (another process writing it) raises: the check is not skipped for it."""
     if not published.exists():
         return None
-    try:
-        with duckdb.connect(str(published), read_only=True) as connection:
+    with duckdb.connect(str(published), read_only=True) as connection:
+        try:
             rows = connection.execute("select source, file from quality.raw_files order by file").fetchall()
-    except duckdb.Error:
-        return None
+        except duckdb.CatalogException:
+            return None
     accepted: dict[str, list[str]] = {}
     for source, file in rows:
         accepted.setdefault(source, []).append(file)

@@ -108,6 +108,13 @@ def _text_lines(path: Path, content: bytes) -> Iterator[str]:
             ) from None
 
 
+def _runs_on(started: int, ended: int) -> str:
+    return (
+        f"not a table: the row on line {started} runs on to line {ended} "
+        "(a quote opened on that line and not closed on it?)"
+    )
+
+
 def _rows_and_fields(path: Path, content: bytes) -> tuple[int, list[str], dict[str, int]]:
     """Data rows, fields and the line each field is first used on (JSON Lines; a CSV names its
     fields on line 1) of a file's `content`, in one pass. A CSV's fields are its header's names,
@@ -122,6 +129,8 @@ def _rows_and_fields(path: Path, content: bytes) -> tuple[int, list[str], dict[s
         reader = csv.reader(lines)
         try:
             header = next(reader, [])
+            if reader.line_num > 1:
+                raise UnreadableFileError(_runs_on(1, reader.line_num))
             rows, blank, ended = 0, None, reader.line_num
             for row in reader:
                 started, ended = ended + 1, reader.line_num
@@ -131,10 +140,7 @@ def _rows_and_fields(path: Path, content: bytes) -> tuple[int, list[str], dict[s
                 if blank is not None:
                     raise UnreadableFileError(f"not a table: line {blank} is blank, between rows")
                 if ended > started:
-                    raise UnreadableFileError(
-                        f"not a table: the row on line {started} runs on to line {ended} "
-                        "(a quote opened on that line and not closed on it?)"
-                    )
+                    raise UnreadableFileError(_runs_on(started, ended))
                 if len(row) != len(header):
                     raise UnreadableFileError(
                         f"not a table: line {reader.line_num} has {len(row)} fields, the header {len(header)}"

@@ -147,6 +147,24 @@ def _load_json_lines(
     return int(count[0]) if count else 0
 
 
+def served_versions(directory: Path) -> set[str]:
+    """The model versions that answered requests or the live feed, in every served file (a line
+    cut by a crash is skipped)."""
+    import duckdb
+
+    files = sorted(directory.glob("served-*.jsonl"))
+    if not files:
+        return set()
+    columns = {name: SERVED_SCHEMA[name] for name in ("classification_model_id", "regression_model_id")}
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select distinct unnest([classification_model_id, regression_model_id]) from read_json(?, "
+            "format = 'newline_delimited', columns = ?, ignore_errors = true)",
+            [[str(f) for f in files], columns],
+        ).fetchall()
+    return {model_id for (model_id,) in rows if model_id is not None}
+
+
 def load_served_into(warehouse: Path, directory: Path) -> int:
     """(Re)create ml.served_predictions from every served file; returns its rows."""
     files = sorted(directory.glob("served-*.jsonl"))
