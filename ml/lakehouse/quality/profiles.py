@@ -139,14 +139,16 @@ def load_profiles_into(warehouse: Path, profiles: pl.DataFrame) -> None:
 
 def accepted_profiles(published: Path) -> pl.DataFrame | None:
     """The profiles of the files a warehouse was built from (for the published one: the files
-    the gate accepted), or None when it holds none."""
+    the gate accepted), or None when it holds none (or profiles of other columns). A warehouse
+    that cannot be read (another process writing it) raises: the files are not judged against
+    each other instead without a word."""
     if not published.exists():
         return None
-    try:
-        with duckdb.connect(str(published), read_only=True) as connection:
+    with duckdb.connect(str(published), read_only=True) as connection:
+        try:
             rows = connection.execute(f"select {', '.join(PROFILE_SCHEMA)} from {PROFILES_TABLE}").fetchall()
-    except duckdb.Error:
-        return None
+        except (duckdb.CatalogException, duckdb.BinderException):
+            return None
     return pl.DataFrame(rows, schema=PROFILE_SCHEMA, orient="row")
 
 
