@@ -1,6 +1,6 @@
-"""The landing zone's files, checked before dbt reads them: every declared source has files, each
-readable (whole gzip, UTF-8 text), with exactly the declared fields and some rows, and none is a
-byte copy of another."""
+"""The landing zone's files, checked before dbt reads them: every declared source has files (those
+the published warehouse was built from among them), each readable (whole gzip, UTF-8 text), with
+exactly the declared fields and some rows, and none is a byte copy of another or left unread."""
 
 from __future__ import annotations
 
