@@ -17,9 +17,7 @@ def test_the_marts_and_training_agree_on_the_label_and_the_log_loss(
         """
         with champion as (
             select model_id, run_id, model_name from ml.model_registry
-            where task = 'classification' and is_promoted and horizon_minutes = 120
-            order by created_at desc
-            limit 1
+            where task = 'classification' and is_champion and horizon_minutes = 120
         )
         select
             (select avg(log_loss) from fct_flight_predictions

@@ -73,9 +73,9 @@ def test_known_flights_get_the_batch_score_of_the_same_model(server: Server) -> 
                 on r.flight_id = p.flight_id
                 and r.task = 'regression'
                 and r.horizon_minutes = p.horizon_minutes
-                and r.model_id in (select model_id from ml.model_registry where is_promoted)
+                and r.model_id in (select model_id from ml.model_registry where is_champion)
             where p.task = 'classification'
-                and p.model_id in (select model_id from ml.model_registry where is_promoted)
+                and p.model_id in (select model_id from ml.model_registry where is_champion)
             using sample 150 rows (reservoir, 7)
             """
         ).fetchall()
@@ -267,9 +267,10 @@ def test_a_publish_while_requests_are_in_flight_fails_none_and_switches_models(s
                 """
                 insert into ml.model_registry
                 select * replace (model_id || '-again' as model_id, created_at + interval 1 day as created_at)
-                from ml.model_registry where is_promoted
+                from ml.model_registry where is_champion
                 """
             )
+            connection.execute("update ml.model_registry set is_champion = model_id like '%-again'")
 
     republish(p, new_champions)
     deadline = time.monotonic() + 90

@@ -4,6 +4,7 @@ console's view of tuning: pure functions on small inputs."""
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -14,6 +15,7 @@ from lakehouse.models.batch import loaded_versions
 from lakehouse.models.champion import decide
 from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc, paired_day_block_bootstrap
 from lakehouse.models.preprocess import Preprocessor
+from lakehouse.models.registry import current_champion, load_registry_into, save_entries
 from lakehouse.models.tune import is_trial_message
 
 
@@ -151,3 +153,46 @@ def test_the_predictions_table_holds_the_latest_versions_of_each_task_and_horizo
     # versions without a file, or without a registry entry, are not loaded
     assert loaded_versions(registered, set(), current=[e.model_id for e in registered]) == []
     assert "gone-regression-120" not in loaded_versions(registered, stored, kept=10)
+
+
+def test_the_warehouse_marks_the_champions_the_registry_names(tmp_path: Path) -> None:
+    """`ml.model_registry.is_champion`, which SQL reads, is `current_champion`'s answer: the latest
+    promoted entry of each task and horizon, not the latest entry nor the first promoted."""
+    registry = tmp_path / "models" / "registry"
+    for hours, (run, promoted) in enumerate((("run1", True), ("run2", True), ("run3", False))):
+        entries = [
+            replace(
+                registry_entry(run, task, Path("m"), hours),
+                model_id=f"{run}-{task}-{horizon}",
+                horizon_minutes=horizon,
+                # at 60 minutes only the first run promoted its models
+                is_promoted=promoted and (horizon == 120 or run == "run1"),
+            )
+            for task in ("classification", "regression")
+            for horizon in (60, 120)
+        ]
+        save_entries(registry, run, entries, pl.DataFrame({"run_id": [run]}))
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert load_registry_into(warehouse, registry)
+    with duckdb.connect(str(warehouse)) as connection:
+        marked = connection.execute("select model_id from ml.model_registry where is_champion").fetchall()
+        unmarked = connection.execute(
+            "select count(*) from ml.model_registry where not is_champion"
+        ).fetchone()
+    expected = {
+        champion.model_id
+        for task in ("classification", "regression")
+        for horizon in (60, 120)
+        if (champion := current_champion(registry, task, horizon)) is not None
+    }
+    assert (
+        {row[0] for row in marked}
+        == expected
+        == {
+            "run2-classification-120",
+            "run2-regression-120",
+            "run1-classification-60",
+            "run1-regression-60",
+        }
+    )
+    assert unmarked == (8,)

@@ -131,9 +131,9 @@ def _scored_warehouse(path: Path, scored: dict[str, list[str]]) -> Path:
         connection.execute("create schema ml")
         connection.execute(
             "create table ml.model_registry as select * from (values "
-            "('old', 'classification', 120, timestamptz '2026-01-01 00:00:00+00', true), "
-            "('new', 'classification', 120, timestamptz '2026-02-01 00:00:00+00', true)"
-            ") v(model_id, task, horizon_minutes, created_at, is_promoted)"
+            "('old', 'classification', 120, timestamptz '2026-01-01 00:00:00+00', true, false), "
+            "('new', 'classification', 120, timestamptz '2026-02-01 00:00:00+00', true, true)"
+            ") v(model_id, task, horizon_minutes, created_at, is_promoted, is_champion)"
         )
         rows = [(flight, model) for model, flights in scored.items() for flight in flights]
         connection.execute("create table ml.predictions (flight_id varchar, model_id varchar)")

@@ -290,23 +290,23 @@ def entries(registry: Path) -> list[RegistryEntry]:
     ]
 
 
-def _latest(registry: Path, task: str, horizon_minutes: int, promoted_only: bool) -> RegistryEntry | None:
-    chosen = [
-        e
-        for e in entries(registry)
-        if e.task == task and e.horizon_minutes == horizon_minutes and (e.is_promoted or not promoted_only)
-    ]
-    return chosen[-1] if chosen else None
+def latest_of_each(
+    registered: list[RegistryEntry], promoted_only: bool
+) -> dict[tuple[str, int], RegistryEntry]:
+    """The latest entry (promoted, with `promoted_only`) of each task and horizon, of entries
+    oldest first (`entries`). The champions are the latest promoted: the one statement of the rule,
+    which `ml.model_registry.is_champion` records for SQL (`load_registry_into`)."""
+    return {(e.task, e.horizon_minutes): e for e in registered if e.is_promoted or not promoted_only}
 
 
 def current_champion(registry: Path, task: str, horizon_minutes: int) -> RegistryEntry | None:
     """The latest promoted entry of a task and horizon."""
-    return _latest(registry, task, horizon_minutes, promoted_only=True)
+    return latest_of_each(entries(registry), promoted_only=True).get((task, horizon_minutes))
 
 
 def latest_entry(registry: Path, task: str, horizon_minutes: int) -> RegistryEntry | None:
     """The latest trained model of a task and horizon, promoted or not."""
-    return _latest(registry, task, horizon_minutes, promoted_only=False)
+    return latest_of_each(entries(registry), promoted_only=False).get((task, horizon_minutes))
 
 
 def is_trained_on(entry: RegistryEntry | None, fingerprint: str, signature: str) -> bool:
@@ -333,8 +333,9 @@ def withdraw(registry: Path, run_id: str) -> None:
 
 
 def load_registry_into(warehouse: Path, registry: Path) -> bool:
-    """(Re)create ml.model_registry and ml.model_metrics from the registry files; False when
-    nothing has been trained yet."""
+    """(Re)create ml.model_registry (each entry, and whether it is its task and horizon's champion:
+    `is_champion`) and ml.model_metrics from the registry files; False when nothing has been
+    trained yet."""
     if not any(registry.glob("*.models.parquet")):
         return False
     with duckdb.connect(str(warehouse)) as connection:
@@ -351,6 +352,11 @@ def load_registry_into(warehouse: Path, registry: Path) -> bool:
                 casts = [f"cast({n} as {t}) as {n}" for n, t in _ENTRY_COLUMN_TYPES.items() if n in present]
                 typed = f" replace ({', '.join(casts)})"
             connection.execute(f"create or replace table ml.{table} as select *{typed} from {source}")
+        champions = [e.model_id for e in latest_of_each(entries(registry), promoted_only=True).values()]
+        connection.execute("alter table ml.model_registry add column is_champion boolean")
+        connection.execute(
+            "update ml.model_registry set is_champion = list_contains(?, model_id)", [champions]
+        )
         # Entries written before a field existed: the field is NULL for them, and the column is
         # there even when no file has it yet.
         for name, kind in _ENTRY_COLUMN_TYPES.items():

@@ -79,20 +79,10 @@ class ServingState:
 
 
 def _champions(connection: duckdb.DuckDBPyConnection, models_dir: Path) -> dict[tuple[str, int], Champion]:
-    """The latest promoted entry of each task and horizon, as the published warehouse records them."""
-    rows = connection.sql(
-        """
-        select * from (
-            select
-                *,
-                row_number() over (partition by task, horizon_minutes order by created_at desc) as recency
-            from ml.model_registry
-            where is_promoted
-        ) where recency = 1
-        """
-    ).pl()
+    """The champion of each task and horizon, as the published warehouse records them."""
+    rows = connection.sql("select * from ml.model_registry where is_champion").pl()
     champions = {}
-    for row in rows.drop("recency").iter_rows(named=True):
+    for row in rows.iter_rows(named=True):
         entry = RegistryEntry.from_row(row).resolved(models_dir)
         champions[(entry.task, entry.horizon_minutes)] = Champion(entry, load_model(Path(entry.artifact_dir)))
     return champions

@@ -19,22 +19,9 @@ flagged as (
     select * from {{ ref('int_ml__scored_flights_flagged') }}
 ),
 
-registry as (
-    select * from {{ source('ml', 'model_registry') }}
-),
-
-promoted as (
-    select
-        model_id,
-        row_number() over (partition by task, horizon_minutes order by created_at desc) as recency
-    from registry
-    where is_promoted
-),
-
--- the latest promoted model of each task and horizon
 champions as (
-    select model_id from promoted
-    where recency = 1
+    select model_id from {{ source('ml', 'model_registry') }}
+    where is_champion
 ),
 
 models as (
