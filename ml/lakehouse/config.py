@@ -332,11 +332,13 @@ INSTANT_YEARS = (1900, 2199)
 FEED_CLOCK_SKEW_MINUTES = 5
 # The most events one POST /events may carry (a larger batch is refused whole, 413/422).
 MAX_FEED_EVENTS = 10_000
-# `lakehouse replay`: feed time per batch when paced, events per batch when not, and how long it
-# keeps retrying a service that does not answer (restarting, say) before it gives up.
+# `lakehouse replay`: feed time per batch when paced, events per batch when not, how long it
+# keeps retrying a service that does not answer (restarting, say) before it gives up, and how
+# long it waits for the first answer (a service just started; none at all at a wrong address).
 REPLAY_STEP_SECONDS = 60
 REPLAY_BATCH_EVENTS = 2_000
 REPLAY_RETRY_SECONDS = 120
+REPLAY_FIRST_ANSWER_SECONDS = 15
 # The board: departures shown per airport, recent decisions shown, seconds between refreshes.
 BOARD_DEPARTURES = 6
 BOARD_RECENT = 15

@@ -1,5 +1,6 @@
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import duckdb
@@ -106,6 +107,59 @@ def test_validate_names_a_file_that_is_not_a_warehouse(data_dir: Path) -> None:
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit), result.exception  # handled, not raised
     assert str(notes) in result.output
+
+
+def test_validate_says_what_to_audit_when_there_is_no_build(data_dir: Path) -> None:
+    """No build left (the last run published it): the advice is `--published`, not another run;
+    a path given that does not exist is only that."""
+    result = CliRunner().invoke(app, ["validate"])
+    assert result.exit_code == 1
+    assert "run `make run` first" in result.output
+    duckdb.connect(str(data_dir / "warehouse.duckdb")).close()
+    result = CliRunner().invoke(app, ["validate"], terminal_width=250)
+    assert result.exit_code == 1
+    assert "the last run published it" in result.output
+    assert "`lakehouse validate --published`" in result.output
+    result = CliRunner().invoke(
+        app, ["validate", "--warehouse", str(data_dir / "nope.duckdb")], terminal_width=250
+    )
+    assert result.exit_code == 1
+    assert "make run" not in result.output
+    assert str(data_dir / "nope.duckdb") in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "refusal"),
+    [
+        (["train", "--scheduler", "tcp://127.0.0.1:8786"], "--scheduler applies only to a training on Dask"),
+        (["train", "--features", "lake", "--seed", "3"], "--features applies only to a training on Dask"),
+        (
+            ["evaluate", "--list", "--run", "r1"],
+            "give one of --run, --list and --compare, not --run and --list",
+        ),
+        (["evaluate", "--run", "r1", "--compare", "a", "b"], "not --run and --compare"),
+    ],
+)
+def test_options_that_do_not_go_together_are_refused_before_anything_runs(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str], refusal: str
+) -> None:
+    (data_dir / "warehouse.duckdb").touch()
+    monkeypatch.setattr(training_run, "run_training", lambda *_, **__: pytest.fail("trained"))
+    result = CliRunner().invoke(app, arguments, terminal_width=250)
+    assert result.exit_code == 1, result.output
+    assert refusal in result.output
+
+
+def test_serve_on_a_port_in_use_says_so_before_claiming_to_serve(data_dir: Path) -> None:
+    (data_dir / "current").mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--port", str(port)], terminal_width=250)
+    assert result.exit_code == 1, result.output
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.output
+    assert "serving on" not in result.output
 
 
 def _marker(warehouse: Path) -> list[tuple[str]]:

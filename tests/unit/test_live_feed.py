@@ -3,13 +3,15 @@ carry."""
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import datetime
 
 import pytest
 from pydantic import ValidationError
 
 from lakehouse.live.events import EVENT, to_rows
-from lakehouse.live.replay import paced_batches, unpaced_batches
+from lakehouse.live.replay import Client, ReplayError, paced_batches, unpaced_batches
 
 
 def _events(instants: list[str]) -> list[dict[str, str]]:
@@ -71,3 +73,18 @@ def test_an_event_is_checked_field_by_field_and_becomes_store_rows() -> None:
     ):
         with pytest.raises(ValidationError, match=field):
             EVENT.validate_python(broken)
+
+
+def test_a_replay_to_an_address_nothing_listens_on_gives_up_soon_saying_so() -> None:
+    """Before any answer the client waits `first_answer_seconds` (a service just started), not the
+    long retry a restarting service gets; and it names what to check."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # nothing listens on `port` now
+    client = Client(f"http://127.0.0.1:{port}", retry_seconds=60, first_answer_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(ReplayError, match=r"no answer for 0 s .*is `lakehouse serve` running"):
+        client.call("GET", "/feed")
+    assert time.monotonic() - started < 10
+    assert not client.answered

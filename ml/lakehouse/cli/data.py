@@ -113,6 +113,13 @@ def validate(
     p = paths()
     target = (warehouse or (p.warehouse if published else p.build_warehouse)).resolve()
     if not target.exists():
+        if warehouse is not None:
+            fail(f"no warehouse at {target}", "give the path of a DuckDB file")
+        if not published and p.warehouse.exists():
+            fail(
+                f"no build at {target}: the last run published it",
+                "audit the published warehouse with `lakehouse validate --published`",
+            )
         fail(f"no warehouse at {target}", "run `make run` first")
     run = new_run(str(target))
     suites = load_suites(p.expectations)
@@ -263,6 +270,8 @@ def serve(
         )
     if not paths().current.exists():
         fail(f"nothing published at {paths().current}", "run `make run` first")
+    if problem := _cannot_listen(host, port):
+        fail(f"cannot listen on {host}:{port}: {problem}", "stop what listens there, or give another --port")
     console.print(
         f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs, board: http://{host}:{port}/board)"
     )
@@ -276,6 +285,21 @@ def serve(
         workers=workers,
         log_level="warning",
     )
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the service could not bind `host`:`port` (in use, say), or None: checked before saying
+    it serves there. Bound as uvicorn binds (address reuse on), then released."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
 
 
 def _is_loopback(host: str, ipaddress: Any) -> bool:

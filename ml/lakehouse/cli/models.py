@@ -169,6 +169,18 @@ def train(
 
     from lakehouse.models.training_run import run_training
 
+    if engine == Engine.local:
+        given = [
+            name
+            for name, value in (("--scheduler", scheduler), ("--features", features))
+            if value is not None
+        ]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            fail(
+                f"{' and '.join(given)} {verb} only to a training on Dask",
+                "add `--engine dask`, or leave it out",
+            )
     p = published()
     if engine == Engine.dask:
         _train_on_dask(p, horizon, tasks(task), scheduler, features or p.feature_lake)
@@ -489,6 +501,9 @@ def evaluate(
     `--run`); `--list` lists the runs, `--compare A B` sets two runs side by side."""
     from lakehouse.models.registry import current_champion
 
+    given = [name for name, value in (("--run", run), ("--list", list_runs), ("--compare", compare)) if value]
+    if len(given) > 1:
+        fail(f"give one of --run, --list and --compare, not {' and '.join(given)}")
     p = paths()
     runs = _runs(p.model_registry)
     if not runs:

@@ -5,7 +5,8 @@ order: paced, one batch per `REPLAY_STEP_SECONDS` of feed time at `speed` times 
 batch declares the end of its step as the clock, so quiet hours move time too); unpaced
 (`speed` 0), batches of about `REPLAY_BATCH_EVENTS` cut between instants. Delivery is at least
 once: a batch that gets no answer (the service restarting, say) is sent again until it is
-answered, for up to `REPLAY_RETRY_SECONDS`; a service that lost its feed (409) gets the feed
+answered, for up to `REPLAY_RETRY_SECONDS` (`REPLAY_FIRST_ANSWER_SECONDS` while the service has
+not answered once: nothing may be listening there); a service that lost its feed (409) gets the feed
 started again, and resumes it from its journal. The service ignores what it already has."""
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from typing import Any
 
 import duckdb
 
-from lakehouse.config import MAX_FEED_EVENTS, REPLAY_BATCH_EVENTS, REPLAY_RETRY_SECONDS, REPLAY_STEP_SECONDS
+from lakehouse.config import (
+    MAX_FEED_EVENTS,
+    REPLAY_BATCH_EVENTS,
+    REPLAY_FIRST_ANSWER_SECONDS,
+    REPLAY_RETRY_SECONDS,
+    REPLAY_STEP_SECONDS,
+)
 from lakehouse.live.events import event_rows, feed_order, iso, utc
 
 
@@ -78,20 +85,24 @@ def unpaced_batches(
 
 @dataclass
 class Client:
-    """JSON over HTTP to the service, retried while it does not answer."""
+    """JSON over HTTP to the service, retried while it does not answer: for `retry_seconds` once
+    it has answered, `first_answer_seconds` before."""
 
     url: str
     api_key: str | None = None
     retry_seconds: float = REPLAY_RETRY_SECONDS
     # told once why the service does not answer, when the client starts to wait for it
     waiting: Callable[[str], None] | None = None
+    first_answer_seconds: float = REPLAY_FIRST_ANSWER_SECONDS
+    answered: bool = False
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         headers = {"content-type": "application/json"}
         if self.api_key:
             headers["x-api-key"] = self.api_key
-        deadline = time.monotonic() + self.retry_seconds
+        patience = self.retry_seconds if self.answered else self.first_answer_seconds
+        deadline = time.monotonic() + patience
         wait = 0.2
         while True:
             request = urllib.request.Request(
@@ -99,21 +110,22 @@ class Client:
             )
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:
+                    self.answered = True
                     return response.status, json.loads(response.read() or b"null")
             except urllib.error.HTTPError as error:
+                self.answered = True
                 if error.code < 500 and error.code != 503:
                     return error.code, _body(error)
                 failure = f"HTTP {error.code}: {_body(error)}"
             except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
                 failure = str(getattr(error, "reason", error))
             if time.monotonic() > deadline:
+                never = "" if self.answered else "; is `lakehouse serve` running at that address?"
                 raise ReplayError(
-                    f"{method} {self.url}{path}: no answer for {self.retry_seconds:.0f} s ({failure})"
+                    f"{method} {self.url}{path}: no answer for {patience:.0f} s ({failure}){never}"
                 )
             if wait == 0.2 and self.waiting is not None:
-                self.waiting(
-                    f"{self.url} does not answer ({failure}): retrying for {self.retry_seconds:.0f} s"
-                )
+                self.waiting(f"{self.url} does not answer ({failure}): retrying for {patience:.0f} s")
             time.sleep(wait)
             wait = min(wait * 2, 5.0)
 
