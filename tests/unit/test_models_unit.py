@@ -1,5 +1,5 @@
-"""Preprocessing, metrics, the champion rule, the versions the predictions table holds and the
-console's view of tuning: pure functions on small inputs."""
+"""Preprocessing, metrics, the champion rule (and how the warehouse and the service read it), the
+versions the predictions table holds and the console's view of tuning: small inputs."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -11,12 +11,14 @@ import pytest
 from sklearn import metrics
 
 from conftest import registry_entry
+from lakehouse.config import paths
 from lakehouse.models.batch import loaded_versions
 from lakehouse.models.champion import decide
 from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc, paired_day_block_bootstrap
 from lakehouse.models.preprocess import Preprocessor
 from lakehouse.models.registry import current_champion, load_registry_into, save_entries
 from lakehouse.models.tune import is_trial_message
+from lakehouse.serving.state import ServingStateError, load_state
 
 
 def test_the_preprocessor_codes_unseen_categories_as_missing_and_round_trips() -> None:
@@ -196,3 +198,19 @@ def test_the_warehouse_marks_the_champions_the_registry_names(tmp_path: Path) ->
         }
     )
     assert unmarked == (8,)
+
+
+def test_the_service_names_a_published_version_without_the_champions_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse published before `is_champion` existed: the service says to run `make run`
+    rather than passing on DuckDB's binder error."""
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    version = tmp_path / "published" / "v1"
+    version.mkdir(parents=True)
+    (tmp_path / "current").symlink_to(version)
+    with duckdb.connect(str(version / "warehouse.duckdb")) as connection:
+        connection.execute("create schema ml")
+        connection.execute("create table ml.model_registry as select 'm1' as model_id, true as is_promoted")
+    with pytest.raises(ServingStateError, match=r"does not mark the champions .*run `make run`"):
+        load_state(paths())

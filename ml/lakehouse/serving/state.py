@@ -25,6 +25,10 @@ from lakehouse.models.preprocess import Preprocessor
 from lakehouse.models.registry import RegistryEntry, SavedModel, load_model
 
 
+class ServingStateError(RuntimeError):
+    """A published version the service cannot answer from, and why."""
+
+
 @dataclass(frozen=True)
 class Champion:
     entry: RegistryEntry
@@ -80,6 +84,15 @@ class ServingState:
 
 def _champions(connection: duckdb.DuckDBPyConnection, models_dir: Path) -> dict[tuple[str, int], Champion]:
     """The champion of each task and horizon, as the published warehouse records them."""
+    columns = connection.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'ml' and table_name = 'model_registry'"
+    ).fetchall()
+    if ("is_champion",) not in columns:
+        raise ServingStateError(
+            "its ml.model_registry does not mark the champions (is_champion): an earlier version of "
+            "the project published it; run `make run` to publish one this version serves"
+        )
     rows = connection.sql("select * from ml.model_registry where is_champion").pl()
     champions = {}
     for row in rows.iter_rows(named=True):
