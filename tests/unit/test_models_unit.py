@@ -200,17 +200,35 @@ def test_the_warehouse_marks_the_champions_the_registry_names(tmp_path: Path) ->
     assert unmarked == (8,)
 
 
-def test_the_service_names_a_published_version_without_the_champions_marked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A warehouse published before `is_champion` existed: the service says to run `make run`
-    rather than passing on DuckDB's binder error."""
-    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
-    version = tmp_path / "published" / "v1"
+def _published(data: Path, tables: list[str]) -> None:
+    """A published version in `data` whose warehouse holds only `tables` (statements)."""
+    version = data / "published" / "v1"
     version.mkdir(parents=True)
-    (tmp_path / "current").symlink_to(version)
+    (data / "current").symlink_to(version)
     with duckdb.connect(str(version / "warehouse.duckdb")) as connection:
         connection.execute("create schema ml")
-        connection.execute("create table ml.model_registry as select 'm1' as model_id, true as is_promoted")
-    with pytest.raises(ServingStateError, match=r"does not mark the champions .*run `make run`"):
+        for table in tables:
+            connection.execute(table)
+
+
+@pytest.mark.parametrize(
+    ("tables", "named"),
+    [
+        # before `is_champion` existed
+        (["create table ml.model_registry as select 'm1' as model_id, true as is_promoted"], "is_champion"),
+        # a table the service reads is missing
+        (
+            ["create table ml.model_registry as select 'm1' as model_id, false as is_champion"],
+            "flight_features",
+        ),
+    ],
+)
+def test_the_service_names_a_published_version_that_lacks_what_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tables: list[str], named: str
+) -> None:
+    """A warehouse another version of the project published: the service names what is missing
+    and says to run `make run`, rather than passing on DuckDB's binder or catalog error."""
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    _published(tmp_path, tables)
+    with pytest.raises(ServingStateError, match=rf"lacks what this version .*{named}.*run `make run`"):
         load_state(paths())

@@ -9,6 +9,8 @@ ready: a request is answered entirely by the version it started with."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -84,15 +86,6 @@ class ServingState:
 
 def _champions(connection: duckdb.DuckDBPyConnection, models_dir: Path) -> dict[tuple[str, int], Champion]:
     """The champion of each task and horizon, as the published warehouse records them."""
-    columns = connection.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = 'ml' and table_name = 'model_registry'"
-    ).fetchall()
-    if ("is_champion",) not in columns:
-        raise ServingStateError(
-            "its ml.model_registry does not mark the champions (is_champion): an earlier version of "
-            "the project published it; run `make run` to publish one this version serves"
-        )
     rows = connection.sql("select * from ml.model_registry where is_champion").pl()
     champions = {}
     for row in rows.iter_rows(named=True):
@@ -105,15 +98,34 @@ def _matrix(pre: Preprocessor, frame: pl.DataFrame) -> np.ndarray:
     return pre.for_trees(frame)
 
 
+@contextmanager
+def _read_by_this_version(warehouse: Path) -> Iterator[None]:
+    """A table or column the service reads that the published warehouse lacks (a version of the
+    project that built other tables published it) becomes one message saying so, whichever it is."""
+    try:
+        yield
+    except (duckdb.CatalogException, duckdb.BinderException) as error:
+        cause = str(error).splitlines()[0]
+        raise ServingStateError(
+            f"{warehouse} lacks what this version of the project reads ({cause}): another version "
+            "of the project published it; run `make run` to publish one this version serves"
+        ) from error
+
+
 def load_state(p: Paths) -> ServingState:
     """Read the published version `p.current` names into memory."""
     version_dir = p.current.resolve()
     warehouse = version_dir / "warehouse.duckdb"
     if not warehouse.exists():
         raise FileNotFoundError(f"no published warehouse at {warehouse}: run `make run` first")
+    with _read_by_this_version(warehouse):
+        return _load_state(version_dir, warehouse, p.models)
+
+
+def _load_state(version_dir: Path, warehouse: Path, models_dir: Path) -> ServingState:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         connection.execute("set enable_progress_bar = false")
-        champions = _champions(connection, p.models)
+        champions = _champions(connection, models_dir)
         features = connection.sql("select * from ml.flight_features").pl()
         distances = dict(
             ((origin, dest), distance)
