@@ -70,7 +70,7 @@ from lakehouse.quality.raw_files import (
 from lakehouse.quality.records import CheckResult
 from lakehouse.quality.report import print_summary, write_report
 from lakehouse.quality.suites import load_suites, run_suites
-from lakehouse.serving.log import load_rejected_into, load_served_into, served_versions
+from lakehouse.serving.log import compact_served, load_rejected_into, load_served_into, served_versions
 
 
 @dataclass(frozen=True)
@@ -321,7 +321,9 @@ def predict(run: PipelineRun) -> str:
 
 def load_ml_tables_into(warehouse: Path, p: Paths, features: list[pl.DataFrame], current: list[str]) -> int:
     """The tables the prediction marts read: features, predictions (`current`: the versions
-    scored on these features), the registry."""
+    scored on these features), the registry; the served answers of past days converted to Parquet
+    first (`serving.log`)."""
+    compact_served(p.served_predictions)
     served = served_versions(p.served_predictions)
     rows = load_scoring_tables_into(warehouse, p.predictions, p.model_registry, features, current, served)
     load_served_into(warehouse, p.served_predictions)

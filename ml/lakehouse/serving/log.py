@@ -1,12 +1,18 @@
 """The served predictions: every answer the API gave, appended to one JSON Lines file per process
-and day under `data/models/served/`. The next `make run` loads them into ml.served_predictions."""
+and day under `data/models/served/`. The next `make run` loads them into ml.served_predictions.
+
+A day's files stop growing once the day is over (each process opens its next day's file then):
+`make run` converts each file of a day before yesterday (UTC; a day of margin for a write in flight
+at midnight) into a Parquet file of the same name (typed, read without parsing), written whole and
+renamed before the JSON Lines file is removed. Readers take a file's Parquet form where both exist
+(a run stopped between the two steps), so no answer is read twice or lost."""
 
 from __future__ import annotations
 
 import json
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,43 +112,98 @@ def _naive_iso(instant: datetime | None) -> str | None:
     return None if instant is None else instant.replace(tzinfo=None).isoformat()
 
 
-def logged_pushes(directory: Path, feed_id: str) -> set[tuple[str, int]]:
-    """The (flight, horizon) pairs a feed has logged already, in any process's file."""
-    keys: set[tuple[str, int]] = set()
-    for path in sorted(directory.glob("served-*.jsonl")):
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if feed_id not in line:
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by a crash
-                    continue
-                if row.get("feed_id") == feed_id:
-                    keys.add((row["flight_id"], row["horizon_minutes"]))
-    return keys
+def served_files(directory: Path) -> tuple[list[Path], list[Path]]:
+    """The served answers' files: the Parquet ones, and the JSON Lines ones not yet converted."""
+    parquet = sorted(directory.glob("served-*.parquet"))
+    converted = {path.stem for path in parquet}
+    lines = [path for path in sorted(directory.glob("served-*.jsonl")) if path.stem not in converted]
+    return parquet, lines
 
 
-def _load_json_lines(
-    warehouse: Path, table: str, files: list[Path], schema: dict[str, str], order: str
-) -> int:
-    """(Re)create `table` from JSON Lines files with these columns (empty, with its columns, when
-    there are none; a line cut by a crash is skipped); returns its rows."""
+def _day_of(path: Path) -> date | None:
+    """The day in a served file's name (`served-<day>-<pid>`), None for a name not of that form."""
+    try:
+        return datetime.strptime(path.stem.split("-")[1], "%Y%m%d").date()
+    except (IndexError, ValueError):
+        return None
+
+
+def compact_served(directory: Path, today: date | None = None) -> list[Path]:
+    """Convert each JSON Lines file of a day before yesterday into Parquet (see the module's
+    docstring); returns the Parquet files written. A line cut by a crash is skipped, as on loading."""
     import duckdb
 
+    today = today or datetime.now(UTC).date()
+    parquet, lines = served_files(directory)
+    for path in directory.glob("served-*.jsonl"):
+        if path.with_suffix(".parquet") in parquet:  # converted by a run that stopped before removing it
+            path.unlink()
+    written = []
+    with duckdb.connect() as connection:
+        for path in lines:
+            day = _day_of(path)
+            if day is None or day >= today - timedelta(days=1):
+                continue
+            target = path.with_suffix(".parquet")
+            partial = target.with_suffix(".parquet.partial")
+            connection.execute(f"copy ({_served_select([], [path])}) to '{partial}' (format parquet)")
+            os.replace(partial, target)
+            path.unlink()
+            written.append(target)
+    return written
+
+
+def _json_lines(files: list[Path], schema: dict[str, str], key: str) -> str:
+    """A SELECT of JSON Lines files with these columns. A line cut by a crash is skipped: DuckDB
+    reads it as a row of NULLs, and `key` is never NULL in a line written whole."""
     columns = ", ".join(f"'{name}': '{kind}'" for name, kind in schema.items())
+    listed = ", ".join(f"'{f}'" for f in files)
+    return (
+        f"select * from read_json([{listed}], format = 'newline_delimited', columns = {{{columns}}}, "
+        f"ignore_errors = true) where {key} is not null"
+    )
+
+
+def _no_rows(schema: dict[str, str]) -> str:
+    """A SELECT of no rows with these columns."""
+    return "select " + ", ".join(f"null::{kind} as {name}" for name, kind in schema.items()) + " where false"
+
+
+def _served_select(parquet: list[Path], lines: list[Path]) -> str:
+    """A SELECT of every served answer in these files, with the columns of SERVED_SCHEMA (by name:
+    a column a file lacks is NULL)."""
+    parts = [_no_rows(SERVED_SCHEMA)]
+    if parquet:
+        listed = ", ".join(f"'{f}'" for f in parquet)
+        parts.append(f"select * from read_parquet([{listed}], union_by_name = true)")
+    if lines:
+        parts.append(_json_lines(lines, SERVED_SCHEMA, "request_id"))
+    return f"select {', '.join(SERVED_SCHEMA)} from ({' union all by name '.join(parts)})"
+
+
+def logged_pushes(directory: Path, feed_id: str) -> set[tuple[str, int]]:
+    """The (flight, horizon) pairs a feed has logged already, in any process's file."""
+    import duckdb
+
+    parquet, lines = served_files(directory)
+    if not parquet and not lines:
+        return set()
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            f"select distinct flight_id, horizon_minutes from ({_served_select(parquet, lines)}) "
+            "where feed_id = ?",
+            [feed_id],
+        ).fetchall()
+    return {(flight_id, horizon) for flight_id, horizon in rows}
+
+
+def _load_into(warehouse: Path, table: str, select: str, order: str) -> int:
+    """(Re)create `table` from a SELECT, in `order`; returns its rows."""
+    import duckdb
+
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("create schema if not exists ml")
-        if files:
-            listed = ", ".join(f"'{f}'" for f in files)
-            connection.execute(
-                f"create or replace table {table} as "
-                f"select * from read_json([{listed}], format = 'newline_delimited', columns = {{{columns}}}, "
-                f"ignore_errors = true) order by {order}"
-            )
-        else:
-            typed = ", ".join(f"{name} {kind}" for name, kind in schema.items())
-            connection.execute(f"create or replace table {table} ({typed})")
+        connection.execute(f"create or replace table {table} as {select} order by {order}")
         count = connection.execute(f"select count(*) from {table}").fetchone()
     return int(count[0]) if count else 0
 
@@ -152,25 +213,21 @@ def served_versions(directory: Path) -> set[str]:
     cut by a crash is skipped)."""
     import duckdb
 
-    files = sorted(directory.glob("served-*.jsonl"))
-    if not files:
+    parquet, lines = served_files(directory)
+    if not parquet and not lines:
         return set()
-    columns = {name: SERVED_SCHEMA[name] for name in ("classification_model_id", "regression_model_id")}
     with duckdb.connect() as connection:
         rows = connection.execute(
-            "select distinct unnest([classification_model_id, regression_model_id]) from read_json(?, "
-            "format = 'newline_delimited', columns = ?, ignore_errors = true)",
-            [[str(f) for f in files], columns],
+            "select distinct unnest([classification_model_id, regression_model_id]) "
+            f"from ({_served_select(parquet, lines)})"
         ).fetchall()
     return {model_id for (model_id,) in rows if model_id is not None}
 
 
 def load_served_into(warehouse: Path, directory: Path) -> int:
     """(Re)create ml.served_predictions from every served file; returns its rows."""
-    files = sorted(directory.glob("served-*.jsonl"))
-    return _load_json_lines(
-        warehouse, "ml.served_predictions", files, SERVED_SCHEMA, "served_at, request_id, flight_id"
-    )
+    select = _served_select(*served_files(directory))
+    return _load_into(warehouse, "ml.served_predictions", select, "served_at, request_id, flight_id")
 
 
 # What the live feed refused (lakehouse.live.feed), one file per feed in data/live/<feed id>/.
@@ -190,6 +247,5 @@ def load_rejected_into(warehouse: Path, live: Path) -> int:
     """(Re)create ml.rejected_events from every feed's rejected.jsonl; returns its rows."""
     # each feed's folder once (`current` is a symlink to one of them)
     files = sorted(path for path in live.glob("*/rejected.jsonl") if not path.parent.is_symlink())
-    return _load_json_lines(
-        warehouse, "ml.rejected_events", files, REJECTED_SCHEMA, "received_at, feed_id, position"
-    )
+    select = _json_lines(files, REJECTED_SCHEMA, "feed_id") if files else _no_rows(REJECTED_SCHEMA)
+    return _load_into(warehouse, "ml.rejected_events", select, "received_at, feed_id, position")
