@@ -314,6 +314,9 @@ MAX_BATCH_FLIGHTS = 10_000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 # How often the service looks for a newly published version (seconds).
 RELOAD_INTERVAL_SECONDS = 2.0
+# A published version that failed to load is tried again after twice the interval, then twice as
+# long each time up to this (seconds): a broken publish is not read in full every interval.
+RELOAD_RETRY_MAX_SECONDS = 300.0
 
 
 # --- The live feed ---------------------------------------------------------------------------------

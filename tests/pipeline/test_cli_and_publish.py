@@ -162,6 +162,16 @@ def test_serve_on_a_port_in_use_says_so_before_claiming_to_serve(data_dir: Path)
     assert "serving on" not in result.output
 
 
+@pytest.mark.parametrize("speed", ["0.5", "1e-300", "-1", "nan", "inf"])
+def test_replay_refuses_a_speed_it_cannot_keep_before_calling_anything(data_dir: Path, speed: str) -> None:
+    result = CliRunner().invoke(
+        app, ["replay", "--speed", speed, "--url", "http://127.0.0.1:1"], terminal_width=250
+    )
+    assert result.exit_code == 1, result.output
+    assert f"--speed {speed} is neither 0 nor a finite speed from 1" in result.output
+    assert "does not answer" not in result.output
+
+
 def _marker(warehouse: Path) -> list[tuple[str]]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute("select version from marker").fetchall()  # type: ignore[return-value]

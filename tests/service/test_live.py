@@ -1,7 +1,7 @@
 """The live feed through a real server and the real `lakehouse replay`: parity of every pushed
 score with the batch score of the same flight and model, exactly one score per flight and
-horizon, bad events in a batch, redelivery, the server killed mid-replay, a burst of 10,000
-events, /predict as of the feed's clock, and the board in headless Chromium.
+horizon, bad events in a batch, redelivery, /predict as of the feed's clock, a feed that cannot
+start, the server killed mid-replay, a burst of 10,000 events, and the board in headless Chromium.
 
 The tests run in order on one feed (one module-scoped server), each going on from the clock the
 previous one left."""
@@ -277,7 +277,7 @@ def test_predict_answers_as_of_the_feed_clock_and_refuses_the_future(live: Serve
         soon, later = (
             connection.execute(
                 "select carrier_code, flight_number, origin_airport_code, dest_airport_code, "
-                "scheduled_departure_utc, scheduled_arrival_utc from fct_flights "
+                "scheduled_departure_utc, scheduled_arrival_utc, flight_id from fct_flights "
                 "where scheduled_departure_utc > ? order by scheduled_departure_utc limit 1",
                 [(clock + timedelta(minutes=minutes)).replace(tzinfo=None)],
             ).fetchone()
@@ -306,6 +306,38 @@ def test_predict_answers_as_of_the_feed_clock_and_refuses_the_future(live: Serve
     status, refused = live.call("POST", "/predict", request(soon, decision_at=future))
     assert status == 422
     assert refused["detail"][0]["loc"][-1] == "decision_at"
+    # by id, without a horizon: as of the clock too
+    status, by_id = live.call("GET", f"/flights/{soon[6]}/prediction")
+    assert status == 200, by_id
+    assert (by_id["horizon_minutes"], by_id["probability_late"]) == (
+        answer["horizon_minutes"],
+        answer["probability_late"],
+    )
+    status, refused = live.call("GET", f"/flights/{later[6]}/prediction")
+    assert status == 422
+    assert refused["detail"][0]["loc"] == ["query", "horizon_minutes"]
+    assert "not known yet" in refused["detail"][0]["msg"]
+
+
+def test_a_feed_that_cannot_start_leaves_the_running_one_going(live: Server) -> None:
+    """The served version's warehouse unreadable (here: moved away): a new feed is refused with
+    503, the running feed goes on, and no folder is left for the refused one."""
+    _, running = live.call("GET", "/feed")
+    feeds = sorted(path.name for path in (live.data / "live").iterdir())
+    warehouse = (live.data / "warehouse.duckdb").resolve()
+    moved = warehouse.with_name("moved.duckdb")
+    warehouse.rename(moved)
+    try:
+        status, refused = live.call("POST", "/feed/start", {"from": "2013-12-01T11:00:00Z"})
+    finally:
+        moved.rename(warehouse)
+    assert status == 503, refused
+    assert "could not start" in refused["detail"]
+    assert running["feed_id"] in refused["detail"]
+    status, still = live.call("GET", "/feed")
+    assert status == 200
+    assert (still["feed_id"], still["clock"]) == (running["feed_id"], running["clock"])
+    assert sorted(path.name for path in (live.data / "live").iterdir()) == feeds
 
 
 def test_a_server_killed_mid_replay_resumes_without_a_lost_or_doubled_score(live: Server) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import urllib.parse
@@ -33,7 +34,7 @@ def replay(
     until: Annotated[str | None, typer.Option(help="The last instant to replay (default: the end).")] = None,
     speed: Annotated[
         float,
-        typer.Option(min=0, help="Times real time (600: ten minutes a second); 0: as fast as possible."),
+        typer.Option(help="Times real time, from 1 (600: ten minutes a second); 0: as fast as possible."),
     ] = 600,
     url: Annotated[str, typer.Option(help="The running service.")] = f"http://{SERVE_HOST}:{SERVE_PORT}",
     batch_events: Annotated[
@@ -52,6 +53,8 @@ def replay(
     last = None if until is None else _instant(until, "--until")
     if last is not None and last <= first:
         fail(f"--until {until} is not after --from {start}")
+    if speed != 0 and not 1 <= speed < math.inf:
+        fail(f"--speed {speed:g} is neither 0 nor a finite speed from 1", "1: real time; 0: unpaced")
     address = urllib.parse.urlsplit(url)
     if address.scheme not in {"http", "https"} or not address.netloc:
         fail(f"--url {url} is not an http(s) URL", f"e.g. http://{SERVE_HOST}:{SERVE_PORT}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -145,7 +146,6 @@ class Feed:
         folder: Path,
         start: datetime,
         state: ServingState,
-        warehouse: Path,
         log: ServedLog,
     ) -> None:
         self.folder = folder
@@ -154,7 +154,7 @@ class Feed:
         self.feed_id = folder.name
         self.champions: dict[tuple[str, int], Champion] = dict(state.champions)
         self.log = log
-        self.store = LiveStore.bootstrap(warehouse, start)
+        self.store = LiveStore.bootstrap(state.warehouse, start)
         self.store.connection.execute(
             "create table live_pushes ("
             + ", ".join(f"{name} {_sql_type(kind)}" for name, kind in PUSH_COLUMNS.items())
@@ -548,21 +548,25 @@ class Feed:
 
 
 class FeedHolder:
-    """The one feed of this process (a feed lives in one process: it holds the live state)."""
+    """The one feed of this process (a feed lives in one process: it holds the live state).
+    `error`: why the feed named by `current` could not resume, until a feed starts."""
 
     def __init__(self, folder: Path, log: ServedLog) -> None:
         self.folder = folder
         self.log = log
         self.feed: Feed | None = None
+        self.error: str | None = None
         self._lock = threading.Lock()
 
     @property
     def current_link(self) -> Path:
         return self.folder / "current"
 
-    def start(self, start: datetime, state: ServingState, warehouse: Path) -> Feed:
-        """The feed starting at `start` (aware) on `state`'s version: the running one if it is
-        that feed, else resumed from its folder or new; the feed running before is stopped."""
+    def start(self, start: datetime, state: ServingState) -> Feed:
+        """The feed starting at `start` (aware) on `state`'s version (from the warehouse the state
+        was read from): the running one if it is that feed, else resumed from its folder or new.
+        The feed running before is stopped once the new one is ready; if the new one fails, the
+        old one goes on and a folder made for the new one is removed."""
         start = utc(start).replace(microsecond=0)
         if not state.first_date - timedelta(days=1) <= start.date() <= state.last_date:
             raise ValueError(
@@ -579,37 +583,45 @@ class FeedHolder:
         with self._lock:
             if self.feed is not None and self.feed.feed_id == feed_id:
                 return self.feed
+            folder = self.folder / feed_id
+            made = not folder.exists()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                description = folder / "feed.json"
+                if not description.exists():
+                    told = {"feed_id": feed_id, "from": iso(start), "version": state.version}
+                    description.write_text(json.dumps(told, indent=2) + "\n")
+                feed = Feed(folder, start, state, self.log)
+                feed.recover()
+            except BaseException:
+                if made:
+                    shutil.rmtree(folder, ignore_errors=True)
+                raise
             if self.feed is not None:
                 self.feed.stop()
-                self.feed = None
-            folder = self.folder / feed_id
-            folder.mkdir(parents=True, exist_ok=True)
-            description = folder / "feed.json"
-            if not description.exists():
-                description.write_text(
-                    json.dumps({"feed_id": feed_id, "from": iso(start), "version": state.version}, indent=2)
-                    + "\n"
-                )
-            feed = Feed(folder, start, state, warehouse, self.log)
-            feed.recover()
             feed.start_scoring()
             link = self.current_link
             temporary = self.folder / f".current-{os.getpid()}"
             temporary.unlink(missing_ok=True)
             temporary.symlink_to(feed_id)
             temporary.replace(link)
-            self.feed = feed
+            self.feed, self.error = feed, None
             return feed
 
-    def resume(self, state: ServingState, warehouse: Path) -> Feed | None:
-        """At start-up: resume the feed `current` names if it serves this version."""
+    def resume(self, state: ServingState) -> Feed | None:
+        """Resume the feed `current` names if none runs and it is on `state`'s version (at start-up,
+        or when that version loads later); a failure is kept in `error`, not raised."""
         link = self.current_link
-        if not link.exists():
+        if self.feed is not None or not link.exists():
             return None
-        description = json.loads((link.resolve() / "feed.json").read_text())
-        if description["version"] != state.version:
+        try:
+            description = json.loads((link.resolve() / "feed.json").read_text())
+            if description["version"] != state.version:
+                return None
+            return self.start(datetime.fromisoformat(description["from"]), state)
+        except Exception as error:  # a feed that cannot resume must not stop the service
+            self.error = f"the live feed {link.resolve().name} could not resume: {error}"
             return None
-        return self.start(datetime.fromisoformat(description["from"]), state, warehouse)
 
     def stop(self) -> None:
         with self._lock:

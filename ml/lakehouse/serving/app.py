@@ -126,19 +126,15 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     request but /health needs it in X-API-Key."""
     p = p or paths()
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_VARIABLE) or None
-    holder = StateHolder(p)
     log = ServedLog(p.served_predictions)
     feeds = FeedHolder(p.live, log)
     one_process = int(os.environ.get(WORKERS_VARIABLE, "1")) == 1
+    # the feed `current` names resumes when its version loads, at start-up or later
+    holder = StateHolder(p, on_loaded=feeds.resume if one_process else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder.start()
-        if one_process and holder.state is not None:
-            try:
-                feeds.resume(holder.state, p.current.resolve() / "warehouse.duckdb")
-            except Exception as error:  # a feed that cannot resume must not stop the service
-                holder.error = f"the live feed could not resume: {error}"
         yield
         feeds.stop()
         holder.stop()
@@ -220,7 +216,8 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     def flight_prediction(
         flight_id: str, horizon_minutes: Annotated[int | None, Query(ge=1)] = None
     ) -> Prediction:
-        """A flight the warehouse knows, by its id, at a horizon (default: the longest)."""
+        """A flight the warehouse knows, by its id, at a horizon; without one, as of the live feed's
+        clock when a feed runs, else at the longest horizon with a champion."""
         started = time.perf_counter()
         serving = state()
         row = serving.online.known([flight_id])
@@ -242,9 +239,9 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         feed = feeds.feed
         clock = feed.clock if feed is not None and feed.version == serving.version else None
         try:
-            horizons = check(serving, [flight], (), clock if horizon_minutes is not None else None)
-        except RequestError as error:  # the only field a caller gives here is in the query
-            raise RequestError(error.field, str(error), "query") from None
+            horizons = check(serving, [flight], (), clock)
+        except RequestError as error:  # the only field a caller gives here is the query's horizon
+            raise RequestError(("horizon_minutes",), str(error), "query") from None
         (result,) = predict(serving, [flight], horizons)
         log.write(serving.version, str(uuid.uuid4()), [result], time.perf_counter() - started)
         return _answer(result, False)
@@ -283,7 +280,7 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
             ready=serving is not None,
             version=None if serving is None else serving.version,
             models=[] if serving is None else sorted(c.entry.model_id for c in serving.champions.values()),
-            detail=holder.error,
+            detail="; ".join(e for e in (holder.error, feeds.error) if e) or None,
         )
 
     def running_feed() -> Any:
@@ -295,7 +292,14 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     @app.post(
         "/feed/start",
         response_model=FeedStatus,
-        responses={**BODY_REFUSALS, 409: {"model": ErrorResponse, "description": "More than one worker."}},
+        responses={
+            **BODY_REFUSALS,
+            409: {"model": ErrorResponse, "description": "More than one worker."},
+            503: {
+                "model": ErrorResponse,
+                "description": "Nothing is published yet, or the served version's files cannot be read.",
+            },
+        },
     )
     def feed_start(body: FeedStart) -> FeedStatus:
         """Start the live feed at an instant (or resume it: same instant, same published version).
@@ -306,9 +310,14 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
                 status_code=409, detail="the live feed holds its state in one process: serve with --workers 1"
             )
         try:
-            feed = feeds.start(body.start, serving, p.current.resolve() / "warehouse.duckdb")
+            feed = feeds.start(body.start, serving)
         except ValueError as error:
             raise RequestError(("from",), str(error)) from None
+        except Exception as error:  # the version's files: the feed running before goes on
+            running = "" if feeds.feed is None else f"; feed {feeds.feed.feed_id} goes on"
+            raise HTTPException(
+                status_code=503, detail=f"the live feed could not start: {error}{running}"
+            ) from None
         return FeedStatus(**feed.status())
 
     @app.get(

@@ -9,7 +9,8 @@ ready: a request is answered entirely by the version it started with."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +22,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from lakehouse.config import ORIGIN_TIME_ZONE, RELOAD_INTERVAL_SECONDS, Paths
+from lakehouse.config import ORIGIN_TIME_ZONE, RELOAD_INTERVAL_SECONDS, RELOAD_RETRY_MAX_SECONDS, Paths
 from lakehouse.models.online import OnlineFeatures, request_rows
 from lakehouse.models.preprocess import Preprocessor
 from lakehouse.models.registry import RegistryEntry, SavedModel, load_model
@@ -63,6 +64,8 @@ class KnownSchedule(NamedTuple):
 @dataclass(frozen=True)
 class ServingState:
     version: str
+    # the warehouse file it was read from (a live feed on this version reads it too)
+    warehouse: Path
     loaded_at: datetime
     champions: dict[tuple[str, int], Champion]
     known: dict[int, KnownFlights]
@@ -157,6 +160,7 @@ def _load_state(version_dir: Path, warehouse: Path, models_dir: Path) -> Serving
     }
     return ServingState(
         version=version_dir.name,
+        warehouse=warehouse,
         loaded_at=datetime.now(UTC),
         champions=champions,
         known=known,
@@ -169,13 +173,25 @@ def _load_state(version_dir: Path, warehouse: Path, models_dir: Path) -> Serving
     )
 
 
-class StateHolder:
-    """The state the service answers from, and a watcher that swaps in each new publish."""
+@dataclass(frozen=True)
+class _Failure:
+    """A published version that failed to load, and when to try it again."""
 
-    def __init__(self, p: Paths) -> None:
+    version: str
+    retry_at: float
+    wait: float
+
+
+class StateHolder:
+    """The state the service answers from, and a watcher that swaps in each new publish.
+    `on_loaded` is told each state loaded (on the watcher's thread)."""
+
+    def __init__(self, p: Paths, on_loaded: Callable[[ServingState], object] | None = None) -> None:
         self.paths = p
         self.state: ServingState | None = None
         self.error: str | None = None
+        self.on_loaded = on_loaded
+        self._failure: _Failure | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -183,19 +199,32 @@ class StateHolder:
         current = self.paths.current
         return current.resolve().name if current.exists() else None
 
-    def refresh(self) -> None:
-        """Load the published version if it is not the one serving; on failure keep serving."""
+    def refresh(self, now: float | None = None) -> None:
+        """Load the published version if it is not the one serving; on failure keep serving, and
+        try that version again later, less often each time (`RELOAD_RETRY_MAX_SECONDS`)."""
+        now = time.monotonic() if now is None else now
         version = self._published_version()
         if version is None:
             self.error = f"nothing published at {self.paths.current}: run `make run` first"
             return
         if self.state is not None and self.state.version == version:
+            self.error = None  # what failed is no longer published
+            return
+        failure = self._failure
+        if failure is not None and failure.version == version and now < failure.retry_at:
             return
         try:
-            self.state = load_state(self.paths)
-            self.error = None
+            state = load_state(self.paths)
         except Exception as error:  # a broken version must not stop the one serving
-            self.error = f"version {version} could not be loaded: {error}"
+            wait = RELOAD_INTERVAL_SECONDS * 2
+            if failure is not None and failure.version == version:
+                wait = min(failure.wait * 2, RELOAD_RETRY_MAX_SECONDS)
+            self._failure = _Failure(version, now + wait, wait)
+            self.error = f"version {version} could not be loaded (tried again in {wait:.0f} s): {error}"
+            return
+        self.state, self.error, self._failure = state, None, None
+        if self.on_loaded is not None:
+            self.on_loaded(state)
 
     def start(self) -> None:
         self.refresh()
