@@ -327,6 +327,9 @@ SCHEDULE_KNOWN_DAYS_AHEAD = 1
 # How far ahead a schedule may lie: of when the feed is told it, and of the data's dates for the
 # API (airlines publish about a year ahead; further is a mistake, not a plan).
 SCHEDULE_REACH_DAYS = 366
+# The longest a scheduled flight may last (the longest nonstop flights take about 19 hours): an
+# arrival later than this after the departure is a mistake in the schedule.
+MAX_SCHEDULED_FLIGHT_HOURS = 24
 # The years (UTC) an instant on the wire may lie in: wider than any schedule, narrow enough that
 # the services' date arithmetic (look-backs of weeks, schedules days ahead) stays in the calendar.
 INSTANT_YEARS = (1900, 2199)

@@ -149,6 +149,9 @@ BAD = [
     ({**UA1545, "scheduled_departure": "yesterday"}, ["body", "scheduled_departure"]),
     ({**UA1545, "scheduled_arrival": "2013-01-01T04:00:00-05:00"}, ["body"]),
     ({**UA1545, "horizon_minutes": 45}, ["body", "horizon_minutes"]),
+    # a schedule is in whole minutes and lasts less than a day
+    ({**UA1545, "scheduled_departure": "2013-01-01T05:15:00.000001-05:00"}, ["body"]),
+    ({**UA1545, "scheduled_arrival": "2013-01-03T08:19:00-06:00"}, ["body"]),
     (
         {
             **UA1545,

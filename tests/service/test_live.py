@@ -242,6 +242,19 @@ def test_events_that_contradict_themselves_or_the_clock_change_nothing(live: Ser
             "scheduled_departure": "2099-01-10T10:00:00-05:00",
             "scheduled_arrival": "2099-01-10T13:00:00-05:00",
         },
+        {
+            **schedule,
+            "id": "schedule/probe-3",
+            "flight_id": "probe-3",
+            "scheduled_departure": "2013-12-11T10:00:00.5-05:00",
+        },
+        {
+            **schedule,
+            "id": "schedule/probe-4",
+            "flight_id": "probe-4",
+            "scheduled_arrival": "2013-12-13T10:00:00Z",
+        },
+        {**schedule, "id": "schedule/probe-5", "flight_id": "probe-5", "flight_number": "1"},
     ]
     status, receipt = live.call("POST", "/events", {"events": batch})
     assert status == 200, receipt
@@ -254,6 +267,9 @@ def test_events_that_contradict_themselves_or_the_clock_change_nothing(live: Ser
         (3, "contradicts what is known"),
         (4, "malformed"),
         (5, "malformed"),
+        (6, "malformed"),
+        (7, "malformed"),
+        (8, "malformed"),
     ]
     assert "dep_delay_minutes" in reasons[0][2]
     assert "arr_delay_minutes" in reasons[1][2]
@@ -261,6 +277,9 @@ def test_events_that_contradict_themselves_or_the_clock_change_nothing(live: Ser
     assert "not known yet" in reasons[3][2]
     assert "known_at" in reasons[4][2]
     assert "more than 366 days after it is known" in reasons[5][2]
+    assert "scheduled_departure: a schedule is in whole minutes" in reasons[6][2]
+    assert "more than 24 hours after scheduled_departure" in reasons[7][2]
+    assert "flight_number" in reasons[8][2]
     # a clock in the future: the whole batch refused, naming the field
     status, body = live.call("POST", "/events", {"events": [], "clock": "2031-12-10T18:00:00Z"})
     assert status == 422, body

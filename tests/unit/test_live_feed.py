@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
+from lakehouse.common.instants import schedule_problem
 from lakehouse.live.events import EVENT, to_rows
 from lakehouse.live.replay import Client, ReplayError, paced_batches, unpaced_batches
 
@@ -73,6 +74,31 @@ def test_an_event_is_checked_field_by_field_and_becomes_store_rows() -> None:
     ):
         with pytest.raises(ValidationError, match=field):
             EVENT.validate_python(broken)
+
+
+NEW_YORK = timezone(timedelta(hours=-5))
+LEAVES = datetime(2013, 12, 10, 6, 5, tzinfo=NEW_YORK)
+
+
+@pytest.mark.parametrize(
+    ("departure", "arrival", "problem"),
+    [
+        (LEAVES, LEAVES + timedelta(hours=3), None),
+        (LEAVES, LEAVES + timedelta(hours=24), None),
+        (LEAVES.replace(second=30), LEAVES + timedelta(hours=3), "scheduled_departure: a schedule is"),
+        (LEAVES, LEAVES + timedelta(hours=3, microseconds=1), "scheduled_arrival: a schedule is in whole"),
+        (LEAVES, LEAVES, "scheduled_arrival must be after"),
+        (LEAVES, LEAVES + timedelta(hours=24, minutes=1), "scheduled_arrival is more than 24 hours after"),
+        # the same instant in another offset is the same schedule
+        (LEAVES, (LEAVES + timedelta(hours=3)).astimezone(UTC), None),
+    ],
+)
+def test_a_schedule_is_in_whole_minutes_and_arrives_within_a_day(
+    departure: datetime, arrival: datetime, problem: str | None
+) -> None:
+    found = schedule_problem(departure, arrival)
+    assert (found is None) == (problem is None)
+    assert problem is None or (found is not None and found.startswith(problem))
 
 
 def test_a_replay_to_an_address_nothing_listens_on_gives_up_soon_saying_so() -> None:

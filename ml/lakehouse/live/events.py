@@ -22,7 +22,16 @@ from typing import Annotated, Any, Literal
 
 import duckdb
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from lakehouse.common.instants import Instant
 from lakehouse.config import (
@@ -188,7 +197,7 @@ def canonical(event: dict[str, Any]) -> str:
 
 # Printable ASCII without spaces: ids travel in paths, logs and file names.
 FlightId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
-Minutes = Annotated[int, Field(ge=-24 * 60, le=7 * 24 * 60)]
+Minutes = Annotated[StrictInt, Field(ge=-24 * 60, le=7 * 24 * 60)]
 
 
 class _Event(BaseModel):
@@ -204,11 +213,11 @@ class ScheduleEvent(_Event):
     kind: Literal["schedule"]
     flight_id: FlightId
     carrier: Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$")]
-    flight_number: Annotated[int, Field(ge=1, le=9999)]
+    flight_number: Annotated[StrictInt, Field(ge=1, le=9999)]
     tailnum: Annotated[str | None, Field(pattern=r"^[A-Z0-9]{2,7}$")] = None
     origin: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     dest: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    distance_miles: Annotated[int | None, Field(ge=1, le=10_000)] = None
+    distance_miles: Annotated[StrictInt | None, Field(ge=1, le=10_000)] = None
     scheduled_departure: Instant = Field(description="In the origin's local time (its offset).")
     scheduled_arrival: Instant
 

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from pydantic import ValidationError
 
+from lakehouse.common.instants import schedule_problem
 from lakehouse.config import (
     FEED_CLOCK_SKEW_MINUTES,
     FEED_REFUSAL_KINDS,
@@ -450,8 +451,9 @@ class Feed:
                 "malformed",
                 f"scheduled_departure must carry the origin's local offset ({_offset(local)}), not {given}",
             )
-        if event.scheduled_arrival <= departure:
-            return "malformed", "scheduled_arrival must be after scheduled_departure"
+        problem = schedule_problem(departure, event.scheduled_arrival)
+        if problem is not None:
+            return "malformed", problem
         if departure <= event.known_at:
             return (
                 "contradicts what is known",

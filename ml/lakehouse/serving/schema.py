@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from lakehouse.common.instants import Instant
+from lakehouse.common.instants import Instant, schedule_problem
 from lakehouse.config import FEED_REFUSAL_KINDS, MAX_BATCH_FLIGHTS, MAX_FEED_EVENTS
 
 Carrier = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$", description="Two letters or digits, e.g. UA.")]
@@ -69,9 +69,10 @@ class FlightRequest(BaseModel):
     explain: StrictBool = Field(default=False, description="Also return the features the models read.")
 
     @model_validator(mode="after")
-    def _arrives_after_it_leaves(self) -> FlightRequest:
-        if self.scheduled_arrival <= self.scheduled_departure:
-            raise ValueError("scheduled_arrival must be after scheduled_departure")
+    def _a_schedule(self) -> FlightRequest:
+        problem = schedule_problem(self.scheduled_departure, self.scheduled_arrival)
+        if problem is not None:
+            raise ValueError(problem)
         if self.decision_at is not None and self.horizon_minutes is not None:
             raise ValueError("give horizon_minutes or decision_at, not both")
         return self
