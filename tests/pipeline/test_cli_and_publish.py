@@ -162,6 +162,17 @@ def test_serve_on_a_port_in_use_says_so_before_claiming_to_serve(data_dir: Path)
     assert "serving on" not in result.output
 
 
+def test_serve_on_a_host_that_is_not_this_machines_names_the_host(data_dir: Path) -> None:
+    (data_dir / "current").mkdir()
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "nonexistent.invalid"], env={"LAKEHOUSE_API_KEY": "k"}, terminal_width=250
+    )
+    assert result.exit_code == 1, result.output
+    assert "cannot listen on nonexistent.invalid:8000" in result.output
+    assert "give another --host" in result.output
+    assert "--port" not in result.output
+
+
 @pytest.mark.parametrize("speed", ["0.5", "1e-300", "-1", "nan", "inf"])
 def test_replay_refuses_a_speed_it_cannot_keep_before_calling_anything(data_dir: Path, speed: str) -> None:
     result = CliRunner().invoke(

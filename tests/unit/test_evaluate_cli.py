@@ -111,8 +111,17 @@ def test_evaluate_shows_a_run_at_the_horizon_it_was_trained_at(registry: Path) -
     assert all("0.7400" in line for line in lightgbm)
 
 
-@pytest.mark.parametrize("arguments", [("--run", "nope"), ("--compare", "20260101T000000Z-1", "nope")])
-def test_evaluate_names_an_unknown_run_in_one_line(registry: Path, arguments: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (("--run", "nope"), "'nope'"),
+        (("--compare", "20260101T000000Z-1", "nope"), "'nope'"),
+        (("--run", ""), "''"),  # not taken for the latest
+    ],
+)
+def test_evaluate_names_an_unknown_run_in_one_line(
+    registry: Path, arguments: tuple[str, ...], named: str
+) -> None:
     code, output = _evaluate(*arguments)
     assert code == 1
-    assert output.strip() == "no training run nope: `lakehouse evaluate --list` lists the runs"
+    assert output.strip() == f"no training run {named}: `lakehouse evaluate --list` lists the runs"

@@ -114,3 +114,11 @@ def test_a_replay_to_an_address_nothing_listens_on_gives_up_soon_saying_so() -> 
         client.call("GET", "/feed")
     assert time.monotonic() - started < 10
     assert not client.answered
+
+
+def test_a_feed_starts_from_the_field_named_from_only() -> None:
+    from lakehouse.serving.schema import FeedStart
+
+    assert FeedStart.model_validate({"from": "2013-12-10T06:00:00-05:00"}).start.hour == 6
+    with pytest.raises(ValidationError, match="from"):
+        FeedStart.model_validate({"start": "2013-12-10T06:00:00-05:00"})

@@ -4,6 +4,7 @@ told to its listener (the live feed resumes on it)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -66,3 +67,26 @@ def test_a_broken_version_is_tried_again_less_often_and_a_good_one_is_loaded_and
     _publish(tmp_path, "v3")  # a new version is tried at once
     holder.refresh(now=5001)
     assert (tries[-1], told, holder.error) == ("v3", ["v1", "v3"], None)
+
+
+@pytest.mark.parametrize(("sent", "status"), [("clé".encode(), 503), (b"cle", 401)])
+def test_a_key_beyond_ascii_is_accepted_as_its_utf8_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: bytes, status: int
+) -> None:
+    """A header's bytes are decoded as latin-1 by the server: the key is compared as bytes (503:
+    past the key, nothing published)."""
+    import httpx
+
+    from lakehouse.serving.app import create_app
+
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    app = create_app(paths(), api_key="clé")
+
+    async def statuses() -> tuple[int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            header = await client.get("/models", headers={"X-API-Key": sent})  # type: ignore[dict-item]
+            query = await client.get("/board", params={"key": "clé"})
+        return header.status_code, query.status_code
+
+    assert asyncio.run(statuses()) == (status, 200)

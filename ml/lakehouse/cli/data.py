@@ -271,7 +271,9 @@ def serve(
     if not paths().current.exists():
         fail(f"nothing published at {paths().current}", "run `make run` first")
     if problem := _cannot_listen(host, port):
-        fail(f"cannot listen on {host}:{port}: {problem}", "stop what listens there, or give another --port")
+        reason, in_use = problem
+        hint = "stop what listens there, or give another --port" if in_use else "give another --host"
+        fail(f"cannot listen on {host}:{port}: {reason}", hint)
     console.print(
         f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs, board: http://{host}:{port}/board)"
     )
@@ -287,9 +289,11 @@ def serve(
     )
 
 
-def _cannot_listen(host: str, port: int) -> str | None:
-    """Why the service could not bind `host`:`port` (in use, say), or None: checked before saying
-    it serves there. Bound as uvicorn binds (address reuse on), then released."""
+def _cannot_listen(host: str, port: int) -> tuple[str, bool] | None:
+    """Why the service could not bind `host`:`port`, and whether it is the port (in use) rather
+    than the host (unknown, not this machine's); None if it can: checked before saying it serves
+    there. Bound as uvicorn binds (address reuse on), then released."""
+    import errno
     import socket
 
     try:
@@ -298,7 +302,8 @@ def _cannot_listen(host: str, port: int) -> str | None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError as error:
-        return error.strerror or str(error)
+        in_use = error.errno in {errno.EADDRINUSE, errno.EACCES}
+        return error.strerror or str(error), in_use
     return None
 
 

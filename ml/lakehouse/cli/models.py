@@ -390,7 +390,7 @@ def _metrics_of(registry: Path, run_id: str, runs: list[str]) -> pl.DataFrame:
     import polars as pl
 
     if run_id not in runs:
-        fail(f"no training run {run_id}", "`lakehouse evaluate --list` lists the runs")
+        fail(f"no training run {run_id!r}", "`lakehouse evaluate --list` lists the runs")
     return pl.read_parquet(registry / f"{run_id}.metrics.parquet")
 
 
@@ -501,7 +501,8 @@ def evaluate(
     `--run`); `--list` lists the runs, `--compare A B` sets two runs side by side."""
     from lakehouse.models.registry import current_champion
 
-    given = [name for name, value in (("--run", run), ("--list", list_runs), ("--compare", compare)) if value]
+    chosen_options = (("--run", run is not None), ("--list", list_runs), ("--compare", compare is not None))
+    given = [name for name, chosen in chosen_options if chosen]
     if len(given) > 1:
         fail(f"give one of --run, --list and --compare, not {' and '.join(given)}")
     p = paths()
@@ -516,7 +517,7 @@ def evaluate(
         for table in _compare(both, *compare):
             console.print(table)
         return
-    chosen = run or runs[-1]
+    chosen = runs[-1] if run is None else run
     metrics = _metrics_of(p.model_registry, chosen, runs)
     console.print(f"training run {chosen}")
     for name in metrics["task"].unique(maintain_order=True):

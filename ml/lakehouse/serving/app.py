@@ -154,11 +154,12 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if api_key and request.url.path not in OPEN_PATHS:
-            given = request.headers.get("x-api-key", "")
+            # a header's bytes reach here decoded as latin-1 (HTTP's rule), a URL's as UTF-8
+            given = request.headers.get("x-api-key", "").encode("latin-1", "replace")
             if not given and request.url.path in PAGE_PATHS:
                 # a browser opening the board cannot send a header: the key may come in the URL
-                given = request.query_params.get("key", "")
-            if not hmac.compare_digest(given.encode(), api_key.encode()):
+                given = request.query_params.get("key", "").encode()
+            if not hmac.compare_digest(given, api_key.encode()):
                 return JSONResponse({"detail": "a valid X-API-Key header is required"}, status_code=401)
         if request.method == "POST" and request.url.path in JSON_PATHS:
             kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -222,9 +223,8 @@ def create_app(p: Paths | None = None, api_key: str | None = None) -> FastAPI:
         serving = state()
         row = serving.online.known([flight_id])
         if row.is_empty():
-            raise HTTPException(
-                status_code=404, detail=f"no flight {flight_id!r} in version {serving.version}"
-            )
+            shown = flight_id if len(flight_id) <= 64 else f"{flight_id[:64]}..."
+            raise HTTPException(status_code=404, detail=f"no flight {shown!r} in version {serving.version}")
         known = row.row(0, named=True)
         flight: dict[str, Any] = {
             "carrier": known["carrier_code"],

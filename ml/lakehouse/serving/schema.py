@@ -150,7 +150,8 @@ class ErrorResponse(BaseModel):
 
 
 class FeedStart(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # the body names it `from` (a Python keyword) and nothing else
+    model_config = ConfigDict(extra="forbid", validate_by_alias=True, validate_by_name=False)
 
     start: Instant = Field(
         alias="from",
