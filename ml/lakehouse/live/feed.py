@@ -567,8 +567,9 @@ class FeedHolder:
     def start(self, start: datetime, state: ServingState) -> Feed:
         """The feed starting at `start` (aware) on `state`'s version (from the warehouse the state
         was read from): the running one if it is that feed, else resumed from its folder or new.
-        The feed running before is stopped once the new one is ready; if the new one fails, the
-        old one goes on and a folder made for the new one is removed."""
+        The feed running before is stopped once the new one is ready (without waiting for its
+        scoring to finish); if the new one fails, the old one goes on and a folder made for the new
+        one is removed."""
         start = utc(start).replace(microsecond=0)
         if not state.first_date - timedelta(days=1) <= start.date() <= state.last_date:
             raise ValueError(
@@ -600,7 +601,8 @@ class FeedHolder:
                     shutil.rmtree(folder, ignore_errors=True)
                 raise
             if self.feed is not None:
-                self.feed.stop()
+                # its scoring may be midway: it stops on its own thread, the new feed goes on now
+                threading.Thread(target=self.feed.stop, name="lakehouse-feed-stop", daemon=True).start()
             feed.start_scoring()
             link = self.current_link
             temporary = self.folder / f".current-{os.getpid()}"
