@@ -4,6 +4,8 @@ carry."""
 from __future__ import annotations
 
 import socket
+import struct
+import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -114,6 +116,39 @@ def test_a_replay_to_an_address_nothing_listens_on_gives_up_soon_saying_so() -> 
         client.call("GET", "/feed")
     assert time.monotonic() - started < 10
     assert not client.answered
+
+
+def test_a_replay_to_a_service_that_takes_connections_and_drops_them_keeps_trying() -> None:
+    """Something listens (a service killed and restarting, say): the long retry, not the short
+    wait for an address where nothing listens."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        stop = threading.Event()
+
+        def drop() -> None:
+            listening.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    taken, _ = listening.accept()
+                except TimeoutError:
+                    continue
+                taken.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                taken.close()  # reset
+
+        dropping = threading.Thread(target=drop)
+        dropping.start()
+        try:
+            client = Client(f"http://127.0.0.1:{port}", retry_seconds=1.5, first_answer_seconds=0.1)
+            started = time.monotonic()
+            with pytest.raises(ReplayError, match=r"no answer for 2 s") as refused:
+                client.call("GET", "/feed")
+        finally:
+            stop.set()
+            dropping.join()
+    assert time.monotonic() - started >= 1.5
+    assert "lakehouse serve" not in str(refused.value)
 
 
 def test_a_feed_starts_from_the_field_named_from_only() -> None:

@@ -5,8 +5,8 @@ order: paced, one batch per `REPLAY_STEP_SECONDS` of feed time at `speed` times 
 batch declares the end of its step as the clock, so quiet hours move time too); unpaced
 (`speed` 0), batches of about `REPLAY_BATCH_EVENTS` cut between instants. Delivery is at least
 once: a batch that gets no answer (the service restarting, say) is sent again until it is
-answered, for up to `REPLAY_RETRY_SECONDS` (`REPLAY_FIRST_ANSWER_SECONDS` while the service has
-not answered once: nothing may be listening there); a service that lost its feed (409) gets the feed
+answered, for up to `REPLAY_RETRY_SECONDS` (`REPLAY_FIRST_ANSWER_SECONDS` while every connection
+is refused: nothing may be listening there); a service that lost its feed (409) gets the feed
 started again, and resumes it from its journal. The service ignores what it already has."""
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def unpaced_batches(
 @dataclass
 class Client:
     """JSON over HTTP to the service, retried while it does not answer: for `retry_seconds` once
-    it has answered, `first_answer_seconds` before."""
+    something listens at the address (it answered, or took a connection), `first_answer_seconds`
+    while every connection is refused (nothing listens there)."""
 
     url: str
     api_key: str | None = None
@@ -101,8 +102,7 @@ class Client:
         headers = {"content-type": "application/json"}
         if self.api_key:
             headers["x-api-key"] = self.api_key
-        patience = self.retry_seconds if self.answered else self.first_answer_seconds
-        deadline = time.monotonic() + patience
+        started = time.monotonic()
         wait = 0.2
         while True:
             request = urllib.request.Request(
@@ -118,8 +118,12 @@ class Client:
                     return error.code, _body(error)
                 failure = f"HTTP {error.code}: {_body(error)}"
             except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-                failure = str(getattr(error, "reason", error))
-            if time.monotonic() > deadline:
+                reason = getattr(error, "reason", error)
+                # a connection taken, then reset or timed out: a service is there (restarting, busy)
+                self.answered = self.answered or not isinstance(reason, ConnectionRefusedError)
+                failure = str(reason)
+            patience = self.retry_seconds if self.answered else self.first_answer_seconds
+            if time.monotonic() > started + patience:
                 never = "" if self.answered else "; is `lakehouse serve` running at that address?"
                 raise ReplayError(
                     f"{method} {self.url}{path}: no answer for {patience:.0f} s ({failure}){never}"
