@@ -6,6 +6,7 @@ On hand-made builds (tests/pipeline/fake_steps.py): the real steps are not neede
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -145,3 +146,28 @@ def test_dbt_sees_the_same_paths_on_every_run_each_reaching_its_own_build(
     assert runs[0][2] != runs[1][2]
     assert all(folder.parent == p.builds.resolve() and folder.name != "active" for *_, folder in runs)
     assert not (p.builds / "active").is_symlink()
+
+
+def test_a_signal_a_library_turns_into_its_own_error_is_an_interruption(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB answers a signal during a query with its own error ("Query interrupted"): the run
+    is recorded as interrupted by the signal, and exits as killed by it, not as a crash."""
+
+    def interrupted_query(run: pipeline.PipelineRun) -> str:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt:
+            raise RuntimeError("Query interrupted") from None
+        return "not reached"
+
+    monkeypatch.setattr(pipeline, "STEPS", [("dbt build", fake_steps.build), ("predict", interrupted_query)])
+    with pytest.raises(pipeline.PipelineInterruptedError) as stopped:
+        pipeline.run_pipeline(fake_steps.quiet_console())
+    assert stopped.value.exit_code == 128 + signal.SIGTERM
+    with duckdb.connect() as connection:
+        outcome = connection.execute(
+            f"select outcome, step, error from read_parquet('{paths().pipeline_runs}/*.parquet') "
+            "order by recorded_at desc limit 1"
+        ).fetchone()
+    assert outcome == ("interrupted", "predict", "SIGTERM")

@@ -518,6 +518,11 @@ def _steps(run: PipelineRun, console: Console, signals: _Signals) -> None:
     except BaseException as error:
         # A second signal does not cut the record of the first short.
         signals.deferred = True
+        if signals.received and not isinstance(error, KeyboardInterrupt):
+            # a library turned the signal into its own error (DuckDB: "Query interrupted")
+            interrupted = Interrupted(signals.received)
+            interrupted.__cause__ = error
+            error = interrupted
         _stop(run, console, name, time.perf_counter() - started, error)
 
 
