@@ -72,9 +72,15 @@ def decide(
         return better, f"{compared}: {'beats' if better else 'does not beat'} it"
     low, high = interval
     gained = challenger - champion if higher else champion - challenger
+    if low > 0:
+        verdict = "excludes 0"
+    elif high < 0:
+        verdict = "lies below 0: worse than the champion"
+    else:
+        verdict = "includes 0: within the noise"
     return low > 0, (
         f"{compared} on the same rows: improvement {_number(gained)}, 95% day-block interval "
-        f"[{_number(low)}, {_number(high)}] " + ("excludes 0" if low > 0 else "includes 0: within the noise")
+        f"[{_number(low)}, {_number(high)}] {verdict}"
     )
 
 
