@@ -171,3 +171,25 @@ def test_a_signal_a_library_turns_into_its_own_error_is_an_interruption(
             "order by recorded_at desc limit 1"
         ).fetchone()
     assert outcome == ("interrupted", "predict", "SIGTERM")
+
+
+def test_a_damaged_history_file_stops_the_run_naming_it_and_the_build_is_kept(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = paths()
+    steps = [("dbt build", fake_steps.build), ("quality gate", fake_steps.gate)]
+    monkeypatch.setattr(pipeline, "STEPS", steps)
+    first = pipeline.run_pipeline(fake_steps.quiet_console())
+    (damaged,) = p.validation_history.glob(f"{first.validation.run_id}*.parquet")
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    named = rf"quality history cannot be read: .*{damaged.name}.*move"
+    with pytest.raises(pipeline.PipelineError, match=named) as stopped:
+        pipeline.run_pipeline(fake_steps.quiet_console())
+    assert not isinstance(stopped.value, pipeline.PipelineInterruptedError)
+    # the stop went to its end: the build kept as `latest` for inspection
+    assert p.latest_build.resolve().name != first.validation.run_id
+    assert (p.latest_build / "warehouse.duckdb").exists()
+    result = CliRunner().invoke(app, ["validate", "--warehouse", str(p.latest_build / "warehouse.duckdb")])
+    assert result.exit_code == 1
+    assert damaged.name in result.output
+    assert "Traceback" not in result.output

@@ -103,7 +103,7 @@ def validate(
     import duckdb
 
     from lakehouse.quality.gate import gate_message, new_run
-    from lakehouse.quality.history import load_history_into, recent_runs, save_run
+    from lakehouse.quality.history import HistoryError, load_history_into, recent_runs, save_run
     from lakehouse.quality.profiles import accepted_profiles, profile_checks
     from lakehouse.quality.report import print_summary, write_report
     from lakehouse.quality.suites import load_suites, run_suites
@@ -137,9 +137,13 @@ def validate(
     save_run(run, p.validation_history)
     # The published warehouse is never written in place (readers would block it, or see a change
     # mid-query): its runs reach quality.validation_results with the next publish. A build is.
-    if target.is_relative_to(p.builds.resolve()):
-        load_history_into(target, p.validation_history, p.pipeline_runs)
-    report = write_report(run, recent_runs(p.validation_history, p.pipeline_runs), p.quality_reports)
+    try:
+        if target.is_relative_to(p.builds.resolve()):
+            load_history_into(target, p.validation_history, p.pipeline_runs)
+        history = recent_runs(p.validation_history, p.pipeline_runs)
+    except HistoryError as error:
+        fail(f"{error}; this audit's results are saved")
+    report = write_report(run, history, p.quality_reports)
     print_summary(console, run, report)
     console.print(f"{len(run.results)} expectations in {time.perf_counter() - started:.1f} s")
     if message := gate_message(run.results):

@@ -52,6 +52,7 @@ from lakehouse.platform.publish import new_version_name, publish_build
 from lakehouse.quality.dbt_results import dbt_checks
 from lakehouse.quality.gate import RunOutcome, ValidationRun, ending, gate_message, new_run_id
 from lakehouse.quality.history import (
+    HistoryError,
     accepted_raw_files,
     load_history_into,
     load_raw_files_into,
@@ -469,7 +470,7 @@ def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: 
     if run.build.warehouse.exists():
         try:
             load_history_into(run.build.warehouse, p.validation_history, p.pipeline_runs)
-        except duckdb.Error as load_error:
+        except (duckdb.Error, HistoryError) as load_error:
             # The history folders hold the record; the build's copy is only a convenience.
             console.print(f"  the build's quality tables were left as they were: {escape(str(load_error))}")
     withdrawn = withdraw_training(run)
@@ -478,7 +479,10 @@ def _stop(run: PipelineRun, console: Console, name: str, seconds: float, error: 
             f"withdrew the models this run trained from the registry ({', '.join(withdrawn)}): "
             "they learned from data that was not published"
         )
-    write_run_report(run)
+    try:
+        write_run_report(run)
+    except HistoryError as report_error:  # the run's own record is saved; the build is kept below
+        console.print(f"  no report for this run: {escape(str(report_error))}")
     kept = keep_build(p, run.build)
     if run.validation.results:
         print_summary(console, run.validation, None)

@@ -10,6 +10,8 @@ included. A refused build keeps its tables in `data/build/<run id>/warehouse.duc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,10 +107,29 @@ def _relation(connection: duckdb.DuckDBPyConnection, folder: Path, schema: pl.Sc
     return name
 
 
+class HistoryError(RuntimeError):
+    """A file of the quality history cannot be read (damaged): named, with what to do."""
+
+
+@contextmanager
+def _reading(*folders: Path) -> Iterator[None]:
+    """DuckDB's error on a history file it cannot read becomes a `HistoryError` that names it;
+    other errors (the warehouse locked, say) pass as they are."""
+    try:
+        yield
+    except duckdb.Error as error:
+        if not any(str(folder) in str(error) for folder in folders):
+            raise
+        raise HistoryError(
+            f"the quality history cannot be read: {str(error).splitlines()[0]}; move the file named "
+            "out of its folder to go on (it holds the record of one run)"
+        ) from error
+
+
 def load_history_into(warehouse: Path, history: Path, runs: Path) -> None:
     """(Re)create quality.validation_results and quality.pipeline_runs in `warehouse` from every
     recorded run."""
-    with duckdb.connect(str(warehouse)) as connection:
+    with _reading(history, runs), duckdb.connect(str(warehouse)) as connection:
         connection.execute("create schema if not exists quality")
         connection.execute(
             "create or replace table quality.validation_results as "
@@ -185,7 +206,7 @@ class PastRun:
 def recent_runs(history: Path, runs: Path, limit: int = 20) -> list[PastRun]:
     """The latest runs, their checks and, for pipeline runs, how they ended (a run that stopped
     before any check has only the latter)."""
-    with duckdb.connect() as connection:
+    with _reading(history, runs), duckdb.connect() as connection:
         rows = connection.execute(
             f"""
             with checks as (
