@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from lakehouse.cli import app
 from lakehouse.config import MAX_ROUNDS, QUICK_MAX_ROUNDS, Paths, TrainingConfig, paths
-from lakehouse.models import training_run
+from lakehouse.models import training_run, tuning_run
 from lakehouse.platform import pipeline, publish
 from lakehouse.quality.gate import new_run
 
@@ -160,6 +160,27 @@ def test_serve_on_a_port_in_use_says_so_before_claiming_to_serve(data_dir: Path)
     assert result.exit_code == 1, result.output
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.output
     assert "serving on" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("output", "content", "refusal"),
+    [
+        ("nofolder/tuned.yml", None, "its folder does not exist"),
+        ("tuned.yml", "num_leaves: [33\n", "is not valid YAML"),
+        ("tuned.yml", "- a list\n", "is not a mapping of tasks"),
+    ],
+)
+def test_tune_refuses_a_file_it_could_not_write_before_searching(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, output: str, content: str | None, refusal: str
+) -> None:
+    monkeypatch.setattr(tuning_run, "run_tuning", lambda *_, **__: pytest.fail("searched"))
+    target = data_dir / output
+    if content is not None:
+        target.write_text(content)
+    result = CliRunner().invoke(app, ["tune", "--output", str(target)], terminal_width=250)
+    assert result.exit_code == 1, result.output
+    assert refusal in result.output
+    assert str(target) in result.output
 
 
 def test_serve_on_a_host_that_is_not_this_machines_names_the_host(data_dir: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -80,6 +81,24 @@ def _registry_into_published(p: Any) -> None:
     republish(p, lambda warehouse, _lake: load_registry_into(warehouse, p.model_registry))
 
 
+def _check_writable_mapping(target: Path) -> None:
+    """Before a search of minutes: the file it writes can be written, and a file there already
+    (whose other tasks it keeps) is a YAML mapping."""
+    import yaml
+
+    if target.is_dir() or not target.parent.is_dir():
+        fail(f"cannot write {target}: {'a folder' if target.is_dir() else 'its folder does not exist'}")
+    if not os.access(target if target.exists() else target.parent, os.W_OK):
+        fail(f"cannot write {target}: permission denied")
+    if target.exists():
+        try:
+            document = yaml.safe_load(target.read_text())
+        except yaml.YAMLError as error:
+            fail(f"{target} is not valid YAML ({error}); tuning keeps its other tasks, so fix or remove it")
+        if document is not None and not isinstance(document, dict):
+            fail(f"{target} is not a mapping of tasks; tuning keeps its other tasks, so fix or remove it")
+
+
 @app.command()
 def tune(
     trials: Annotated[
@@ -102,9 +121,10 @@ def tune(
     and the next `make run` trains with it."""
     from lakehouse.models.tuning_run import run_tuning
 
+    target = (output or tuned_params_file()).resolve()
+    _check_writable_mapping(target)
     p = published()
     config = TrainingConfig(trials=trials, seed=seed)
-    target = (output or tuned_params_file()).resolve()
     with progress_bar() as progress:
         run = run_tuning(p.models, config, tasks(task), progress, p.warehouse, target)
     table = Table(
