@@ -16,6 +16,7 @@ from dataclasses import replace
 from lakehouse.config import TrainingConfig, paths, read_tuned
 from lakehouse.models.boosting import fit_lightgbm, tuned_params
 from lakehouse.models.features.build import read_features
+from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.split import task_splits
 from lakehouse.models.train import make_preprocessor, tuned_features
 
@@ -40,7 +41,7 @@ def main() -> int:
         print("needs a published warehouse: run `make run` first")
         return 1
     base = TrainingConfig()
-    tuned = read_tuned("classification")
+    tuned = read_tuned("classification", FEATURES.all)
     splits = task_splits(read_features(p.warehouse, base.horizon_minutes), base, "classification")
     pre = make_preprocessor(splits["train"], tuned_features(tuned))
     print(f"\nclassifier fit on {splits['train'].height:,} rows, best of {REPEATS} (seconds)\n")

@@ -61,7 +61,7 @@ def train_child(lake: Path, rounds: int) -> int:
 
     started = time.perf_counter()
     train_files, test_file = split_months(sorted(lake.glob("*.parquet")))
-    tuned = read_tuned(TASK)
+    tuned = read_tuned(TASK, FEATURES.all)
     features = tuned_features(tuned)
     categorical = [c for c in FEATURES.categorical if c in features]
     numeric = [c for c in features if c not in categorical]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -152,19 +153,90 @@ def tuned_params_file() -> Path:
     return _path("LAKEHOUSE_TUNED_PARAMS", TUNED_PARAMS_FILE)
 
 
-def read_tuned(task: str, path: Path | None = None) -> Tuned:
-    """The tuned parameters of `task` (from the committed file unless `path`)."""
+class TunedParamsError(ValueError):
+    """The tuned parameters file is missing, not valid YAML, or holds what training cannot use."""
+
+
+TUNED_ENTRY_KEYS = ("params", "dropped_features", "search")
+
+
+def read_tuned(task: str, features: Collection[str], path: Path | None = None) -> Tuned:
+    """The tuned parameters of `task` (from the committed file unless `path`), checked: each
+    parameter one of `SEARCH_SPACE`, of its kind and within its range; each dropped feature one
+    of `features` (the feature SQL's: a typo would keep the feature), and some left to train on."""
     path = path or tuned_params_file()
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no tuned parameters; run `lakehouse tune` to write them")
-    document = yaml.safe_load(path.read_text()) or {}
+    if not path.is_file():
+        raise TunedParamsError(f"{path}: no tuned parameters; run `lakehouse tune` to write them")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise TunedParamsError(f"{path} is not valid YAML: {_yaml_problem(error)}") from error
+    if not isinstance(document, dict):
+        raise TunedParamsError(f"{path}: expected a mapping of tasks (classification, regression)")
     if task not in document:
-        raise KeyError(f"{path}: no tuned parameters for {task}; run `lakehouse tune --task {task}`")
+        found = ", ".join(map(str, document)) or "nothing"
+        raise TunedParamsError(
+            f"{path}: no tuned parameters for {task} (it has {found}); run `lakehouse tune --task {task}`"
+        )
+    where = f"{path}: {task}"
     entry = document[task]
-    unknown = sorted(set(entry["params"]) - set(SEARCH_SPACE))
+    if not isinstance(entry, dict):
+        raise TunedParamsError(f"{where}: expected a mapping of {', '.join(TUNED_ENTRY_KEYS)}")
+    unknown = sorted(set(map(str, entry)) - set(TUNED_ENTRY_KEYS))
     if unknown:
-        raise ValueError(f"{path}: {task} has parameters outside the search space: {', '.join(unknown)}")
-    return Tuned(dict(entry["params"]), tuple(entry.get("dropped_features") or ()), dict(entry["search"]))
+        raise TunedParamsError(
+            f"{where}: unknown {', '.join(unknown)} (expected {', '.join(TUNED_ENTRY_KEYS)})"
+        )
+    params, search = (_mapping(f"{where}.{name}", entry.get(name)) for name in ("params", "search"))
+    dropped = entry.get("dropped_features")
+    dropped = [] if dropped is None else dropped
+    if not isinstance(dropped, list) or not all(isinstance(name, str) for name in dropped):
+        raise TunedParamsError(f"{where}.dropped_features: expected a list of feature names")
+    strangers = sorted(set(dropped) - set(features))
+    if strangers:
+        raise TunedParamsError(
+            f"{where}.dropped_features: not features of the feature SQL: {', '.join(strangers)}"
+        )
+    if not set(features) - set(dropped):
+        raise TunedParamsError(f"{where}.dropped_features: every feature is dropped, none is left")
+    for name, value in params.items():
+        problem = _tuned_value_problem(name, value)
+        if problem:
+            raise TunedParamsError(f"{where}.params.{name}: {problem}")
+    return Tuned(dict(params), tuple(dropped), dict(search))
+
+
+def _tuned_value_problem(name: Any, value: Any) -> str | None:
+    """Why a tuned parameter cannot be used (None: it can): not searched, of the wrong kind or
+    outside its search range."""
+    if name not in SEARCH_SPACE:
+        return f"not a tuned parameter (these are {', '.join(SEARCH_SPACE)})"
+    bounds = SEARCH_SPACE[name]
+    kinds = (int,) if bounds.kind == "int" else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        wanted = "a whole number" if bounds.kind == "int" else "a number"
+        return f"expected {wanted}, got {_yaml_kind(value)} {value!r}"
+    if not bounds.low <= value <= bounds.high:
+        return f"{value} lies outside its search range {bounds.low:g} to {bounds.high:g} (SEARCH_SPACE)"
+    return None
+
+
+def _mapping(where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TunedParamsError(f"{where}: expected a mapping, got {_yaml_kind(value)}")
+    return value
+
+
+def _yaml_kind(value: Any) -> str:
+    kinds = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "nothing"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _yaml_problem(error: Exception) -> str:
+    """A YAML error in one line, with its line and column."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
 
 
 def lightgbm_threads() -> int:

@@ -16,6 +16,7 @@ import pytest
 from conftest import Sample
 from lakehouse.config import Paths, TrainingConfig, read_tuned
 from lakehouse.models.features.build import read_features
+from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import regression_metrics
 from lakehouse.models.predict import predict
 from lakehouse.models.registry import load_model
@@ -73,7 +74,7 @@ def test_the_report_and_the_registry_are_written(trained: tuple[TrainingRun, Pat
     assert stored.schema["champion_model_id"] == pl.String
     # the registry says how the parameters were found, beside the model they produced
     tuning = json.loads(run.entries[0].tuning or "{}")
-    assert tuning["params"] == read_tuned("classification").params
+    assert tuning["params"] == read_tuned("classification", FEATURES.all).params
     assert {"trials", "seed", "data_fingerprint", "tuned_at"} <= set(tuning)
     with duckdb.connect(str(p.warehouse), read_only=True) as connection:
         registered = connection.execute(

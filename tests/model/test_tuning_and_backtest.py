@@ -41,7 +41,7 @@ def test_tuning_writes_a_reviewable_file_of_parameters_and_dropped_features(tune
     assert text.startswith("# LightGBM's tuned parameters")
     document = yaml.safe_load(text)
     assert set(document) == {"classification"}
-    tuned = read_tuned("classification", tuned_file)
+    tuned = read_tuned("classification", FEATURES.all, tuned_file)
     assert set(tuned.params) == set(SEARCH_SPACE)
     for name, space in SEARCH_SPACE.items():
         assert space.low <= tuned.params[name] <= space.high
@@ -57,7 +57,7 @@ def test_the_same_search_gives_the_same_parameters(sample: Sample, tuned_file: P
     run_tuning(
         sample.first.paths.models, config, ["classification"], _quiet, sample.first.paths.warehouse, again
     )
-    first, second = read_tuned("classification", tuned_file), read_tuned("classification", again)
+    first, second = (read_tuned("classification", FEATURES.all, path) for path in (tuned_file, again))
     assert (first.params, first.dropped_features) == (second.params, second.dropped_features)
     other = tmp_path / "other_seed.yml"
     run_tuning(
@@ -68,7 +68,7 @@ def test_the_same_search_gives_the_same_parameters(sample: Sample, tuned_file: P
         sample.first.paths.warehouse,
         other,
     )
-    assert read_tuned("classification", other).params != first.params
+    assert read_tuned("classification", FEATURES.all, other).params != first.params
 
 
 def test_training_reads_the_tuned_file_and_records_the_search(
@@ -86,13 +86,12 @@ def test_training_reads_the_tuned_file_and_records_the_search(
     run = run_training(p, config, ["classification"], _quiet, p.warehouse)
     (entry,) = run.entries
     recorded = json.loads(entry.tuning or "{}")
-    assert recorded["params"] == read_tuned("classification").params
+    chosen = read_tuned("classification", FEATURES.all)
+    assert recorded["params"] == chosen.params
     assert recorded["trials"] == 2
     final = run.results[0].final
-    assert final.features == [
-        f for f in FEATURES.all if f not in read_tuned("classification").dropped_features
-    ]
-    assert {key: final.params[key] for key in SEARCH_SPACE} == read_tuned("classification").params
+    assert final.features == [f for f in FEATURES.all if f not in chosen.dropped_features]
+    assert {key: final.params[key] for key in SEARCH_SPACE} == chosen.params
 
 
 def test_the_backtest_tests_each_month_on_the_months_before_it(sample: Sample, tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lakehouse.cli import app
-from lakehouse.config import MAX_ROUNDS, QUICK_MAX_ROUNDS, Paths, TrainingConfig, paths
-from lakehouse.models import training_run, tuning_run
+from lakehouse.config import MAX_ROUNDS, QUICK_MAX_ROUNDS, TUNED_PARAMS_FILE, Paths, TrainingConfig, paths
+from lakehouse.models import backtest, training_run, tuning_run
 from lakehouse.platform import pipeline, publish
 from lakehouse.quality.gate import new_run
 
@@ -181,6 +181,36 @@ def test_tune_refuses_a_file_it_could_not_write_before_searching(
     assert result.exit_code == 1, result.output
     assert refusal in result.output
     assert str(target) in result.output
+
+
+@pytest.mark.parametrize("command", ["train", "backtest"])
+def test_tuned_parameters_training_cannot_use_stop_it_before_the_features_in_one_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as connection:
+        connection.execute("create table fct_flights (flight_id varchar)")
+    tuned = data_dir / "tuned.yml"
+    tuned.write_text(TUNED_PARAMS_FILE.read_text().replace("num_leaves: 33", "num_leaves: 33.5"))
+    monkeypatch.setenv("LAKEHOUSE_TUNED_PARAMS", str(tuned))
+    monkeypatch.setattr(training_run, "features_by_horizon", lambda *_, **__: pytest.fail("built features"))
+    monkeypatch.setattr(backtest, "read_features", lambda *_, **__: pytest.fail("built features"))
+    result = CliRunner().invoke(app, [command], terminal_width=250)
+    assert result.exit_code == 1, result.output
+    refusal = "classification.params.num_leaves: expected a whole number, got float 33.5"
+    assert f"{tuned}: {refusal}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_run_with_tuned_parameters_training_cannot_use_stops_before_it_builds(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tuned = data_dir / "tuned.yml"
+    tuned.write_text(TUNED_PARAMS_FILE.read_text().replace("dropped_features:", "dropped_feature:", 1))
+    monkeypatch.setenv("LAKEHOUSE_TUNED_PARAMS", str(tuned))
+    result = CliRunner().invoke(app, ["run"], terminal_width=250)
+    assert result.exit_code == 1, result.output
+    assert f"pipeline stopped: {tuned}: classification: unknown dropped_feature" in result.output
+    assert sorted(path.name for path in data_dir.iterdir()) == ["tuned.yml"]
 
 
 def test_serve_on_a_host_that_is_not_this_machines_names_the_host(data_dir: Path) -> None:

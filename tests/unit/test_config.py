@@ -2,12 +2,17 @@
 
 import ast
 import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from lakehouse import config
-from lakehouse.config import DBT_PROJECT_DIR, TrainingConfig
+from lakehouse.config import DBT_PROJECT_DIR, TUNED_PARAMS_FILE, TrainingConfig, TunedParamsError, read_tuned
+from lakehouse.models.features.catalog import FEATURES
 
 
 @pytest.mark.parametrize(
@@ -72,3 +77,86 @@ def test_the_rules_the_sql_shares_are_read_from_the_dbt_project() -> None:
     for name, var in shared.items():
         assert f"{name}: " in source
         assert f'dbt_vars()["{var}"]' in source
+
+
+def _committed_entry() -> dict[str, Any]:
+    entry: dict[str, Any] = yaml.safe_load(TUNED_PARAMS_FILE.read_text())["classification"]
+    return entry
+
+
+def _with(path: list[str], value: object) -> Callable[[dict[str, Any]], object]:
+    """A change of the committed classification entry: `value` at `path` (DELETE: removed)."""
+
+    def change(entry: dict[str, Any]) -> object:
+        *parents, last = path
+        for key in parents:
+            entry = entry[key]
+        if value is DELETE:
+            del entry[last]
+        else:
+            entry[last] = value
+        return entry
+
+    return change
+
+
+DELETE = object()
+
+
+def test_the_committed_tuned_parameters_are_read_whole() -> None:
+    tuned = read_tuned("classification", FEATURES.all)
+    entry = _committed_entry()
+    assert tuned.params == entry["params"]
+    assert tuned.dropped_features == tuple(entry["dropped_features"])
+    assert tuned.search == entry["search"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_with(["params", "num_leaves"], 33.5), r"classification.params.num_leaves: expected a whole number"),
+        (
+            _with(["params", "num_leaves"], True),
+            r"num_leaves: expected a whole number, got true/false",
+        ),
+        (_with(["params", "learning_rate"], "0.08"), r"params.learning_rate: expected a number, got text"),
+        (_with(["params", "num_leaves"], 4096), r"num_leaves: 4096 lies outside its search range 15 to 255"),
+        (_with(["params", "feature_fraction"], float("nan")), r"feature_fraction: nan lies outside"),
+        (_with(["params", "max_depth"], 6), r"params.max_depth: not a tuned parameter"),
+        (_with(["params"], DELETE), r"classification.params: expected a mapping, got nothing"),
+        (_with(["search"], [1, 2]), r"classification.search: expected a mapping, got a list"),
+        (_with(["dropped_feature"], ["pressure_mb"]), r"classification: unknown dropped_feature"),
+        (_with(["dropped_features"], "pressure_mb"), r"dropped_features: expected a list of feature names"),
+        (_with(["dropped_features"], ["pressure_mbar"]), r"not features of the feature SQL: pressure_mbar"),
+        (_with(["dropped_features"], list(FEATURES.all)), r"every feature is dropped"),
+    ],
+)
+def test_tuned_parameters_training_cannot_use_are_refused_by_file_and_field(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    entry = _committed_entry()
+    change(entry)
+    path = tmp_path / "tuned.yml"
+    path.write_text(yaml.safe_dump({"classification": entry}))
+    with pytest.raises(TunedParamsError, match=rf"^{re.escape(str(path))}: .*{message}"):
+        read_tuned("classification", FEATURES.all, path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("classification:\n  params: [1\n", r" is not valid YAML: line 3, column 1: expected ',' or ']'"),
+        ("- classification\n", r": expected a mapping of tasks"),
+        ("clasification: {}\n", r": no tuned parameters for classification \(it has clasification\)"),
+        ("classification: 3\n", r": classification: expected a mapping of params"),
+    ],
+)
+def test_a_tuned_parameters_file_that_is_not_a_mapping_of_tasks_is_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "tuned.yml"
+    path.write_text(text)
+    with pytest.raises(TunedParamsError, match=rf"^{re.escape(str(path))}{message}"):
+        read_tuned("classification", FEATURES.all, path)
+    with pytest.raises(TunedParamsError, match="no tuned parameters; run `lakehouse tune`"):
+        read_tuned("classification", FEATURES.all, tmp_path / "missing.yml")

@@ -18,7 +18,14 @@ from rich.table import Table
 
 from lakehouse.cli.common import TASK_NAMES, TaskChoice, app, console, fail, progress_bar, published, tasks
 from lakehouse.common.formatting import counted, format_cell, format_number, plural
-from lakehouse.config import MAX_HORIZON_MINUTES, MAX_SEED, TrainingConfig, paths, tuned_params_file
+from lakehouse.config import (
+    MAX_HORIZON_MINUTES,
+    MAX_SEED,
+    TrainingConfig,
+    TunedParamsError,
+    paths,
+    tuned_params_file,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -207,7 +214,10 @@ def train(
         return
     config = TrainingConfig.from_environment().deciding_at(horizon, seed)
     with progress_bar() as progress:
-        run = run_training(p, config, tasks(task), progress, p.warehouse)
+        try:
+            run = run_training(p, config, tasks(task), progress, p.warehouse)
+        except TunedParamsError as error:
+            fail(str(error))
         progress("registry tables into the published warehouse")
         _registry_into_published(p)
     metrics = pl.read_parquet(p.model_registry / f"{run.run_id}.metrics.parquet")

@@ -28,10 +28,11 @@ import polars as pl
 from lakehouse.common.files import write_parquet_atomically
 from lakehouse.common.html import page, table
 from lakehouse.common.progress import Progress
-from lakehouse.config import TrainingConfig, read_tuned
+from lakehouse.config import TrainingConfig, Tuned, read_tuned
 from lakehouse.models.boosting import tuned_params
 from lakehouse.models.evaluate import MetricRow, Rows, metrics_frame
 from lakehouse.models.features.build import read_features
+from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import BOOTSTRAP_METRIC, day_block_bootstrap
 from lakehouse.models.registry import data_fingerprint, training_signature
 from lakehouse.models.split import month_of
@@ -108,11 +109,16 @@ def _fold_splits(frame: pl.DataFrame, fold: Fold, task: Task) -> dict[str, pl.Da
 
 
 def backtest_task(
-    backtest_id: str, frame: pl.DataFrame, task: Task, config: TrainingConfig, progress: Progress
+    backtest_id: str,
+    frame: pl.DataFrame,
+    task: Task,
+    config: TrainingConfig,
+    tuned: Tuned,
+    progress: Progress,
 ) -> list[MetricRow]:
-    """Every fold's test metrics of the prior, the schedule-only LightGBM and the final model, and
-    the mean over folds with a day-block interval of the selection metric."""
-    tuned = read_tuned(task)
+    """Every fold's test metrics of the prior, the schedule-only LightGBM and the final model
+    (with the task's `tuned` parameters), and the mean over folds with a day-block interval of the
+    selection metric."""
     params = tuned_params(task, config, tuned)
     origin = Rows(backtest_id, task, config.horizon_minutes)
     rows: list[MetricRow] = []
@@ -184,9 +190,14 @@ def run_backtest(
     started = time.perf_counter()
     created = datetime.now(UTC)
     backtest_id = f"backtest-{created:%Y%m%dT%H%M%SZ}"
+    tuning = {task: read_tuned(task, FEATURES.all) for task in tasks}
     progress(f"features at T = departure - {config.horizon_minutes} min")
     frame = read_features(warehouse, config.horizon_minutes)
-    rows = [row for task in tasks for row in backtest_task(backtest_id, frame, task, config, progress)]
+    rows = [
+        row
+        for task in tasks
+        for row in backtest_task(backtest_id, frame, task, config, tuning[task], progress)
+    ]
     folder = models_dir / "backtests" / backtest_id
     folder.mkdir(parents=True, exist_ok=True)
     backtest = Backtest(

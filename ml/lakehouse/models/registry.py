@@ -24,6 +24,7 @@ import polars as pl
 from lakehouse import config
 from lakehouse.common.files import write_parquet_atomically
 from lakehouse.config import REPO_ROOT, TrainingConfig
+from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.preprocess import Preprocessor
 
 
@@ -165,7 +166,7 @@ def training_signature(training: TrainingConfig) -> str:
     settings: dict[str, Any] = {name: getattr(config, name) for name in MODEL_SETTINGS}
     # what tuning chose (not how: the search record changes no model)
     for task in ("classification", "regression"):
-        tuned = config.read_tuned(task)
+        tuned = config.read_tuned(task, FEATURES.all)
         settings[f"tuned_{task}"] = {"params": tuned.params, "dropped_features": tuned.dropped_features}
     digest = hashlib.sha256(json.dumps([asdict(training), settings], sort_keys=True, default=str).encode())
     package = Path(__file__).resolve().parents[1]

@@ -31,6 +31,7 @@ from lakehouse.models.evaluate import (
     side_by_side,
 )
 from lakehouse.models.features.build import read_features
+from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.report import fill_backtest, write_report
 from lakehouse.models.split import split_by_month, task_splits
 from lakehouse.models.tasks import SELECTION_METRIC, Task
@@ -264,12 +265,13 @@ def run_training(
     created = datetime.now(UTC)
     run_id = f"{created:%Y%m%dT%H%M%SZ}"
     run_dir = p.model_runs / run_id
+    # before the features: a file training cannot use stops the run at once
+    tuning: dict[str, Tuned] = {task: read_tuned(task, FEATURES.all) for task in tasks}
     frames = features_by_horizon(warehouse, config, progress, frames)
     main = config.horizon_minutes
     origins = {
         h: _provenance(run_id, created, run_dir, frames[h], config, h) for h in config.horizons_minutes
     }
-    tuning: dict[str, Tuned] = {task: read_tuned(task) for task in tasks}
     fits = training_fits(tasks, config)
     at_once, threads = threads_per_worker(len(fits), config.num_threads)
     per_fit = replace(config, num_threads=threads)

@@ -39,10 +39,13 @@ from lakehouse.config import (
     Build,
     Paths,
     TrainingConfig,
+    TunedParamsError,
     paths,
+    read_tuned,
 )
 from lakehouse.models import registry
 from lakehouse.models.batch import load_scoring_tables_into, predict_with_champions, predictions_file
+from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.tasks import TASKS
 from lakehouse.models.training_run import TrainingRun, features_by_horizon, run_training
 from lakehouse.models.tune import is_trial_message
@@ -264,9 +267,10 @@ def train_or_reuse(run: PipelineRun) -> str:
     exactly these features (data fingerprint) with the same code, settings and libraries
     (training signature): training again would give the same models."""
     p, config = run.paths, run.config
+    # before the features: it reads the tuned parameters, which may stop the step
+    signature = registry.training_signature(config)
     run.features = features_by_horizon(run.build.warehouse, config, run.progress)
     run.fingerprints = {h: registry.data_fingerprint(frame) for h, frame in run.features.items()}
-    signature = registry.training_signature(config)
     latest = {
         (task, h): registry.latest_entry(p.model_registry, task, h) for task in TASKS for h in run.features
     }
@@ -536,6 +540,12 @@ def run_pipeline(
     """Every step, holding the data folder's run lock (`wait`: wait for another run to end rather
     than refuse), building in the run's own folder (`accept_removed`: `PipelineRun`)."""
     p = paths()
+    # A tuned parameters file training cannot use is found before a build is begun for nothing.
+    try:
+        for task in TASKS:
+            read_tuned(task, FEATURES.all)
+    except TunedParamsError as error:
+        raise PipelineError(str(error)) from error
     with run_lock(p, wait, waiting=lambda message: console.print(escape(message))):
         started = datetime.now(UTC)
         run_id = new_run_id(started)
