@@ -125,3 +125,18 @@ def test_evaluate_names_an_unknown_run_in_one_line(
     code, output = _evaluate(*arguments)
     assert code == 1
     assert output.strip() == f"no training run {named}: `lakehouse evaluate --list` lists the runs"
+
+
+@pytest.mark.parametrize("kind", ["models", "metrics"])
+@pytest.mark.parametrize("damage", [b"", b"not parquet at all", None])
+def test_a_registry_file_that_cannot_be_read_is_named_in_one_line(
+    registry: Path, kind: str, damage: bytes | None
+) -> None:
+    damaged = registry / f"20260101T000000Z-1.{kind}.parquet"
+    whole = damaged.read_bytes()
+    damaged.write_bytes(whole[: len(whole) // 2] if damage is None else damage)
+    code, output = _evaluate("--run", "20260101T000000Z-1")
+    assert code == 1
+    assert output.splitlines()[-1].startswith(f"{damaged} cannot be read as Parquet (")
+    assert "restore it from a backup, or move it out of the registry folder" in output
+    assert "Traceback" not in output

@@ -12,7 +12,7 @@ from sklearn import metrics
 
 from conftest import registry_entry
 from lakehouse.config import paths
-from lakehouse.models.batch import loaded_versions
+from lakehouse.models.batch import loaded_versions, scored_fingerprint, write_predictions
 from lakehouse.models.champion import decide
 from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc, paired_day_block_bootstrap
 from lakehouse.models.preprocess import Preprocessor
@@ -234,3 +234,14 @@ def test_the_service_names_a_published_version_that_lacks_what_it_reads(
     _published(tmp_path, tables)
     with pytest.raises(ServingStateError, match=rf"lacks what this version .*{named}.*run `make run`"):
         load_state(paths())
+
+
+@pytest.mark.parametrize("damage", [b"", b"PAR1 half a file", None])
+def test_stored_predictions_that_cannot_be_read_are_scored_again_not_trusted(
+    tmp_path: Path, damage: bytes | None
+) -> None:
+    path = write_predictions(tmp_path, "run1-classification", pl.DataFrame({"feature_fingerprint": ["f1"]}))
+    assert scored_fingerprint(tmp_path, "run1-classification") == "f1"
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2] if damage is None else damage)
+    assert scored_fingerprint(tmp_path, "run1-classification") is None

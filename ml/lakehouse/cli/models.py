@@ -22,7 +22,6 @@ from lakehouse.config import (
     MAX_HORIZON_MINUTES,
     MAX_SEED,
     TrainingConfig,
-    TunedParamsError,
     paths,
     tuned_params_file,
 )
@@ -214,10 +213,7 @@ def train(
         return
     config = TrainingConfig.from_environment().deciding_at(horizon, seed)
     with progress_bar() as progress:
-        try:
-            run = run_training(p, config, tasks(task), progress, p.warehouse)
-        except TunedParamsError as error:
-            fail(str(error))
+        run = run_training(p, config, tasks(task), progress, p.warehouse)
         progress("registry tables into the published warehouse")
         _registry_into_published(p)
     metrics = pl.read_parquet(p.model_registry / f"{run.run_id}.metrics.parquet")
@@ -417,11 +413,12 @@ def _runs(registry: Path) -> list[str]:
 
 
 def _metrics_of(registry: Path, run_id: str, runs: list[str]) -> pl.DataFrame:
-    import polars as pl
-
     if run_id not in runs:
         fail(f"no training run {run_id!r}", "`lakehouse evaluate --list` lists the runs")
-    return pl.read_parquet(registry / f"{run_id}.metrics.parquet")
+    from lakehouse.common.files import read_parquet
+    from lakehouse.models.registry import DAMAGED_REGISTRY_FILE
+
+    return read_parquet(registry / f"{run_id}.metrics.parquet", DAMAGED_REGISTRY_FILE)
 
 
 def _list_runs(registry: Path, runs: list[str]) -> Table:

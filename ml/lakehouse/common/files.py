@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+
+
+class DamagedFileError(RuntimeError):
+    """A file the project wrote whole cannot be read back: damaged on disk, or replaced by hand."""
+
+
+def read_parquet(path: Path, remedy: str, **options: Any) -> pl.DataFrame:
+    """`pl.read_parquet(path, **options)`; a file that is not readable Parquet raises
+    `DamagedFileError` naming it, what is wrong and what to do (`remedy`)."""
+    try:
+        return pl.read_parquet(path, **options)
+    except pl.exceptions.PolarsError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DamagedFileError(f"{path} cannot be read as Parquet ({reason}): {remedy}") from error
 
 
 def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> Path:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from lakehouse.common.files import write_parquet_atomically
+from lakehouse.common.files import read_parquet, write_parquet_atomically
 from lakehouse.common.html import page, table
 from lakehouse.common.progress import Progress
 from lakehouse.config import TrainingConfig, Tuned, read_tuned
@@ -34,7 +34,7 @@ from lakehouse.models.evaluate import MetricRow, Rows, metrics_frame
 from lakehouse.models.features.build import read_features
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import BOOTSTRAP_METRIC, day_block_bootstrap
-from lakehouse.models.registry import data_fingerprint, training_signature
+from lakehouse.models.registry import DAMAGED_REGISTRY_FILE, data_fingerprint, training_signature
 from lakehouse.models.split import month_of
 from lakehouse.models.tasks import SELECTION_METRIC, Task, labels, task_rows
 from lakehouse.models.train import (
@@ -238,7 +238,8 @@ def latest_backtest(
             and meta["data_fingerprint"] == fingerprint
             and metrics.exists()
         ):
-            rows = [MetricRow(**row) for row in pl.read_parquet(metrics).iter_rows(named=True)]
+            frame = read_parquet(metrics, DAMAGED_REGISTRY_FILE)
+            rows = [MetricRow(**row) for row in frame.iter_rows(named=True)]
             return Backtest(
                 meta["backtest_id"],
                 signature,

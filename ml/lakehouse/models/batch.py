@@ -105,11 +105,15 @@ def scored_by(path: Path) -> str:
 
 
 def scored_fingerprint(directory: Path, model_id: str) -> str | None:
-    """The features a model version's stored predictions were computed from, if any."""
+    """The features a model version's stored predictions were computed from, if any (None for a
+    file that cannot be read: scoring again replaces it)."""
     path = predictions_file(directory, model_id)
     if not path.exists():
         return None
-    first = pl.read_parquet(path, columns=["feature_fingerprint"], n_rows=1)
+    try:
+        first = pl.read_parquet(path, columns=["feature_fingerprint"], n_rows=1)
+    except pl.exceptions.PolarsError:
+        return None
     return str(first.item()) if first.height else None
 
 

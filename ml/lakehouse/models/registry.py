@@ -22,7 +22,7 @@ import lightgbm as lgb
 import polars as pl
 
 from lakehouse import config
-from lakehouse.common.files import write_parquet_atomically
+from lakehouse.common.files import read_parquet, write_parquet_atomically
 from lakehouse.config import REPO_ROOT, TrainingConfig
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.preprocess import Preprocessor
@@ -269,9 +269,17 @@ def resolve_path(models: Path, stored: str) -> str:
     return stored
 
 
+# What to do about a registry file that cannot be read.
+DAMAGED_REGISTRY_FILE = (
+    "restore it from a backup, or move it out of the registry folder (the runs it records leave the "
+    "registry; their model folders stay)"
+)
+
+
 def _read(directory: Path, kind: str) -> pl.DataFrame:
     files = sorted(directory.glob(f"*.{kind}.parquet"))
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
+    frames = [read_parquet(f, DAMAGED_REGISTRY_FILE) for f in files]
+    return pl.concat(frames, how="diagonal_relaxed") if files else pl.DataFrame()
 
 
 def models_folder(registry: Path) -> Path:
