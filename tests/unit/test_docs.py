@@ -130,3 +130,18 @@ def test_every_page_has_a_title_and_is_linked_from_the_readme(page: Path) -> Non
 def test_the_readme_stays_short() -> None:
     lines = len(README.read_text(encoding="utf-8").splitlines())
     assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move detail into docs/"
+
+
+def test_the_configuration_page_names_every_environment_variable_and_no_other() -> None:
+    variable = re.compile(r"LAKEHOUSE_[A-Z_]*[A-Z]")
+    sources = [
+        *(REPO_ROOT / "ml").rglob("*.py"),
+        *(REPO_ROOT / "dbt_project").glob("*.yml"),
+        *(REPO_ROOT / "dbt_project" / "macros").rglob("*.sql"),
+        *(REPO_ROOT / "dbt_project" / "models").rglob("*.yml"),
+        REPO_ROOT / "Makefile",
+    ]
+    read = {name for path in sources for name in variable.findall(path.read_text(encoding="utf-8"))}
+    documented = set(variable.findall((DOCS / "configuration.md").read_text(encoding="utf-8")))
+    assert read - documented == set(), "read but not documented"
+    assert documented - read == set(), "documented but read nowhere"
