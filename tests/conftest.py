@@ -69,9 +69,10 @@ def built_once(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
-    """`make run` on the bundled raw data, into a temporary data folder."""
+    """`make run` on the bundled raw data, into a temporary data folder (whose path holds a quote
+    and a space, as a user's may: paths are written into SQL text)."""
     built_once("pipeline_run", tmp_path_factory)
-    return run_quietly(tmp_path_factory.mktemp("data"), paths().raw)
+    return run_quietly(tmp_path_factory.mktemp("o'hare data"), paths().raw)
 
 
 # The session fixtures that cost minutes, each built once: with `pytest -n 2 --dist loadgroup`
@@ -142,7 +143,7 @@ class SampleFiles:
 def sample_files(tmp_path_factory: pytest.TempPathFactory) -> SampleFiles:
     """Raw files with every 20th flight (every month, all other sources whole) and the suites with
     their monthly volume bounds lowered to match. Cheap: each worker makes its own."""
-    root = tmp_path_factory.mktemp("sample-files")
+    root = tmp_path_factory.mktemp("o'hare sample-files")
     raw = root / "raw"
     shutil.copytree(paths().raw, raw)
     for path in sorted(raw.glob("flights/*/*.csv.gz")):

@@ -15,5 +15,5 @@
     copy (
         select * from {{ this }}
         {%- if order_by %} order by {{ order_by }}{% endif %}
-    ) to '{{ lake_dir }}/{{ this.identifier }}.parquet' (format parquet, compression zstd)
+    ) to {{ sql_text(lake_dir ~ '/' ~ this.identifier ~ '.parquet') }} (format parquet, compression zstd)
 {%- endmacro %}

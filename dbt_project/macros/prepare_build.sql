@@ -14,7 +14,7 @@
 {% macro default__prepare_build() -%}
     {%- set lake_dir = env_var('LAKEHOUSE_LAKE_DIR', '../data/lake') -%}
     copy (select 1 as folder, 1 as nothing where false)
-    to '{{ lake_dir }}' (format parquet, partition_by (folder), overwrite_or_ignore true)
+    to {{ sql_text(lake_dir) }} (format parquet, partition_by (folder), overwrite_or_ignore true)
 {%- endmacro %}
 
 {% macro spark__prepare_build() -%}
@@ -22,6 +22,6 @@
     {%- do run_query('create schema if not exists nycflights') -%}
     {%- for name in var('raw_sources') -%}
         {%- do run_query('drop table if exists nycflights.' ~ name) -%}
-        {%- do run_query('create table nycflights.' ~ name ~ " using parquet location '" ~ landed ~ '/' ~ name ~ "'") -%}
+        {%- do run_query('create table nycflights.' ~ name ~ ' using parquet location ' ~ sql_text(landed ~ '/' ~ name)) -%}
     {%- endfor -%}
 {%- endmacro %}

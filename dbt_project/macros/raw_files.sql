@@ -8,7 +8,7 @@
 {#- The file path as stored in the warehouse: relative to the landing zone, so that the same
     files give the same rows on every machine. -#}
 {% macro relative_source_file(filename_column) -%}
-    replace({{ filename_column }}, '{{ raw_dir() }}/', '')
+    replace({{ filename_column }}, {{ sql_text(raw_dir() ~ '/') }}, '')
 {%- endmacro %}
 
 {#- Number the rows of a multi-file CSV scan by their line in their file (header = line 1).

@@ -1,8 +1,10 @@
-"""How numbers and counts read on the console and in the reports."""
+"""How numbers and counts read on the console and in the reports, and text put into SQL."""
 
+import duckdb
 import pytest
 
 from lakehouse.common.formatting import counted, format_cell, format_number
+from lakehouse.common.sql import sql_list, sql_text
 from lakehouse.platform.dbt import DbtSummary
 from lakehouse.quality.gate import new_run
 from lakehouse.quality.records import CheckResult
@@ -57,3 +59,9 @@ def test_the_quality_report_says_1_warning() -> None:
     page = render_report(run, [])
     assert "1 warning<" in page
     assert "1 warnings" not in page
+
+
+@pytest.mark.parametrize("text", ["/data/o'hare/x.parquet", "''", "plain", "a\\b 'c' \"d\""])
+def test_text_put_into_duckdbs_sql_reads_back_as_itself(text: str) -> None:
+    assert duckdb.sql(f"select {sql_text(text)}").fetchall() == [(text,)]
+    assert duckdb.sql(f"select {sql_list([text, 'x'])}").fetchall() == [([text, "x"],)]

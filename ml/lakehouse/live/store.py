@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from lakehouse.common.sql import sql_text
 from lakehouse.live.events import HAPPENS, KNOWN_AT, SCHEMAS, known_sql
 from lakehouse.models.features.sql import WEATHER_READINGS
 from lakehouse.models.online import FLIGHT_COLUMNS
@@ -45,7 +46,7 @@ class LiveStore:
         """The state known at `at` (naive UTC) from a warehouse file (read-only, detached after)."""
         connection = duckdb.connect()
         connection.execute("set enable_progress_bar = false")
-        connection.execute(f"attach '{warehouse}' as warehouse (read_only)")
+        connection.execute(f"attach {sql_text(warehouse)} as warehouse (read_only)")
         departed, arrived, overdue = (_known(kind, at) for kind in ("departure", "arrival", "overdue"))
         masked = {
             "actual_departure_utc": f"case when {departed} then actual_departure_utc end",

@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 
 from lakehouse.common.files import write_parquet_atomically
+from lakehouse.common.sql import sql_list
 from lakehouse.config import PREDICTION_VERSIONS_LOADED
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.predict import predict
@@ -208,7 +209,7 @@ def load_scoring_tables_into(
         connection.register("scored_features", table)
         connection.execute("create or replace table ml.flight_features as select * from scored_features")
         connection.register("no_predictions", pl.DataFrame(schema=PREDICTION_SCHEMA))
-        stored_rows = f"read_parquet({files})" if files else "no_predictions"
+        stored_rows = f"read_parquet({sql_list(files)})" if files else "no_predictions"
         connection.execute(f"create or replace table ml.predictions as select * from {stored_rows}")
         # An earlier version's file may hold flights the data no longer has (a correction removed
         # them): they stay in its file, not in the table (a delete keeps the order of the rest).

@@ -23,6 +23,7 @@ import polars as pl
 
 from lakehouse import config
 from lakehouse.common.files import read_parquet, write_parquet_atomically
+from lakehouse.common.sql import sql_text
 from lakehouse.config import REPO_ROOT, TrainingConfig
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.preprocess import Preprocessor
@@ -350,7 +351,7 @@ def load_registry_into(warehouse: Path, registry: Path) -> bool:
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("create schema if not exists ml")
         for table, kind in (("model_registry", "models"), ("model_metrics", "metrics")):
-            source = f"read_parquet('{registry / f'*.{kind}.parquet'}', union_by_name = true)"
+            source = f"read_parquet({sql_text(registry / f'*.{kind}.parquet')}, union_by_name = true)"
             typed = ""
             if table == "model_registry":
                 # Every field in its type, even where every file has it NULL (a column of no type

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from lakehouse.common.files import write_parquet_atomically
+from lakehouse.common.sql import sql_text
 from lakehouse.quality.gate import RunOutcome, ValidationRun
 from lakehouse.quality.raw_files import RawFile
 
@@ -101,7 +102,7 @@ def _relation(connection: duckdb.DuckDBPyConnection, folder: Path, schema: pl.Sc
     """SQL naming every Parquet file of `folder`, or an empty table of `schema` when it has none."""
     if any(folder.glob("*.parquet")):
         # by name: a record written before a column was added reads it as NULL
-        return f"read_parquet('{history_glob(folder)}', union_by_name = true)"
+        return f"read_parquet({sql_text(history_glob(folder))}, union_by_name = true)"
     name = f"empty_{folder.name}"
     connection.register(name, pl.DataFrame(schema=schema))
     return name

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from lakehouse.common.sql import sql_list, sql_text
+
 SERVED_SCHEMA = {
     "request_id": "varchar",
     "served_at": "timestamp with time zone",
@@ -146,7 +148,7 @@ def compact_served(directory: Path, today: date | None = None) -> list[Path]:
                 continue
             target = path.with_suffix(".parquet")
             partial = target.with_suffix(".parquet.partial")
-            connection.execute(f"copy ({_served_select([], [path])}) to '{partial}' (format parquet)")
+            connection.execute(f"copy ({_served_select([], [path])}) to {sql_text(partial)} (format parquet)")
             os.replace(partial, target)
             path.unlink()
             written.append(target)
@@ -157,9 +159,8 @@ def _json_lines(files: list[Path], schema: dict[str, str], key: str) -> str:
     """A SELECT of JSON Lines files with these columns. A line cut by a crash is skipped: DuckDB
     reads it as a row of NULLs, and `key` is never NULL in a line written whole."""
     columns = ", ".join(f"'{name}': '{kind}'" for name, kind in schema.items())
-    listed = ", ".join(f"'{f}'" for f in files)
     return (
-        f"select * from read_json([{listed}], format = 'newline_delimited', columns = {{{columns}}}, "
+        f"select * from read_json({sql_list(files)}, format = 'newline_delimited', columns = {{{columns}}}, "
         f"ignore_errors = true) where {key} is not null"
     )
 
@@ -174,8 +175,7 @@ def _served_select(parquet: list[Path], lines: list[Path]) -> str:
     a column a file lacks is NULL)."""
     parts = [_no_rows(SERVED_SCHEMA)]
     if parquet:
-        listed = ", ".join(f"'{f}'" for f in parquet)
-        parts.append(f"select * from read_parquet([{listed}], union_by_name = true)")
+        parts.append(f"select * from read_parquet({sql_list(parquet)}, union_by_name = true)")
     if lines:
         parts.append(_json_lines(lines, SERVED_SCHEMA, "request_id"))
     return f"select {', '.join(SERVED_SCHEMA)} from ({' union all by name '.join(parts)})"
