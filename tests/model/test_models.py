@@ -2,7 +2,9 @@
 scoring and its write-back, the registry table."""
 
 import dataclasses
+import re
 import shutil
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import polars as pl
 import pytest
 
 from conftest import registry_entry
+from lakehouse.common.files import DamagedFileError
 from lakehouse.config import TrainingConfig
 from lakehouse.models.batch import (
     PREDICTION_SCHEMA,
@@ -34,6 +37,7 @@ from lakehouse.models.registry import (
     save_entries,
     save_model,
     stored_path,
+    unreadable_models,
     window_fingerprint,
 )
 from lakehouse.models.registry import entries as entries_of
@@ -403,6 +407,38 @@ def test_a_champion_reading_a_removed_feature_is_judged_on_its_recorded_value(
     assert decision.promoted
     assert decision.improvement_low is None
     assert "removed features origin_mean_delay_60m" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda m: (m / "model.txt").unlink(), "Could not open .*/m/model.txt"),
+        (lambda m: shutil.rmtree(m / "validation"), "Could not open .*/m/validation/model.txt"),
+        (lambda m: (m / "model.txt").write_text("tree\n"), "Model file doesn't specify"),
+        (lambda m: (m / "model.json").write_text("{"), "Expecting property name"),
+    ],
+)
+def test_a_champion_whose_model_cannot_be_read_is_named_kept_scores_or_not_and_replaced(
+    champions: tuple[Path, pl.DataFrame], damage: Callable[[Path], None], reason: str
+) -> None:
+    root, frame = champions
+    registry, predictions = root / "registry", root / "predictions"
+    champion, validation = _champion_and_validation(champions)
+    predict_with_champions(registry, predictions, frame, "features-1")
+    assert unreadable_models([champion, None]) == []
+    damage(root / "m")
+    with pytest.raises(DamagedFileError, match=rf"^the model in {re.escape(str(root / 'm'))} cannot be read"):
+        load_model(root / "m")
+    assert unreadable_models([champion, None]) == [champion.model_id]
+    # its stored scores come from these very features, and still it is named, not kept
+    with pytest.raises(DamagedFileError, match=reason):
+        predict_with_champions(registry, predictions, frame, "features-1")
+    # whatever its recorded value, a champion that cannot score is replaced by the next training
+    worse = Challenger(0.01, np.full(validation.height, 0.5), "train-data")
+    decision = _judge(worse, champion, validation)
+    assert decision.promoted
+    assert decision.reason.startswith("the champion's model cannot be read (a file missing or damaged)")
+    assert decision.champion_value == champion.validation_value
 
 
 def test_every_registry_column_has_its_type_from_the_first_run(tmp_path: Path) -> None:

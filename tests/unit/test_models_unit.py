@@ -11,13 +11,18 @@ import pytest
 from sklearn import metrics
 
 from conftest import registry_entry
-from lakehouse.config import paths
+from lakehouse.config import TrainingConfig, paths
+from lakehouse.models import registry
 from lakehouse.models.batch import loaded_versions, scored_fingerprint, write_predictions
 from lakehouse.models.champion import decide
 from lakehouse.models.metrics import choose_threshold, day_block_bootstrap_auc, paired_day_block_bootstrap
 from lakehouse.models.preprocess import Preprocessor
 from lakehouse.models.registry import current_champion, load_registry_into, save_entries
+from lakehouse.models.tasks import TASKS
+from lakehouse.models.training_run import TrainingRun
 from lakehouse.models.tune import is_trial_message
+from lakehouse.platform import pipeline
+from lakehouse.quality.gate import new_run
 from lakehouse.serving.state import ServingStateError, load_state
 
 
@@ -245,3 +250,34 @@ def test_stored_predictions_that_cannot_be_read_are_scored_again_not_trusted(
     whole = path.read_bytes()
     path.write_bytes(whole[: len(whole) // 2] if damage is None else damage)
     assert scored_fingerprint(tmp_path, "run1-classification") is None
+
+
+@pytest.mark.parametrize("readable", [True, False])
+def test_the_train_step_trains_again_only_when_a_champions_model_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readable: bool
+) -> None:
+    """Trained on these features with this code: reused, unless a champion cannot be read."""
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    p = paths()
+    config = replace(TrainingConfig(), other_horizons_minutes=())
+    champions = [registry_entry("run1", task, tmp_path / "m" / task, hours=0) for task in TASKS]
+    save_entries(p.model_registry, "run1", champions, pl.DataFrame({"run_id": ["run1"]}))
+    monkeypatch.setattr(pipeline, "features_by_horizon", lambda *_: {120: pl.DataFrame({"x": [1]})})
+    monkeypatch.setattr(registry, "data_fingerprint", lambda _: "data")
+    monkeypatch.setattr(registry, "training_signature", lambda _: "code")
+    if readable:
+        monkeypatch.setattr(registry, "load_model", lambda directory: None)
+    trained: list[str] = []
+
+    def train(*_: object, **__: object) -> TrainingRun:
+        trained.append("run2")
+        return TrainingRun("run2", [], [], tmp_path / "report", 1.0)
+
+    monkeypatch.setattr(pipeline, "run_training", train)
+    run = pipeline.PipelineRun(p, new_run(str(p.warehouse)), config=config)
+    detail = pipeline.train_or_reuse(run)
+    if readable:
+        assert (trained, detail.split(":")[0]) == ([], "reused run1-classification, run1-regression")
+    else:
+        assert trained == ["run2"]
+        assert "(the model of run1-classification, run1-regression cannot be read)" in detail

@@ -148,10 +148,12 @@ def predict_with_champions(
             raise ScoringError(
                 f"no {task} champion at {horizons[0]} min in {registry}: train one (`lakehouse train`)"
             )
+        # loaded even when its stored scores are kept: a champion that cannot be read stops here
+        model = load_model(Path(entry.artifact_dir))
         if scored_fingerprint(directory, entry.model_id) == fingerprint:
             scored.append(Scored(entry.model_id, task, frame.height, rescored=False))
             continue
-        rows = prediction_rows(frame, load_model(Path(entry.artifact_dir)), entry, fingerprint, scored_at)
+        rows = prediction_rows(frame, model, entry, fingerprint, scored_at)
         write_predictions(directory, entry.model_id, rows)
         scored.append(Scored(entry.model_id, task, rows.height, rescored=True))
     return scored

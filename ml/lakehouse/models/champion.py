@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from lakehouse.common.files import DamagedFileError
 from lakehouse.common.formatting import format_number
 from lakehouse.models.metrics import paired_day_block_bootstrap, task_metrics
 from lakehouse.models.predict import predict
@@ -127,7 +128,16 @@ def judge(
     metric = SELECTION_METRIC[task]
     if champion is None:
         return Decision(*decide(challenger.value, None, metric, None, True), None, None)
-    champion_value, champion_predictions, note = rescore(champion, validation, task, prior)
+    try:
+        champion_value, champion_predictions, note = rescore(champion, validation, task, prior)
+    except DamagedFileError:
+        # it cannot score: whatever its recorded value, it is no champion
+        recorded = float(champion.validation_value)
+        reason = (
+            "the champion's model cannot be read (a file missing or damaged): replaced; validation "
+            f"{metric} {_number(challenger.value)} (the champion recorded {_number(recorded)})"
+        )
+        return Decision(True, reason, champion, recorded)
     interval = None
     if champion_predictions is not None:
         interval = paired_day_block_bootstrap(

@@ -22,7 +22,7 @@ import lightgbm as lgb
 import polars as pl
 
 from lakehouse import config
-from lakehouse.common.files import read_parquet, write_parquet_atomically
+from lakehouse.common.files import DamagedFileError, read_parquet, write_parquet_atomically
 from lakehouse.common.sql import sql_text
 from lakehouse.config import REPO_ROOT, TrainingConfig
 from lakehouse.models.features.catalog import FEATURES
@@ -79,18 +79,46 @@ def save_model(
     return directory
 
 
+# What to do about a model folder that cannot be read.
+DAMAGED_MODEL = (
+    "restore the folder, or run `make run`: a champion whose model cannot be read is trained again "
+    "and replaced"
+)
+
+
 def load_model(directory: Path) -> SavedModel:
-    meta = json.loads((directory / "model.json").read_text())
-    booster, pre = _load_booster(directory)
-    validation_booster, validation_pre = _load_booster(directory / "validation")
-    return SavedModel(
-        booster=booster,
-        pre=pre,
-        validation_booster=validation_booster,
-        validation_pre=validation_pre,
-        features=list(meta["features"]),
-        threshold=float(meta["threshold"]),
-    )
+    """The model saved in `directory` (`save_model`); one that cannot be read (a file missing or
+    damaged) raises `DamagedFileError` naming the folder."""
+    try:
+        meta = json.loads((directory / "model.json").read_text())
+        booster, pre = _load_booster(directory)
+        validation_booster, validation_pre = _load_booster(directory / "validation")
+        return SavedModel(
+            booster=booster,
+            pre=pre,
+            validation_booster=validation_booster,
+            validation_pre=validation_pre,
+            features=list(meta["features"]),
+            threshold=float(meta["threshold"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DamagedFileError(
+            f"the model in {directory} cannot be read ({reason}): {DAMAGED_MODEL}"
+        ) from error
+
+
+def unreadable_models(candidates: list[RegistryEntry | None]) -> list[str]:
+    """The ids of the entries whose model cannot be read (`load_model`)."""
+    unreadable = []
+    for entry in candidates:
+        if entry is None:
+            continue
+        try:
+            load_model(Path(entry.artifact_dir))
+        except DamagedFileError:
+            unreadable.append(entry.model_id)
+    return unreadable
 
 
 def code_version() -> str:

@@ -277,12 +277,19 @@ def train_or_reuse(run: PipelineRun) -> str:
     unchanged = all(
         registry.is_trained_on(entry, run.fingerprints[h], signature) for (_, h), entry in latest.items()
     )
-    if unchanged and not run.retrain:
+    # a champion whose model cannot be read is trained again (the same data and code give the
+    # same model) and replaced by the champion rule
+    unreadable = registry.unreadable_models(
+        [registry.current_champion(p.model_registry, task, h) for task in TASKS for h in run.features]
+    )
+    if unchanged and not run.retrain and not unreadable:
         models = ", ".join(e.model_id for e in latest.values() if e)
         return f"reused {models}: trained on these features with this code"
     training = run_training(p, config, list(TASKS), run.progress, run.build.warehouse, frames=run.features)
     run.training = training
-    return f"trained run {training.run_id} in {training.seconds:.0f} s: {verdicts(training.entries, config)}"
+    why = f" (the model of {', '.join(unreadable)} cannot be read)" if unreadable else ""
+    decisions = verdicts(training.entries, config)
+    return f"trained run {training.run_id} in {training.seconds:.0f} s{why}: {decisions}"
 
 
 def verdicts(entries: list[registry.RegistryEntry], config: TrainingConfig) -> str:
