@@ -9,6 +9,7 @@ pipeline elsewhere."""
 
 from __future__ import annotations
 
+import json
 import operator
 import os
 from collections.abc import Collection
@@ -160,19 +161,28 @@ class TunedParamsError(ValueError):
 TUNED_ENTRY_KEYS = ("params", "dropped_features", "search")
 
 
+def tuned_document(path: Path) -> dict[Any, Any]:
+    """The tuned parameters file as YAML: a mapping of tasks (empty for an empty file), a key given
+    twice refused."""
+    if path.is_dir():
+        raise TunedParamsError(f"{path} is a folder, not a tuned parameters file")
+    try:
+        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise TunedParamsError(f"{path} is not valid YAML: {_yaml_problem(error)}") from error
+    if not isinstance(document, dict):
+        raise TunedParamsError(f"{path}: expected a mapping of tasks (classification, regression)")
+    return document
+
+
 def read_tuned(task: str, features: Collection[str], path: Path | None = None) -> Tuned:
     """The tuned parameters of `task` (from the committed file unless `path`), checked: each
     parameter one of `SEARCH_SPACE`, of its kind and within its range; each dropped feature one
     of `features` (the feature SQL's: a typo would keep the feature), and some left to train on."""
     path = path or tuned_params_file()
-    if not path.is_file():
+    if not path.exists():
         raise TunedParamsError(f"{path}: no tuned parameters; run `lakehouse tune` to write them")
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise TunedParamsError(f"{path} is not valid YAML: {_yaml_problem(error)}") from error
-    if not isinstance(document, dict):
-        raise TunedParamsError(f"{path}: expected a mapping of tasks (classification, regression)")
+    document = tuned_document(path)
     if task not in document:
         found = ", ".join(map(str, document)) or "nothing"
         raise TunedParamsError(
@@ -188,7 +198,9 @@ def read_tuned(task: str, features: Collection[str], path: Path | None = None) -
             f"{where}: unknown {', '.join(unknown)} (expected {', '.join(TUNED_ENTRY_KEYS)})"
         )
     params, search = (_mapping(f"{where}.{name}", entry.get(name)) for name in ("params", "search"))
-    dropped = entry.get("dropped_features")
+    if "dropped_features" not in entry:
+        raise TunedParamsError(f"{where}: missing dropped_features (an empty list when none is dropped)")
+    dropped = entry["dropped_features"]
     dropped = [] if dropped is None else dropped
     if not isinstance(dropped, list) or not all(isinstance(name, str) for name in dropped):
         raise TunedParamsError(f"{where}.dropped_features: expected a list of feature names")
@@ -203,7 +215,30 @@ def read_tuned(task: str, features: Collection[str], path: Path | None = None) -
         problem = _tuned_value_problem(name, value)
         if problem:
             raise TunedParamsError(f"{where}.params.{name}: {problem}")
+    missing = [name for name in SEARCH_SPACE if name not in params]
+    if missing:
+        raise TunedParamsError(f"{where}.params: missing {', '.join(missing)} (tuning writes every one)")
+    try:
+        json.dumps(search)
+    except (TypeError, ValueError) as error:
+        problem = f"holds what is not text, a number or a list ({error}): quote it"
+        raise TunedParamsError(f"{where}.search: {problem}") from error
     return Tuned(dict(params), tuple(dropped), dict(search))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in a mapping (which would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _tuned_value_problem(name: Any, value: Any) -> str | None:
@@ -217,7 +252,10 @@ def _tuned_value_problem(name: Any, value: Any) -> str | None:
         wanted = "a whole number" if bounds.kind == "int" else "a number"
         return f"expected {wanted}, got {_yaml_kind(value)} {value!r}"
     if not bounds.low <= value <= bounds.high:
-        return f"{value} lies outside its search range {bounds.low:g} to {bounds.high:g} (SEARCH_SPACE)"
+        return (
+            f"{value} lies outside its search range {bounds.low:g} to {bounds.high:g}: run `lakehouse "
+            "tune`, or widen SEARCH_SPACE in config.py to try it"
+        )
     return None
 
 

@@ -2,6 +2,7 @@
 scoring and its write-back, the registry table."""
 
 import dataclasses
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -265,7 +266,7 @@ def test_a_failed_write_back_leaves_the_old_predictions(
     assert (predictions / "run1-classification.parquet").read_bytes() == old
     # A damaged file among the predictions: the load fails as a whole, the tables stay as they were.
     (predictions / "run1-regression.parquet").write_bytes(b"not parquet")
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(DamagedFileError, match=r"run1-regression\.parquet cannot be read as Parquet"):
         load_scoring_tables_into(warehouse, predictions, registry, frame.head(10))
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         counts = connection.execute(
@@ -409,13 +410,26 @@ def test_a_champion_reading_a_removed_feature_is_judged_on_its_recorded_value(
     assert "removed features origin_mean_delay_60m" in decision.reason
 
 
+def _cut(path: Path) -> None:
+    text = path.read_bytes()
+    path.write_bytes(text[: len(text) // 2])
+
+
+def _edit_json(path: Path, **values: object) -> None:
+    path.write_text(json.dumps(json.loads(path.read_text()) | values))
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
-        (lambda m: (m / "model.txt").unlink(), "Could not open .*/m/model.txt"),
-        (lambda m: shutil.rmtree(m / "validation"), "Could not open .*/m/validation/model.txt"),
-        (lambda m: (m / "model.txt").write_text("tree\n"), "Model file doesn't specify"),
+        (lambda m: (m / "model.txt").unlink(), "No such file or directory: .*/m/model.txt"),
+        (lambda m: shutil.rmtree(m / "validation"), "No such file or directory: .*/m/validation/model.txt"),
+        (lambda m: (m / "model.txt").write_text("tree\n"), "holds no trees"),
         (lambda m: (m / "model.json").write_text("{"), "Expecting property name"),
+        # LightGBM would abort the whole process on a model cut short
+        (lambda m: _cut(m / "model.txt"), "cut short or altered"),
+        (lambda m: _cut(m / "validation" / "model.txt"), "cut short or altered"),
+        (lambda m: _edit_json(m / "model.json", features="abc"), "features is not a list of names"),
     ],
 )
 def test_a_champion_whose_model_cannot_be_read_is_named_kept_scores_or_not_and_replaced(
@@ -439,6 +453,24 @@ def test_a_champion_whose_model_cannot_be_read_is_named_kept_scores_or_not_and_r
     assert decision.promoted
     assert decision.reason.startswith("the champion's model cannot be read (a file missing or damaged)")
     assert decision.champion_value == champion.validation_value
+
+
+def test_an_earlier_versions_stored_predictions_that_cannot_be_read_are_named(
+    champions: tuple[Path, pl.DataFrame],
+) -> None:
+    root, frame = champions
+    registry, predictions = root / "registry", root / "predictions"
+    predict_with_champions(registry, predictions, frame, "features-1")
+    _register(registry, "run2", ("classification",), root / "m")
+    current = [s.model_id for s in predict_with_champions(registry, predictions, frame, "features-1")]
+    earlier = predictions / "run1-classification.parquet"
+    _cut(earlier)
+    with pytest.raises(DamagedFileError, match=rf"^{re.escape(str(earlier))} cannot be read as Parquet"):
+        load_scoring_tables_into(root / "warehouse.duckdb", predictions, registry, frame, current)
+    earlier.unlink()
+    assert load_scoring_tables_into(root / "warehouse.duckdb", predictions, registry, frame, current) == (
+        2 * frame.height
+    )
 
 
 def test_every_registry_column_has_its_type_from_the_first_run(tmp_path: Path) -> None:

@@ -167,16 +167,17 @@ def test_serve_on_a_port_in_use_says_so_before_claiming_to_serve(data_dir: Path)
     [
         ("nofolder/tuned.yml", None, "its folder does not exist"),
         ("tuned.yml", "num_leaves: [33\n", "is not valid YAML"),
-        ("tuned.yml", "- a list\n", "is not a mapping of tasks"),
+        ("tuned.yml", "- a list\n", "expected a mapping of tasks"),
+        ("tuned.yml", b"\xff\xfe\x00", "is not valid YAML"),
     ],
 )
 def test_tune_refuses_a_file_it_could_not_write_before_searching(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, output: str, content: str | None, refusal: str
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, output: str, content: str | bytes | None, refusal: str
 ) -> None:
     monkeypatch.setattr(tuning_run, "run_tuning", lambda *_, **__: pytest.fail("searched"))
     target = data_dir / output
     if content is not None:
-        target.write_text(content)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = CliRunner().invoke(app, ["tune", "--output", str(target)], terminal_width=250)
     assert result.exit_code == 1, result.output
     assert refusal in result.output

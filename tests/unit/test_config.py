@@ -4,6 +4,7 @@ import ast
 import inspect
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,9 @@ def test_the_committed_tuned_parameters_are_read_whole() -> None:
         (_with(["dropped_features"], "pressure_mb"), r"dropped_features: expected a list of feature names"),
         (_with(["dropped_features"], ["pressure_mbar"]), r"not features of the feature SQL: pressure_mbar"),
         (_with(["dropped_features"], list(FEATURES.all)), r"every feature is dropped"),
+        (_with(["params", "lambda_l2"], DELETE), r"classification.params: missing lambda_l2"),
+        (_with(["dropped_features"], DELETE), r"classification: missing dropped_features"),
+        (_with(["search", "tuned_at"], datetime(2026, 12, 2)), r"search: holds what is not text"),
     ],
 )
 def test_tuned_parameters_training_cannot_use_are_refused_by_file_and_field(
@@ -149,6 +153,7 @@ def test_tuned_parameters_training_cannot_use_are_refused_by_file_and_field(
         ("- classification\n", r": expected a mapping of tasks"),
         ("clasification: {}\n", r": no tuned parameters for classification \(it has clasification\)"),
         ("classification: 3\n", r": classification: expected a mapping of params"),
+        ("classification: {}\nclassification: {}\n", r" is not valid YAML: line 2, column 1: .* given twice"),
     ],
 )
 def test_a_tuned_parameters_file_that_is_not_a_mapping_of_tasks_is_refused(
@@ -160,3 +165,5 @@ def test_a_tuned_parameters_file_that_is_not_a_mapping_of_tasks_is_refused(
         read_tuned("classification", FEATURES.all, path)
     with pytest.raises(TunedParamsError, match="no tuned parameters; run `lakehouse tune`"):
         read_tuned("classification", FEATURES.all, tmp_path / "missing.yml")
+    with pytest.raises(TunedParamsError, match="is a folder, not a tuned parameters file"):
+        read_tuned("classification", FEATURES.all, tmp_path)

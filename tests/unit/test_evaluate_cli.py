@@ -138,5 +138,23 @@ def test_a_registry_file_that_cannot_be_read_is_named_in_one_line(
     code, output = _evaluate("--run", "20260101T000000Z-1")
     assert code == 1
     assert output.splitlines()[-1].startswith(f"{damaged} cannot be read as Parquet (")
-    assert "restore it from a backup, or move it out of the registry folder" in output
+    assert "restore it from a backup, or move both files of its run" in output
     assert "Traceback" not in output
+
+
+def test_a_run_whose_metrics_file_is_gone_is_named_in_one_line(registry: Path) -> None:
+    metrics = registry / "20260102T000000Z-2.metrics.parquet"
+    metrics.unlink()
+    code, output = _evaluate()
+    assert code == 1
+    assert output.splitlines()[-1].startswith(f"{metrics} is missing or not a file: restore it")
+
+
+def test_a_registry_in_a_folder_named_like_a_pattern_is_read_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKEHOUSE_MODELS_DIR", str(tmp_path / "models [2013]"))
+    _run(tmp_path / "models [2013]" / "registry", "20260101T000000Z-1", 0.75, promoted=True)
+    code, output = _evaluate("--list")
+    assert code == 0, output
+    assert "1 training run" in output

@@ -22,6 +22,7 @@ from lakehouse.config import (
     MAX_HORIZON_MINUTES,
     MAX_SEED,
     TrainingConfig,
+    TunedParamsError,
     paths,
     tuned_params_file,
 )
@@ -90,7 +91,7 @@ def _registry_into_published(p: Any) -> None:
 def _check_writable_mapping(target: Path) -> None:
     """Before a search of minutes: the file it writes can be written, and a file there already
     (whose other tasks it keeps) is a YAML mapping."""
-    import yaml
+    from lakehouse.config import tuned_document
 
     if target.is_dir() or not target.parent.is_dir():
         fail(f"cannot write {target}: {'a folder' if target.is_dir() else 'its folder does not exist'}")
@@ -98,11 +99,9 @@ def _check_writable_mapping(target: Path) -> None:
         fail(f"cannot write {target}: permission denied")
     if target.exists():
         try:
-            document = yaml.safe_load(target.read_text())
-        except yaml.YAMLError as error:
-            fail(f"{target} is not valid YAML ({error}); tuning keeps its other tasks, so fix or remove it")
-        if document is not None and not isinstance(document, dict):
-            fail(f"{target} is not a mapping of tasks; tuning keeps its other tasks, so fix or remove it")
+            tuned_document(target)
+        except TunedParamsError as error:
+            fail(str(error), "tuning keeps the file's other tasks: fix or remove it")
 
 
 @app.command()

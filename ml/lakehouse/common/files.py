@@ -16,9 +16,24 @@ class DamagedFileError(RuntimeError):
 def read_parquet(path: Path, remedy: str, **options: Any) -> pl.DataFrame:
     """`pl.read_parquet(path, **options)`; a file that is not readable Parquet raises
     `DamagedFileError` naming it, what is wrong and what to do (`remedy`)."""
+    if not path.is_file():
+        raise DamagedFileError(f"{path} is missing or not a file: {remedy}")
     try:
-        return pl.read_parquet(path, **options)
+        # not a pattern: a folder named `[x]` is a folder
+        return pl.read_parquet(path, glob=False, **options)
     except pl.exceptions.PolarsError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DamagedFileError(f"{path} cannot be read as Parquet ({reason}): {remedy}") from error
+
+
+def check_parquet(path: Path, remedy: str) -> None:
+    """That `path` is a Parquet file whose footer reads (a file cut short has none): else
+    `DamagedFileError` as `read_parquet`'s."""
+    if not path.is_file():
+        raise DamagedFileError(f"{path} is missing or not a file: {remedy}")
+    try:
+        pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DamagedFileError(f"{path} cannot be read as Parquet ({reason}): {remedy}") from error
 

@@ -36,7 +36,7 @@ from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.metrics import BOOTSTRAP_METRIC, day_block_bootstrap
 from lakehouse.models.registry import DAMAGED_REGISTRY_FILE, data_fingerprint, training_signature
 from lakehouse.models.split import month_of
-from lakehouse.models.tasks import SELECTION_METRIC, Task, labels, task_rows
+from lakehouse.models.tasks import SELECTION_METRIC, TASKS, Task, labels, task_rows
 from lakehouse.models.train import (
     FINAL_MODEL,
     constant_run,
@@ -190,7 +190,8 @@ def run_backtest(
     started = time.perf_counter()
     created = datetime.now(UTC)
     backtest_id = f"backtest-{created:%Y%m%dT%H%M%SZ}"
-    tuning = {task: read_tuned(task, FEATURES.all) for task in tasks}
+    # every task's, not only those tested: the training signature reads them all
+    tuning = {task: read_tuned(task, FEATURES.all) for task in TASKS}
     progress(f"features at T = departure - {config.horizon_minutes} min")
     frame = read_features(warehouse, config.horizon_minutes)
     rows = [

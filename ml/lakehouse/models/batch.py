@@ -22,7 +22,7 @@ from typing import Any, cast
 import duckdb
 import polars as pl
 
-from lakehouse.common.files import write_parquet_atomically
+from lakehouse.common.files import check_parquet, write_parquet_atomically
 from lakehouse.common.sql import sql_list
 from lakehouse.config import PREDICTION_VERSIONS_LOADED
 from lakehouse.models.features.catalog import FEATURES
@@ -96,6 +96,13 @@ def prediction_rows(
     )
 
 
+# What to do about an earlier version's stored predictions that cannot be read.
+DAMAGED_PREDICTIONS = (
+    "remove it: it holds the stored scores of an earlier model version, which then leave "
+    "ml.predictions (a champion's own file is scored again)"
+)
+
+
 def predictions_file(directory: Path, model_id: str) -> Path:
     return directory / f"{model_id}.parquet"
 
@@ -112,7 +119,7 @@ def scored_fingerprint(directory: Path, model_id: str) -> str | None:
     if not path.exists():
         return None
     try:
-        first = pl.read_parquet(path, columns=["feature_fingerprint"], n_rows=1)
+        first = pl.read_parquet(path, columns=["feature_fingerprint"], n_rows=1, glob=False)
     except pl.exceptions.PolarsError:
         return None
     return str(first.item()) if first.height else None
@@ -204,7 +211,10 @@ def load_scoring_tables_into(
     table = pl.concat([feature_table(frame) for frame in frames])
     stored = {scored_by(path) for path in directory.glob("*.parquet")}
     versions = loaded_versions(entries(registry), stored, current, served=served)
-    files = [str(predictions_file(directory, model_id)) for model_id in versions]
+    files = [predictions_file(directory, model_id) for model_id in versions]
+    for path in files:
+        if scored_by(path) not in current:  # the current versions' files were just written
+            check_parquet(path, DAMAGED_PREDICTIONS)
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("begin")
         connection.execute("create schema if not exists ml")

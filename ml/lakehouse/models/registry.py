@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
@@ -50,10 +51,27 @@ def _save_booster(directory: Path, booster: lgb.Booster, pre: Preprocessor) -> N
 
 
 def _load_booster(directory: Path) -> tuple[lgb.Booster, Preprocessor]:
+    text = (directory / "model.txt").read_bytes()
+    _check_trees(text)
     return (
-        lgb.Booster(model_file=str(directory / "model.txt")),
+        lgb.Booster(model_str=text.decode()),
         Preprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text())),
     )
+
+
+def _check_trees(text: bytes) -> None:
+    """LightGBM parses a model's trees in parallel and aborts the whole process on one cut short:
+    the text must hold every tree its header sizes (`tree_sizes`), then `end of trees`."""
+    sizes_at = text.find(b"\ntree_sizes=")
+    first = text.find(b"\nTree=0\n")
+    if sizes_at < 0 or first < 0:
+        raise ValueError("model.txt holds no trees or no tree sizes")
+    sizes = text[sizes_at + len(b"\ntree_sizes=") : text.find(b"\n", sizes_at + 1)].split()
+    if not all(size.isdigit() for size in sizes):
+        raise ValueError("model.txt has a damaged tree_sizes line")
+    end = first + 1 + sum(int(size) for size in sizes)
+    if text[end : end + len(b"end of trees")] != b"end of trees":
+        raise ValueError("model.txt is cut short or altered: its trees do not end where its header says")
 
 
 def save_model(
@@ -93,13 +111,18 @@ def load_model(directory: Path) -> SavedModel:
         meta = json.loads((directory / "model.json").read_text())
         booster, pre = _load_booster(directory)
         validation_booster, validation_pre = _load_booster(directory / "validation")
+        features, threshold = meta["features"], float(meta["threshold"])
+        if not isinstance(features, list) or not all(isinstance(name, str) for name in features):
+            raise ValueError("model.json: features is not a list of names")
+        if not math.isfinite(threshold):
+            raise ValueError(f"model.json: threshold {threshold} is not a number")
         return SavedModel(
             booster=booster,
             pre=pre,
             validation_booster=validation_booster,
             validation_pre=validation_pre,
-            features=list(meta["features"]),
-            threshold=float(meta["threshold"]),
+            features=features,
+            threshold=threshold,
         )
     except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -300,8 +323,9 @@ def resolve_path(models: Path, stored: str) -> str:
 
 # What to do about a registry file that cannot be read.
 DAMAGED_REGISTRY_FILE = (
-    "restore it from a backup, or move it out of the registry folder (the runs it records leave the "
-    "registry; their model folders stay)"
+    "restore it from a backup, or move both files of its run (<run id>.models.parquet and "
+    "<run id>.metrics.parquet) out of the registry folder: the run leaves the registry, its model "
+    "folders stay"
 )
 
 

@@ -34,7 +34,7 @@ from lakehouse.models.features.build import read_features
 from lakehouse.models.features.catalog import FEATURES
 from lakehouse.models.report import fill_backtest, write_report
 from lakehouse.models.split import split_by_month, task_splits
-from lakehouse.models.tasks import SELECTION_METRIC, Task
+from lakehouse.models.tasks import SELECTION_METRIC, TASKS, Task
 from lakehouse.models.train import Fit, ModelRun, Part, TaskResult, fit_part, task_result, training_fits
 
 
@@ -125,7 +125,7 @@ def _entry(
         decision_reason=decision.reason,
         report_path=registry.stored_path(models, origin.run_dir / "report" / "index.html"),
         tuning=json.dumps(
-            {"params": tuned.params, "dropped_features": tuned.dropped_features, **tuned.search}
+            {**tuned.search, "params": tuned.params, "dropped_features": tuned.dropped_features}
         ),
         training_data_fingerprint=origin.training_data_fingerprint,
         improvement_low=decision.improvement_low,
@@ -266,7 +266,8 @@ def run_training(
     run_id = f"{created:%Y%m%dT%H%M%SZ}"
     run_dir = p.model_runs / run_id
     # before the features: a file training cannot use stops the run at once
-    tuning: dict[str, Tuned] = {task: read_tuned(task, FEATURES.all) for task in tasks}
+    # every task's, not only those trained: the training signature reads them all
+    tuning: dict[str, Tuned] = {task: read_tuned(task, FEATURES.all) for task in TASKS}
     frames = features_by_horizon(warehouse, config, progress, frames)
     main = config.horizon_minutes
     origins = {
