@@ -13,6 +13,12 @@ class DamagedFileError(RuntimeError):
     """A file the project wrote whole cannot be read back: damaged on disk, or replaced by hand."""
 
 
+def first_line(error: BaseException) -> str:
+    """An error's message in one line (its type's name when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def read_parquet(path: Path, remedy: str, **options: Any) -> pl.DataFrame:
     """`pl.read_parquet(path, **options)`; a file that is not readable Parquet raises
     `DamagedFileError` naming it, what is wrong and what to do (`remedy`)."""
@@ -22,8 +28,7 @@ def read_parquet(path: Path, remedy: str, **options: Any) -> pl.DataFrame:
         # not a pattern: a folder named `[x]` is a folder
         return pl.read_parquet(path, glob=False, **options)
     except pl.exceptions.PolarsError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DamagedFileError(f"{path} cannot be read as Parquet ({reason}): {remedy}") from error
+        raise DamagedFileError(f"{path} cannot be read as Parquet ({first_line(error)}): {remedy}") from error
 
 
 def check_parquet(path: Path, remedy: str) -> None:
@@ -34,8 +39,7 @@ def check_parquet(path: Path, remedy: str) -> None:
     try:
         pl.read_parquet_schema(path)
     except (pl.exceptions.PolarsError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DamagedFileError(f"{path} cannot be read as Parquet ({reason}): {remedy}") from error
+        raise DamagedFileError(f"{path} cannot be read as Parquet ({first_line(error)}): {remedy}") from error
 
 
 def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> Path:

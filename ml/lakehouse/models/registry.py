@@ -23,7 +23,7 @@ import lightgbm as lgb
 import polars as pl
 
 from lakehouse import config
-from lakehouse.common.files import DamagedFileError, read_parquet, write_parquet_atomically
+from lakehouse.common.files import DamagedFileError, first_line, read_parquet, write_parquet_atomically
 from lakehouse.common.sql import sql_text
 from lakehouse.config import REPO_ROOT, TrainingConfig
 from lakehouse.models.features.catalog import FEATURES
@@ -125,9 +125,8 @@ def load_model(directory: Path) -> SavedModel:
             threshold=threshold,
         )
     except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DamagedFileError(
-            f"the model in {directory} cannot be read ({reason}): {DAMAGED_MODEL}"
+            f"the model in {directory} cannot be read ({first_line(error)}): {DAMAGED_MODEL}"
         ) from error
 
 
