@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -227,7 +228,17 @@ def read_tuned(task: str, features: Collection[str], path: Path | None = None) -
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in a mapping (which would keep the last)."""
+    """YAML's safe loader for a file people edit: a key given twice in a mapping is refused (YAML
+    would keep the last), `1e-3` is a number (YAML 1.1 reads it as text), and a whole number
+    is written in decimal (YAML 1.1 reads `033` as 27 and `1:05` as 65)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        text = str(self.construct_scalar(node))
+        if not re.fullmatch(r"[-+]?(0|[1-9][0-9_]*)", text):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{text!r}: write a whole number in decimal", node.start_mark
+            )
+        return int(text.replace("_", ""))
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
@@ -239,6 +250,22 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+class _TunedDumper(yaml.SafeDumper):
+    """Writes what `_UniqueKeyLoader` reads back the same: text it would take for a number (a
+    fingerprint such as 1234e567) is quoted."""
+
+
+_EXPONENT_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*)?\.?[0-9]+[eE][-+]?[0-9]+$")
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+for _reader in (_UniqueKeyLoader, _TunedDumper):
+    _reader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+def tuned_yaml(document: dict[str, Any]) -> str:
+    """The tuned parameters file's YAML for `document` (read back by `tuned_document`)."""
+    return yaml.dump(document, Dumper=_TunedDumper, sort_keys=False, default_flow_style=False)
 
 
 def _tuned_value_problem(name: Any, value: Any) -> str | None:

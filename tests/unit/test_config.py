@@ -4,6 +4,7 @@ import ast
 import inspect
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,26 @@ def test_a_tuned_parameters_file_that_is_not_a_mapping_of_tasks_is_refused(
         read_tuned("classification", FEATURES.all, tmp_path / "missing.yml")
     with pytest.raises(TunedParamsError, match="is a folder, not a tuned parameters file"):
         read_tuned("classification", FEATURES.all, tmp_path)
+
+
+def test_numbers_in_the_tuned_file_read_as_people_write_them(tmp_path: Path) -> None:
+    path = tmp_path / "tuned.yml"
+    committed = TUNED_PARAMS_FILE.read_text()
+    path.write_text(committed.replace("lambda_l2: 0.043676355831098176", "lambda_l2: 1e-3"))
+    assert read_tuned("classification", FEATURES.all, path).params["lambda_l2"] == 0.001
+    # YAML 1.1 would read 041 as the octal 33
+    path.write_text(committed.replace("num_leaves: 33", "num_leaves: 041"))
+    with pytest.raises(TunedParamsError, match=r"line 8, column 17: '041': write a whole number in decimal"):
+        read_tuned("classification", FEATURES.all, path)
+
+
+def test_the_tuned_file_written_reads_back_the_same(tmp_path: Path) -> None:
+    from lakehouse.models.tuning_run import write_tuned
+
+    committed = read_tuned("classification", FEATURES.all)
+    # a fingerprint of digits and one e is text, though YAML could take it for a number
+    search = committed.search | {"data_fingerprint": "1234567e89012345", "best_fold_value": 1e-5}
+    written = replace(committed, search=search)
+    path = write_tuned(tmp_path / "tuned.yml", {"classification": written}, datetime(2026, 12, 8))
+    again = read_tuned("classification", FEATURES.all, path)
+    assert again == replace(written, search=search | {"tuned_at": "2026-12-08T00:00:00Z"})

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from lakehouse.common.html import page, table, titled_table
 from lakehouse.common.progress import Progress
-from lakehouse.config import SEARCH_SPACE, TrainingConfig, Tuned
+from lakehouse.config import SEARCH_SPACE, TrainingConfig, Tuned, tuned_document, tuned_yaml
 from lakehouse.models.boosting import fit_lightgbm
 from lakehouse.models.features.build import read_features
 from lakehouse.models.features.catalog import FEATURES
@@ -121,15 +120,14 @@ def tune_task(
 def write_tuned(path: Path, tuned: dict[str, Tuned], tuned_at: datetime) -> Path:
     """The reviewed file: the header, then per task its parameters, dropped features and search.
     Tasks not tuned now keep what the file had."""
-    document: dict[str, Any] = yaml.safe_load(path.read_text()) if path.exists() else {}
-    document = document or {}
+    document = tuned_document(path) if path.exists() else {}
     for task, result in tuned.items():
         document[task] = {
             "params": result.params,
             "dropped_features": list(result.dropped_features),
             "search": {**result.search, "tuned_at": f"{tuned_at:%Y-%m-%dT%H:%M:%SZ}"},
         }
-    path.write_text(HEADER + yaml.safe_dump(document, sort_keys=False, default_flow_style=False))
+    path.write_text(HEADER + tuned_yaml(document))
     return path
 
 
